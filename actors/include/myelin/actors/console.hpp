@@ -1,0 +1,41 @@
+// The control channel: the device's remote-control endpoint (HTTP/1.1 + JSON).
+//
+// Protocol (see docs/reference/control-api.md):
+//   GET /v1/status  -> 200 {"device", "version", "pid", "uptime_ms", "state_dir",
+//                           "control", "tree": [child rows, nested for supervisors]}
+//   GET /v1/health  -> 200 {"ok": true}
+//   anything else   -> 404 {"error": "..."}
+// Actor messages:
+//   (caf::get_atom) -> std::string   the base URL it serves, e.g. http://127.0.0.1:4848
+// It registers itself in the actor registry as `console` and the tree's root as
+// `root` is looked up there for /v1/status. Supervised by the core supervisor;
+// its listening socket is bound in the start function, so a port in use fails
+// the start with the reason (failed_to_start_child), not later.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/atom.hpp>
+
+#include "myelin/supervisors/supervisor.hpp"
+
+namespace myelin::actors {
+
+/// What the console needs to know.
+struct console_options {
+  std::string address = "127.0.0.1";
+  /// 0 picks a free port.
+  uint16_t port = 4848;
+  std::string device_name = "myelin";
+  std::string state_dir;
+};
+
+/// The registry names the console uses.
+inline constexpr caf::atom_value console_registry_name = caf::atom("console");
+inline constexpr caf::atom_value root_registry_name = caf::atom("root");
+
+/// A start function for the console, for use in a child spec.
+supervisors::start_fn console_start(console_options opts);
+
+}  // namespace myelin::actors

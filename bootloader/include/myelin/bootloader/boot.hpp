@@ -1,0 +1,35 @@
+// The boot sequence of myelin-boot: config, logging, the root supervision tree.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include "myelin/runtime/config.hpp"
+
+namespace myelin::bootloader {
+
+/// The names of the top of the tree, as which_children and the status show them.
+inline constexpr const char* core_id = "core";
+inline constexpr const char* apps_id = "apps";
+
+/// Starts the whole tree (OTP: the application's top supervisor):
+///   root (rest_for_one)
+///   ├─ core (rest_for_one, core.intensity / core.period_ms): the critical services
+///   └─ apps (one_for_one): the application supervisor
+/// Returns the root supervisor, registered as `root` in the actor registry, or
+/// failed_to_start_child naming the service that could not start.
+caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::config& cfg,
+                                     const std::string& state_dir);
+
+/// The ids of the children of `sup` in start order (blocking; outside actors).
+std::vector<std::string> child_ids(caf::actor_system& sys, const caf::actor& sup);
+
+/// myelin-boot's main: parses the command line, boots, waits for a stop signal,
+/// stops everything in reverse start order. Returns the process exit code.
+int boot_main(int argc, char** argv);
+
+}  // namespace myelin::bootloader

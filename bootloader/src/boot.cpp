@@ -1,0 +1,285 @@
+// The boot sequence of myelin-boot: config, logging, the root supervision tree,
+// waiting for a stop signal, and the orderly stop in reverse start order.
+#include "myelin/bootloader/boot.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <caf/actor_registry.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "myelin/actors/console.hpp"
+#include "myelin/runtime/config.hpp"
+#include "myelin/runtime/version.hpp"
+#include "myelin/supervisors/supervisor.hpp"
+
+namespace myelin::bootloader {
+
+namespace {
+
+using std::chrono::milliseconds;
+using steady = std::chrono::steady_clock;
+
+namespace sup = myelin::supervisors;
+
+// The loggers of the components share one sink; the log service (issue 6)
+// replaces this with kmsg / ring buffer sinks.
+void setup_logging(const std::string& level) {
+  auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
+  sink->set_pattern("%H:%M:%S.%e %^%-5l%$ [%n] %v");
+  for (const char* name : {"boot", "supervisor", "console"}) {
+    if (spdlog::get(name) == nullptr) {
+      spdlog::register_logger(std::make_shared<spdlog::logger>(name, sink));
+    }
+  }
+  spdlog::set_default_logger(spdlog::get("boot"));
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::flush_on(spdlog::level::info);
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) {
+    out += (out.empty() ? "" : ", ") + s;
+  }
+  return out;
+}
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    default:
+      return "signal";
+  }
+}
+
+/// Blocks until the root supervisor is gone (the eventfd fires) or `timeout`.
+bool wait_fd(int fd, milliseconds timeout) {
+  pollfd p{fd, POLLIN, 0};
+  int rc = 0;
+  do {
+    rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  } while (rc < 0 && errno == EINTR);
+  return rc > 0;
+}
+
+}  // namespace
+
+caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::config& cfg,
+                                     const std::string& state_dir) {
+  actors::console_options console;
+  console.address = cfg.get_string("control.address");
+  console.port = static_cast<uint16_t>(cfg.get_int("control.port"));
+  console.device_name = cfg.get_string("device.name");
+  console.state_dir = state_dir;
+
+  sup::supervisor_flags core_flags;
+  core_flags.strategy = sup::strategy::rest_for_one;
+  core_flags.intensity = static_cast<int>(cfg.get_int("core.intensity"));
+  core_flags.period = milliseconds{cfg.get_int("core.period_ms")};
+  core_flags.name = core_id;
+  std::vector<sup::child_spec> core_children{
+      sup::worker("console", actors::console_start(console)),
+  };
+
+  sup::supervisor_flags apps_flags;
+  apps_flags.strategy = sup::strategy::one_for_one;
+  apps_flags.name = apps_id;
+
+  sup::supervisor_flags root_flags;
+  root_flags.strategy = sup::strategy::rest_for_one;
+  // The root never restarts the core on its own: a core that gave up means the
+  // device must go through boot again (reboot on a device, exit in host mode).
+  root_flags.intensity = 0;
+  root_flags.name = "root";
+  std::vector<sup::child_spec> root_children{
+      sup::supervisor(core_id,
+                      [core_flags, core_children](caf::actor_system& s, const caf::message&) {
+                        return sup::start_supervisor(s, core_flags, core_children);
+                      }),
+      sup::supervisor(apps_id, [apps_flags](caf::actor_system& s, const caf::message&) {
+        return sup::start_supervisor(s, apps_flags, {});
+      }),
+  };
+  auto root = sup::start_supervisor(sys, root_flags, std::move(root_children));
+  if (root) {
+    sys.registry().put(actors::root_registry_name, *root);
+  }
+  return root;
+}
+
+std::vector<std::string> child_ids(caf::actor_system& sys, const caf::actor& s) {
+  std::vector<std::string> ids;
+  if (auto rows = sup::which_children(sys, s, milliseconds{2000})) {
+    for (const auto& r : *rows) {
+      ids.push_back(r.id);
+    }
+  }
+  return ids;
+}
+
+int boot_main(int argc, char** argv) {
+  auto t0 = steady::now();
+
+  // Signals are taken synchronously through a signalfd: block them before any
+  // thread exists so that every thread inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"myelin-boot: the boot layer and supervision tree of a myelin device"};
+  std::string config_path;
+  std::vector<std::string> overrides;
+  bool check_only = false;
+  bool show_version = false;
+  app.add_option("-c,--config", config_path, "TOML configuration file");
+  app.add_option("--set", overrides, "Override a configuration key: section.key=value")
+      ->type_name("KEY=VALUE");
+  app.add_flag("--check-config", check_only,
+               "Validate the configuration (file and --set) and exit: 0 valid, 2 invalid");
+  app.add_flag("--version", show_version, "Print the version and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (show_version) {
+    std::cout << "myelin-boot " << runtime::version() << "\n";
+    return 0;
+  }
+
+  // A broken config file must not brick a device: report it and boot on the
+  // built-in defaults. Command-line overrides are the operator's own input, so
+  // a bad one is refused outright.
+  runtime::config cfg;
+  std::string config_error;
+  if (!config_path.empty()) {
+    if (auto loaded = runtime::load_config(config_path)) {
+      cfg = std::move(*loaded);
+    } else {
+      config_error = runtime::describe(loaded.error());
+    }
+  }
+  for (const auto& o : overrides) {
+    if (auto err = runtime::apply_override(cfg, o)) {
+      std::cerr << "myelin-boot: " << runtime::describe(err) << "\n";
+      return 2;
+    }
+  }
+  if (check_only) {
+    if (!config_error.empty()) {
+      std::cerr << "myelin-boot: " << config_error << "\n";
+      return 2;
+    }
+    std::cout << "configuration ok" << (config_path.empty() ? "" : ": " + config_path) << "\n";
+    return 0;
+  }
+
+  setup_logging(cfg.get_string("log.level"));
+  auto log = spdlog::get("boot");
+  if (!config_error.empty()) {
+    log->error("config: {}; booting on built-in defaults", config_error);
+  }
+
+  std::error_code ec;
+  auto state_dir = std::filesystem::absolute(cfg.get_string("state.dir"), ec);
+  std::filesystem::create_directories(state_dir, ec);
+  if (ec) {
+    log->error("state directory {}: {}", state_dir.string(), ec.message());
+  }
+
+  caf::actor_system_config caf_cfg;
+  caf_cfg.set("scheduler.max-threads", static_cast<size_t>(cfg.get_int("runtime.scheduler_threads")));
+  sup::add_error_category(caf_cfg);
+  int exit_code = 0;
+  {
+    caf::actor_system sys{caf_cfg};
+    auto root = start_tree(sys, cfg, state_dir.string());
+    if (!root) {
+      log->critical("boot failed: {}", sys.render(root.error()));
+      return 1;
+    }
+
+    // The root supervisor ending for any reason wakes the main thread.
+    int root_down = eventfd(0, EFD_CLOEXEC);
+    auto root_reason = std::make_shared<caf::error>();
+    (*root)->attach_functor([root_down, root_reason](const caf::error& reason) {
+      *root_reason = reason;
+      uint64_t one = 1;
+      [[maybe_unused]] auto n = ::write(root_down, &one, sizeof(one));
+    });
+
+    std::string control = "(none)";
+    {
+      caf::scoped_actor self{sys};
+      auto console = sys.registry().get<caf::actor>(actors::console_registry_name);
+      if (console) {
+        self->request(console, std::chrono::seconds{2}, caf::get_atom::value)
+            .receive([&](const std::string& url) { control = url; },
+                     [&](const caf::error& err) { control = "unknown (" + sys.render(err) + ")"; });
+      }
+    }
+    auto core = sys.registry().get<caf::actor>(actors::root_registry_name);
+    std::vector<std::string> core_services, apps;
+    if (auto rows = sup::which_children(sys, *root, milliseconds{2000})) {
+      for (const auto& r : *rows) {
+        if (r.id == core_id && r.handle) {
+          core_services = child_ids(sys, r.handle);
+        } else if (r.id == apps_id && r.handle) {
+          apps = child_ids(sys, r.handle);
+        }
+      }
+    }
+    auto ready_ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+    log->info("ready in {:.1f} ms: core [{}], apps [{}]; control channel {}; state {}", ready_ms,
+              join(core_services), join(apps), control, state_dir.string());
+
+    int sigfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
+    pollfd fds[2] = {{sigfd, POLLIN, 0}, {root_down, POLLIN, 0}};
+    while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
+    }
+    auto timeout = milliseconds{cfg.get_int("runtime.shutdown_timeout_ms")};
+    if ((fds[0].revents & POLLIN) != 0) {
+      signalfd_siginfo info{};
+      [[maybe_unused]] auto n = ::read(sigfd, &info, sizeof(info));
+      log->info("{} received: stopping apps, then the core, in reverse start order",
+                signal_name(static_cast<int>(info.ssi_signo)));
+      caf::anon_send_exit(*root, caf::exit_reason::user_shutdown);
+      if (!wait_fd(root_down, timeout)) {
+        log->critical("stop did not finish within {} ms; cutting it short", timeout.count());
+        spdlog::shutdown();
+        std::_Exit(1);
+      }
+      log->info("stopped cleanly");
+    } else {
+      log->critical("the supervision tree gave up: {}", sys.render(*root_reason));
+      exit_code = 1;
+    }
+    sys.registry().erase(actors::root_registry_name);
+    ::close(sigfd);
+    ::close(root_down);
+  }
+  spdlog::shutdown();
+  return exit_code;
+}
+
+}  // namespace myelin::bootloader

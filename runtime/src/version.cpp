@@ -1,0 +1,8 @@
+// The version of myelin, from the CMake project version.
+#include "myelin/runtime/version.hpp"
+
+namespace myelin::runtime {
+
+std::string version() { return MYELIN_VERSION; }
+
+}  // namespace myelin::runtime

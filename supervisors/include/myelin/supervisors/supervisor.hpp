@@ -1,0 +1,269 @@
+// OTP supervision trees on CAF 0.17: flags, child specs, start and management API.
+//
+// This header is the contract: every default, error and return value is written
+// here, next to the declaration it belongs to. The semantics are OTP's
+// `supervisor` (see docs/supervisors.md for the differences and an example tree).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/message.hpp>
+
+namespace myelin::supervisors {
+
+// -- flags --------------------------------------------------------------------
+
+/// How the supervisor reacts when a child terminates and must be restarted.
+enum class strategy : uint8_t {
+  /// Restart only the child that terminated. The default.
+  one_for_one,
+  /// Stop all other children in reverse start order, then restart all of them
+  /// in start order.
+  one_for_all,
+  /// Stop the children started after the terminated one in reverse start order,
+  /// then restart the terminated child and those in start order.
+  rest_for_one,
+  /// Exactly one child spec; children are started dynamically with
+  /// `start_child(extra_args)` and stopped in parallel.
+  simple_one_for_one,
+};
+
+/// When the supervisor shuts itself down because significant children exited.
+enum class auto_shutdown : uint8_t {
+  /// Never (the default). Significant children are then not allowed.
+  never,
+  /// As soon as any significant child exits by itself.
+  any_significant,
+  /// Once all significant children have exited by themselves.
+  all_significant,
+};
+
+/// Optional restart back-off (beyond OTP, as Akka does): the n-th consecutive
+/// restart of a child waits `min(max, min * 2^n) * (1 + jitter * r)` with r
+/// uniform in [0, 1); n resets to 0 after `reset_after` without a restart.
+struct backoff_spec {
+  std::chrono::milliseconds min{100};
+  std::chrono::milliseconds max{10'000};
+  /// Relative random extra delay, in [0, 1].
+  double jitter = 0.2;
+  std::chrono::milliseconds reset_after{30'000};
+};
+
+/// Supervisor flags, with OTP's defaults.
+struct supervisor_flags {
+  /// Default: one_for_one.
+  supervisors::strategy strategy = strategy::one_for_one;
+  /// At most this many restarts within `period`; one more and the supervisor
+  /// stops all children and exits with reason `user_shutdown` (OTP: shutdown).
+  /// Default 1; must be >= 0.
+  int intensity = 1;
+  /// Default 5 s; must be > 0.
+  std::chrono::milliseconds period{5'000};
+  /// Default: never.
+  supervisors::auto_shutdown auto_shutdown = auto_shutdown::never;
+  /// No back-off unless set: restarts happen at once, as in OTP.
+  std::optional<backoff_spec> backoff;
+  /// Name used in reports and logs; empty means the actor id.
+  std::string name;
+};
+
+// -- child specs --------------------------------------------------------------
+
+/// When a terminated child is restarted.
+enum class restart_type : uint8_t {
+  /// Always. The default.
+  permanent,
+  /// Only when it exited abnormally (not normal, not user_shutdown).
+  transient,
+  /// Never; its spec is deleted when it exits.
+  temporary,
+};
+
+/// What kind of child this is (for count_children and shutdown defaults).
+enum class child_type : uint8_t { worker, supervisor };
+
+/// How the supervisor stops a child.
+struct shutdown_spec {
+  enum class kind : uint8_t {
+    /// Killed at once with exit_reason::kill.
+    brutal_kill,
+    /// Sent exit_reason::user_shutdown, then killed after `timeout`.
+    timeout,
+    /// Sent exit_reason::user_shutdown and waited for, however long it takes.
+    infinity,
+  };
+  kind how = kind::timeout;
+  std::chrono::milliseconds timeout{5'000};
+
+  static shutdown_spec brutal_kill() { return {kind::brutal_kill, {}}; }
+  static shutdown_spec after(std::chrono::milliseconds t) { return {kind::timeout, t}; }
+  static shutdown_spec infinity() { return {kind::infinity, {}}; }
+};
+
+/// Starts one child. Runs in the supervisor's context (or the caller's, during
+/// `start_supervisor`) and must not block: spawn the actor and return its handle.
+/// `extra_args` is empty except for simple_one_for_one children, where it holds
+/// the arguments given to `start_child`.
+///
+/// Returns:
+///  - a valid handle: the running child (the supervisor links to it);
+///  - an invalid handle (`caf::actor{}`): "ignore" — the spec is kept, no child
+///    runs (which_children shows it as `undefined`);
+///  - an error: the start failed.
+using start_fn =
+    std::function<caf::expected<caf::actor>(caf::actor_system&, const caf::message& extra_args)>;
+
+/// A child specification, with OTP's defaults.
+struct child_spec {
+  /// Required, unique within the supervisor.
+  std::string id;
+  /// Required.
+  start_fn start;
+  /// Default: permanent.
+  restart_type restart = restart_type::permanent;
+  /// Default: 5000 ms for workers, infinity for supervisors.
+  std::optional<shutdown_spec> shutdown;
+  /// Default: worker.
+  child_type type = child_type::worker;
+  /// Default: false. Only transient and temporary children may be significant,
+  /// and only when the supervisor's auto_shutdown is not `never`.
+  bool significant = false;
+};
+
+/// A worker spec with OTP's defaults.
+child_spec worker(std::string id, start_fn start);
+
+/// A supervisor-child spec with OTP's defaults (shutdown infinity).
+child_spec supervisor(std::string id, start_fn start);
+
+/// Returns the shutdown the supervisor uses for `spec` (its own, or the default
+/// for its type).
+shutdown_spec effective_shutdown(const child_spec& spec);
+
+// -- errors -------------------------------------------------------------------
+
+/// Errors of this library. Rendered by `to_string`; every error also carries a
+/// human-readable context string naming the child or flag concerned.
+enum class supervisor_errc : uint8_t {
+  /// Flags: intensity < 0.
+  invalid_intensity = 1,
+  /// Flags: period <= 0.
+  invalid_period,
+  /// Flags: simple_one_for_one with other than exactly one child spec.
+  invalid_simple_one_for_one,
+  /// Spec: empty id.
+  missing_id,
+  /// Spec: no start function.
+  missing_start,
+  /// Spec: id used twice.
+  duplicate_child_id,
+  /// Spec: negative shutdown timeout.
+  invalid_shutdown,
+  /// Spec: significant and permanent, or significant under auto_shutdown never.
+  invalid_significant,
+  /// start_supervisor: a child failed to start during init; context names it.
+  failed_to_start_child,
+  /// start_child with a spec whose id exists and whose child runs.
+  already_started,
+  /// start_child with a spec whose id exists and whose child is stopped.
+  already_present,
+  /// terminate/restart/delete/get_childspec: no child with that id.
+  not_found,
+  /// restart_child / delete_child on a running child.
+  running,
+  /// restart_child / delete_child on a child waiting for its restart.
+  restarting,
+  /// Operation not available under simple_one_for_one (or only there).
+  simple_one_for_one,
+  /// A start function failed (restart attempts, start_child, restart_child).
+  start_failed,
+  /// The supervisor exceeded its restart intensity.
+  reached_max_restart_intensity,
+};
+
+std::string to_string(supervisor_errc x);
+
+caf::error make_error(supervisor_errc x);
+caf::error make_error(supervisor_errc x, std::string context);
+
+/// Registers this library's error category so that `actor_system::render`
+/// prints readable errors. Call before creating the actor system.
+void add_error_category(caf::actor_system_config& cfg);
+
+// -- starting -----------------------------------------------------------------
+
+/// Checks flags and specs without starting anything (OTP: check_childspecs).
+/// Returns an empty error when all are valid, else the first problem found.
+caf::error check_childspecs(const supervisor_flags& flags, const std::vector<child_spec>& specs);
+
+/// Starts a supervisor (OTP: start_link + init). Validates flags and specs,
+/// starts the children in order and returns the supervisor once all are
+/// running. Must not block: usable from inside a start function, so
+/// supervisors nest.
+///
+/// Errors: the validation errors above; failed_to_start_child (the children
+/// already started are stopped in reverse order first). A child that returns
+/// "ignore" is kept as a stopped spec.
+caf::expected<caf::actor> start_supervisor(caf::actor_system& sys, supervisor_flags flags,
+                                           std::vector<child_spec> specs);
+
+// -- management API -----------------------------------------------------------
+
+/// The state of a child as which_children reports it.
+enum class child_status : uint8_t { running, restarting, undefined };
+
+/// One row of which_children. `handle` is valid only when running.
+struct child_info {
+  std::string id;
+  caf::actor handle;
+  child_status status = child_status::undefined;
+  child_type type = child_type::worker;
+};
+
+/// OTP's count_children.
+struct child_counts {
+  size_t specs = 0;
+  size_t active = 0;
+  size_t supervisors = 0;
+  size_t workers = 0;
+};
+
+// Message interface (for actors; reply as documented):
+//   (which_children_atom)               -> std::vector<child_info>, in start order
+//   (count_children_atom)               -> child_counts
+//   (start_child_atom, child_spec)      -> caf::actor (invalid if ignored) | error
+//   (start_child_atom, caf::message)    -> caf::actor (simple_one_for_one) | error
+//   (terminate_child_atom, std::string) -> unit | not_found
+//   (terminate_child_atom, caf::actor)  -> unit | not_found (simple_one_for_one)
+//   (restart_child_atom, std::string)   -> caf::actor | running | restarting | not_found
+//   (delete_child_atom, std::string)    -> unit | running | restarting | not_found
+//   (get_childspec_atom, std::string)   -> child_spec | not_found
+using which_children_atom = caf::atom_constant<caf::atom("whichchld")>;
+using count_children_atom = caf::atom_constant<caf::atom("countchld")>;
+using start_child_atom = caf::atom_constant<caf::atom("startchld")>;
+using terminate_child_atom = caf::atom_constant<caf::atom("termchld")>;
+using restart_child_atom = caf::atom_constant<caf::atom("restchld")>;
+using delete_child_atom = caf::atom_constant<caf::atom("delchld")>;
+using get_childspec_atom = caf::atom_constant<caf::atom("getspec")>;
+
+// Blocking helpers for code outside actors (main, tests, command-line tools).
+// Never call them from inside an actor: use the messages above with `.then`.
+// Each waits at most `timeout` and returns caf::sec::request_timeout after it.
+
+caf::expected<std::vector<child_info>> which_children(caf::actor_system& sys,
+                                                      const caf::actor& sup,
+                                                      std::chrono::milliseconds timeout);
+caf::expected<child_counts> count_children(caf::actor_system& sys, const caf::actor& sup,
+                                           std::chrono::milliseconds timeout);
+
+}  // namespace myelin::supervisors

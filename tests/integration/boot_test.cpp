@@ -1,0 +1,213 @@
+// End-to-end tests of the walking skeleton: the real myelin-boot binary boots,
+// serves its control channel, answers `myelin status`, and stops on signals.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <regex>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "myelin/test/support.hpp"
+
+using namespace std::chrono_literals;
+using myelin::test::child_process;
+
+namespace {
+
+std::string bin(const char* name) { return (myelin::test::bin_dir() / name).string(); }
+
+std::string host_config() {
+  return (myelin::test::source_dir() / "config" / "host.toml").string();
+}
+
+/// A running myelin-boot on a free port with its state in a temporary directory.
+struct booted_device {
+  myelin::test::temp_dir state;
+  std::unique_ptr<child_process> proc;
+  std::string ready_line;
+  int port = 0;
+
+  explicit booted_device(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{bin("myelin-boot"), "--config", host_config(), "--set",
+                                  "control.port=0", "--set", "state.dir=" + state.path().string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    proc = std::make_unique<child_process>(argv);
+    auto line = proc->wait_for_line("ready in", 20s);
+    if (!line) {
+      ADD_FAILURE() << "myelin-boot did not get ready; output:\n" << proc->output();
+      return;
+    }
+    ready_line = *line;
+    std::smatch m;
+    if (std::regex_search(ready_line, m, std::regex{R"(http://127\.0\.0\.1:(\d+))"})) {
+      port = std::stoi(m[1]);
+    }
+  }
+};
+
+int exit_code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
+
+}  // namespace
+
+// myelin-boot reaches "ready", naming the core services, the apps and where
+// its control channel listens.
+TEST(boot, ready_line_names_services_and_control) {
+  booted_device dev;
+  ASSERT_FALSE(dev.ready_line.empty());
+  EXPECT_NE(dev.ready_line.find("core [console]"), std::string::npos) << dev.ready_line;
+  EXPECT_NE(dev.ready_line.find("apps []"), std::string::npos) << dev.ready_line;
+  EXPECT_GT(dev.port, 0) << dev.ready_line;
+  EXPECT_NE(dev.ready_line.find(dev.state.path().string()), std::string::npos) << dev.ready_line;
+}
+
+// The control channel answers /v1/status with the supervision tree.
+TEST(boot, status_shows_tree) {
+  booted_device dev;
+  ASSERT_GT(dev.port, 0);
+  httplib::Client cli("127.0.0.1", dev.port);
+  auto res = cli.Get("/v1/status");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  auto doc = nlohmann::json::parse(res->body);
+  EXPECT_EQ(doc["device"], "myelin-host");
+  EXPECT_EQ(doc["pid"], dev.proc->pid());
+  ASSERT_EQ(doc["tree"].size(), 2u) << doc.dump();
+  EXPECT_EQ(doc["tree"][0]["id"], "core");
+  EXPECT_EQ(doc["tree"][0]["status"], "running");
+  EXPECT_EQ(doc["tree"][0]["type"], "supervisor");
+  EXPECT_EQ(doc["tree"][0]["children"][0]["id"], "console");
+  EXPECT_EQ(doc["tree"][1]["id"], "apps");
+  auto missing = cli.Get("/v1/nope");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_NE(missing->body.find("no such endpoint"), std::string::npos);
+}
+
+// SIGTERM stops apps first, then the core, and exits 0.
+TEST(boot, sigterm_stops_cleanly_exit_zero) {
+  booted_device dev;
+  ASSERT_GT(dev.port, 0);
+  dev.proc->signal(SIGTERM);
+  auto status = dev.proc->wait(20s);
+  ASSERT_TRUE(status) << "myelin-boot did not stop; output:\n" << dev.proc->output();
+  EXPECT_EQ(exit_code_of(*status), 0) << dev.proc->output();
+  EXPECT_NE(dev.proc->output().find("stopped cleanly"), std::string::npos) << dev.proc->output();
+}
+
+// Ctrl-C (SIGINT) stops cleanly with exit 0 as well.
+TEST(boot, sigint_stops_cleanly_exit_zero) {
+  booted_device dev;
+  ASSERT_GT(dev.port, 0);
+  dev.proc->signal(SIGINT);
+  auto status = dev.proc->wait(20s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(exit_code_of(*status), 0) << dev.proc->output();
+}
+
+// A broken config file is reported and the device boots on built-in defaults.
+TEST(boot, broken_config_boots_on_defaults) {
+  myelin::test::temp_dir dir;
+  myelin::test::write_file(dir / "bad.toml", "[control]\nprot = 1\n");
+  myelin::test::temp_dir state;
+  child_process proc({bin("myelin-boot"), "--config", (dir / "bad.toml").string(), "--set",
+                      "control.port=0", "--set", "state.dir=" + state.path().string()});
+  ASSERT_TRUE(proc.wait_for_line("ready in", 20s)) << proc.output();
+  EXPECT_NE(proc.output().find("unknown key 'control.prot' (did you mean 'control.port'?); "
+                               "booting on built-in defaults"),
+            std::string::npos)
+      << proc.output();
+  proc.signal(SIGTERM);
+  auto status = proc.wait(20s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(exit_code_of(*status), 0);
+}
+
+// A bad --set override is refused before anything starts (exit 2).
+TEST(boot, bad_override_refused) {
+  child_process proc({bin("myelin-boot"), "--set", "control.port=http"});
+  auto status = proc.wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(exit_code_of(*status), 2);
+  EXPECT_NE(proc.output().find("'control.port' must be an integer"), std::string::npos)
+      << proc.output();
+}
+
+// --check-config validates without booting: 0 when valid, 2 with the reason.
+TEST(boot, check_config) {
+  child_process good({bin("myelin-boot"), "--config", host_config(), "--check-config"});
+  auto gs = good.wait(10s);
+  ASSERT_TRUE(gs);
+  EXPECT_EQ(exit_code_of(*gs), 0) << good.output();
+  myelin::test::temp_dir dir;
+  myelin::test::write_file(dir / "bad.toml", "log.level = \"loud\"\n");
+  child_process bad({bin("myelin-boot"), "--config", (dir / "bad.toml").string(),
+                     "--check-config"});
+  auto bs = bad.wait(10s);
+  ASSERT_TRUE(bs);
+  EXPECT_EQ(exit_code_of(*bs), 2);
+  EXPECT_NE(bad.output().find("'log.level' must be one of"), std::string::npos) << bad.output();
+}
+
+// A control port already in use fails the boot with a clear reason (exit 1).
+TEST(boot, port_in_use_fails_clearly) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  auto port = std::to_string(ntohs(addr.sin_port));
+  myelin::test::temp_dir state;
+  child_process proc({bin("myelin-boot"), "--config", host_config(), "--set",
+                      "control.port=" + port, "--set", "state.dir=" + state.path().string()});
+  auto status = proc.wait(20s);
+  close(fd);
+  ASSERT_TRUE(status) << proc.output();
+  EXPECT_EQ(exit_code_of(*status), 1) << proc.output();
+  EXPECT_NE(proc.output().find("cannot listen on 127.0.0.1:" + port + ": Address already in use"),
+            std::string::npos)
+      << proc.output();
+}
+
+// `myelin status` prints the tree of a running device.
+TEST(cli, status_of_running_device) {
+  booted_device dev;
+  ASSERT_GT(dev.port, 0);
+  child_process cli({bin("myelin"), "status", "--device", "127.0.0.1:" + std::to_string(dev.port)});
+  auto status = cli.wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(exit_code_of(*status), 0) << cli.output();
+  EXPECT_NE(cli.output().find("device:   myelin-host"), std::string::npos) << cli.output();
+  EXPECT_NE(cli.output().find("console  running  worker"), std::string::npos) << cli.output();
+}
+
+// `myelin status` against no device fails with a reason and exit 1.
+TEST(cli, status_unreachable_device) {
+  child_process cli({bin("myelin"), "status", "--device", "127.0.0.1:1"});
+  auto status = cli.wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(exit_code_of(*status), 1);
+  EXPECT_NE(cli.output().find("cannot reach the device at 127.0.0.1:1"), std::string::npos)
+      << cli.output();
+}
+
+// Binaries not yet meaningful say so and exit non-zero; myelin-bench lists.
+TEST(binaries, stubs_say_so) {
+  child_process apphost({bin("myelin-apphost")});
+  auto as = apphost.wait(10s);
+  ASSERT_TRUE(as);
+  EXPECT_NE(exit_code_of(*as), 0);
+  EXPECT_NE(apphost.output().find("not implemented yet"), std::string::npos);
+  child_process bench({bin("myelin-bench"), "--list"});
+  auto bs = bench.wait(10s);
+  ASSERT_TRUE(bs);
+  EXPECT_EQ(exit_code_of(*bs), 0) << bench.output();
+}

@@ -1,0 +1,96 @@
+// Helpers shared by myelin's test binaries.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace myelin::test {
+
+/// Directory of the built binaries (build/bin): $MYELIN_BIN_DIR or the build's.
+std::filesystem::path bin_dir();
+
+/// Root of the source tree: $MYELIN_SOURCE_DIR or the configured one.
+std::filesystem::path source_dir();
+
+/// A fresh directory under $TMPDIR, removed with everything in it on
+/// destruction.
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Writes `contents` to `file`, replacing it.
+void write_file(const std::filesystem::path& file, const std::string& contents);
+
+/// Reads a whole file; empty if it cannot be read.
+std::string read_file(const std::filesystem::path& file);
+
+/// Why a test that needs root cannot run here, or empty if it can.
+std::string missing_root();
+
+}  // namespace myelin::test
+
+/// Skips the current test with a visible reason unless running as root.
+#define MYELIN_REQUIRE_ROOT()                                          \
+  do {                                                                 \
+    if (auto why_ = ::myelin::test::missing_root(); !why_.empty()) {   \
+      GTEST_SKIP() << why_;                                            \
+    }                                                                  \
+  } while (false)
+
+namespace myelin::test {
+
+/// A child process started by a test, with stdout and stderr captured together.
+/// The destructor kills it (SIGKILL) and reaps it if it still runs, so a failed
+/// test never leaves a process behind.
+class child_process {
+ public:
+  /// Starts `argv[0]` with `argv` (no shell). Throws if fork/exec fails.
+  explicit child_process(std::vector<std::string> argv);
+  ~child_process();
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  pid_t pid() const { return pid_; }
+
+  /// Reads output until a line containing `needle` arrives (returns that line)
+  /// or `timeout` passes or the output ends (returns nullopt).
+  std::optional<std::string> wait_for_line(const std::string& needle,
+                                           std::chrono::milliseconds timeout);
+
+  /// Everything read so far.
+  const std::string& output() const { return output_; }
+
+  /// Sends a signal.
+  void signal(int sig);
+
+  /// Waits for the process to exit; returns its wait status, or nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+
+ private:
+  bool read_some(std::chrono::milliseconds timeout);
+
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  bool reaped_ = false;
+  std::string output_;
+  size_t scanned_ = 0;
+};
+
+}  // namespace myelin::test

@@ -1,0 +1,176 @@
+// Helpers shared by myelin's test binaries.
+#include "myelin/test/support.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace myelin::test {
+
+std::filesystem::path bin_dir() {
+  if (const char* dir = std::getenv("MYELIN_BIN_DIR"); dir != nullptr && *dir != '\0') {
+    return dir;
+  }
+  return MYELIN_DEFAULT_BIN_DIR;
+}
+
+std::filesystem::path source_dir() {
+  if (const char* dir = std::getenv("MYELIN_SOURCE_DIR"); dir != nullptr && *dir != '\0') {
+    return dir;
+  }
+  return MYELIN_DEFAULT_SOURCE_DIR;
+}
+
+temp_dir::temp_dir() {
+  auto pattern = (std::filesystem::temp_directory_path() / "myelin-test-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    throw std::runtime_error("mkdtemp failed for " + pattern);
+  }
+  path_ = pattern;
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void write_file(const std::filesystem::path& file, const std::string& contents) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out << contents;
+  if (!out) {
+    throw std::runtime_error("cannot write " + file.string());
+  }
+}
+
+std::string read_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+std::string missing_root() {
+  if (geteuid() != 0) {
+    return "needs root (running as uid " + std::to_string(geteuid()) + ")";
+  }
+  return {};
+}
+
+}  // namespace myelin::test
+
+namespace myelin::test {
+
+child_process::child_process(std::vector<std::string> argv) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe2 failed");
+  }
+  std::vector<char*> args;
+  for (auto& a : argv) {
+    args.push_back(a.data());
+  }
+  args.push_back(nullptr);
+  pid_ = fork();
+  if (pid_ < 0) {
+    throw std::runtime_error("fork failed");
+  }
+  if (pid_ == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    // A new process group, so that signals the test sends reach only this tree.
+    setpgid(0, 0);
+    execv(args[0], args.data());
+    std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
+    _exit(127);
+  }
+  close(fds[1]);
+  out_fd_ = fds[0];
+}
+
+child_process::~child_process() {
+  if (!reaped_ && pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+  if (out_fd_ >= 0) {
+    close(out_fd_);
+  }
+}
+
+bool child_process::read_some(std::chrono::milliseconds timeout) {
+  pollfd p{out_fd_, POLLIN, 0};
+  int rc = poll(&p, 1, static_cast<int>(timeout.count()));
+  if (rc <= 0) {
+    return false;
+  }
+  char buf[4096];
+  auto n = read(out_fd_, buf, sizeof(buf));
+  if (n <= 0) {
+    return false;
+  }
+  output_.append(buf, static_cast<size_t>(n));
+  return true;
+}
+
+std::optional<std::string> child_process::wait_for_line(const std::string& needle,
+                                                         std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    // Look only at complete lines not scanned before.
+    while (true) {
+      auto eol = output_.find('\n', scanned_);
+      if (eol == std::string::npos) {
+        break;
+      }
+      auto line = output_.substr(scanned_, eol - scanned_);
+      scanned_ = eol + 1;
+      if (line.find(needle) != std::string::npos) {
+        return line;
+      }
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !read_some(left)) {
+      return std::nullopt;
+    }
+  }
+}
+
+void child_process::signal(int sig) {
+  if (!reaped_ && pid_ > 0) {
+    ::kill(pid_, sig);
+  }
+}
+
+std::optional<int> child_process::wait(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    int status = 0;
+    auto rc = waitpid(pid_, &status, WNOHANG);
+    if (rc == pid_) {
+      reaped_ = true;
+      // Drain what is left of the output.
+      while (read_some(std::chrono::milliseconds{50})) {
+      }
+      return status;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return std::nullopt;
+    }
+    read_some(std::chrono::milliseconds{20});
+  }
+}
+
+}  // namespace myelin::test

@@ -1,0 +1,60 @@
+// Tests of tools/src/device_client.cpp: device addresses and error reporting.
+#include "myelin/tools/device_client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "myelin/runtime/config.hpp"
+
+using namespace myelin::tools;
+
+// HOST:PORT, HOST alone and [IPv6]:PORT parse; the default is loopback:4848.
+TEST(device_address, parses_forms) {
+  unsetenv("MYELIN_DEVICE");
+  auto def = parse_device_address("");
+  ASSERT_TRUE(def);
+  EXPECT_EQ(def->host, "127.0.0.1");
+  EXPECT_EQ(def->port, 4848);
+  auto a = parse_device_address("device.local:5000");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->host, "device.local");
+  EXPECT_EQ(a->port, 5000);
+  auto b = parse_device_address("10.0.0.7");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->port, 4848);
+  auto c = parse_device_address("[::1]:6000");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->host, "::1");
+  EXPECT_EQ(c->port, 6000);
+}
+
+// $MYELIN_DEVICE is used when no address is given.
+TEST(device_address, environment_default) {
+  setenv("MYELIN_DEVICE", "192.0.2.1:7000", 1);
+  auto a = parse_device_address("");
+  unsetenv("MYELIN_DEVICE");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->host, "192.0.2.1");
+  EXPECT_EQ(a->port, 7000);
+}
+
+// Malformed addresses are refused with a reason.
+TEST(device_address, rejects_malformed) {
+  for (const char* bad : {":4848", "host:", "host:0", "host:65536", "host:12ab", "[::1", "[::1]x"}) {
+    auto a = parse_device_address(bad);
+    EXPECT_FALSE(a) << bad;
+    if (!a) {
+      EXPECT_EQ(static_cast<client_errc>(a.error().code()), client_errc::bad_address) << bad;
+    }
+  }
+}
+
+// A device that is not there gives `unreachable` naming the address.
+TEST(device_client, unreachable_device) {
+  // Port 1 on loopback: nothing listens there.
+  auto body = get(device_address{"127.0.0.1", 1}, "/v1/status");
+  ASSERT_FALSE(body);
+  EXPECT_EQ(static_cast<client_errc>(body.error().code()), client_errc::unreachable);
+  EXPECT_NE(myelin::runtime::describe(body.error()).find("127.0.0.1:1"), std::string::npos);
+}

@@ -1,0 +1,41 @@
+// A client of a running device's control channel (HTTP/1.1 + JSON).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+namespace myelin::tools {
+
+/// Errors talking to a device.
+enum class client_errc : uint8_t {
+  /// HOST:PORT could not be parsed.
+  bad_address = 1,
+  /// No connection (device down, wrong port, refused).
+  unreachable,
+  /// The device answered with an error status.
+  request_failed,
+  /// The device answered something that is not the expected JSON.
+  bad_response,
+};
+
+std::string to_string(client_errc x);
+
+caf::error make_error(client_errc x, std::string context);
+
+/// Where a device's control channel is.
+struct device_address {
+  std::string host = "127.0.0.1";
+  uint16_t port = 4848;
+};
+
+/// Parses HOST:PORT, HOST, or [IPV6]:PORT. An empty string gives
+/// $MYELIN_DEVICE, else 127.0.0.1:4848.
+caf::expected<device_address> parse_device_address(const std::string& text);
+
+/// GET `path` from the device and return the body (JSON text).
+caf::expected<std::string> get(const device_address& dev, const std::string& path);
+
+}  // namespace myelin::tools

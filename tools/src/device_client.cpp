@@ -1,0 +1,102 @@
+// A client of a running device's control channel.
+#include "myelin/tools/device_client.hpp"
+
+#include <charconv>
+#include <cstdlib>
+
+#include <caf/atom.hpp>
+#include <caf/make_message.hpp>
+#include <caf/message.hpp>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+namespace myelin::tools {
+
+std::string to_string(client_errc x) {
+  switch (x) {
+    case client_errc::bad_address:
+      return "bad_address";
+    case client_errc::unreachable:
+      return "unreachable";
+    case client_errc::request_failed:
+      return "request_failed";
+    case client_errc::bad_response:
+      return "bad_response";
+  }
+  return "client_errc(" + std::to_string(static_cast<int>(x)) + ")";
+}
+
+caf::error make_error(client_errc x, std::string context) {
+  return caf::error{static_cast<uint8_t>(x), caf::atom("client"),
+                    caf::make_message(std::move(context))};
+}
+
+caf::expected<device_address> parse_device_address(const std::string& text) {
+  std::string s = text;
+  if (s.empty()) {
+    const char* env = std::getenv("MYELIN_DEVICE");
+    if (env == nullptr || *env == '\0') {
+      return device_address{};
+    }
+    s = env;
+  }
+  device_address out;
+  std::string port_text;
+  if (s.front() == '[') {
+    auto close = s.find(']');
+    if (close == std::string::npos) {
+      return make_error(client_errc::bad_address, "device address '" + s + "': missing ']'");
+    }
+    out.host = s.substr(1, close - 1);
+    if (close + 1 < s.size()) {
+      if (s[close + 1] != ':') {
+        return make_error(client_errc::bad_address,
+                          "device address '" + s + "': expected [HOST]:PORT");
+      }
+      port_text = s.substr(close + 2);
+    }
+  } else if (auto colon = s.rfind(':'); colon != std::string::npos) {
+    out.host = s.substr(0, colon);
+    port_text = s.substr(colon + 1);
+  } else {
+    out.host = s;
+  }
+  if (out.host.empty()) {
+    return make_error(client_errc::bad_address, "device address '" + s + "': empty host");
+  }
+  if (!port_text.empty() || s.back() == ':') {
+    unsigned port = 0;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 ||
+        port > 65535) {
+      return make_error(client_errc::bad_address,
+                        "device address '" + s + "': port must be 1..65535");
+    }
+    out.port = static_cast<uint16_t>(port);
+  }
+  return out;
+}
+
+caf::expected<std::string> get(const device_address& dev, const std::string& path) {
+  httplib::Client cli(dev.host, dev.port);
+  cli.set_connection_timeout(std::chrono::seconds{3});
+  cli.set_read_timeout(std::chrono::seconds{10});
+  auto where = dev.host + ":" + std::to_string(dev.port);
+  auto res = cli.Get(path);
+  if (!res) {
+    return make_error(client_errc::unreachable,
+                      "cannot reach the device at " + where + ": " + httplib::to_string(res.error()));
+  }
+  if (res->status != 200) {
+    std::string why = res->body;
+    auto parsed = nlohmann::json::parse(res->body, nullptr, false);
+    if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_string()) {
+      why = parsed["error"].get<std::string>();
+    }
+    return make_error(client_errc::request_failed,
+                      "device at " + where + " answered " + std::to_string(res->status) + ": " + why);
+  }
+  return res->body;
+}
+
+}  // namespace myelin::tools
