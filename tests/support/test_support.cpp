@@ -174,3 +174,37 @@ std::optional<int> child_process::wait(std::chrono::milliseconds timeout) {
 }
 
 }  // namespace myelin::test
+
+namespace myelin::test {
+
+command_result run(const std::string& command) {
+  command_result out;
+  std::string full = command + " 2>&1";
+  FILE* pipe = popen(full.c_str(), "r");
+  if (pipe == nullptr) {
+    out.output = "popen failed";
+    return out;
+  }
+  char buf[4096];
+  size_t n = 0;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) {
+    out.output.append(buf, n);
+  }
+  int status = pclose(pipe);
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+}  // namespace myelin::test

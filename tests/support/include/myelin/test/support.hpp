@@ -94,3 +94,19 @@ class child_process {
 };
 
 }  // namespace myelin::test
+
+namespace myelin::test {
+
+/// The result of a command run through the shell.
+struct command_result {
+  int exit_code = -1;
+  std::string output;
+};
+
+/// Runs `command` with /bin/sh, stdout and stderr captured together.
+command_result run(const std::string& command);
+
+/// Quotes a string for /bin/sh.
+std::string shell_quote(const std::string& s);
+
+}  // namespace myelin::test
