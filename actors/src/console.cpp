@@ -2,6 +2,8 @@
 // owned by a CAF actor so that it is supervised like any other core service.
 #include "myelin/actors/console.hpp"
 
+#include "myelin/actors/registry.hpp"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,9 +16,13 @@
 #include <caf/actor_system.hpp>
 #include <caf/atom.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "myelin/actors/firmware.hpp"
+#include "myelin/actors/kv.hpp"
+#include "myelin/runtime/config.hpp"
 #include "myelin/runtime/version.hpp"
 
 namespace myelin::actors {
@@ -71,6 +77,233 @@ json describe_tree(caf::actor_system& sys, const caf::actor& sup, int depth) {
   return rows;
 }
 
+constexpr auto service_timeout = std::chrono::seconds{10};
+
+caf::error not_running(caf::atom_value name) {
+  return runtime::make_error(runtime::kv_errc::unreadable,
+                             "the " + caf::to_string(name) + " service is not running");
+}
+
+/// Asks a registered service and waits for a reply of type T (HTTP thread).
+template <class T, class... Ts>
+caf::expected<T> ask(caf::actor_system& sys, caf::atom_value name, Ts&&... xs) {
+  auto target = sys.registry().get<caf::actor>(name);
+  if (!target) {
+    return not_running(name);
+  }
+  caf::scoped_actor self{sys};
+  caf::expected<T> result{caf::error{}};
+  self->request(target, service_timeout, std::forward<Ts>(xs)...)
+      .receive([&](T& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+/// Like ask, for requests answered with an empty reply (caf::unit).
+template <class... Ts>
+caf::error ask_done(caf::actor_system& sys, caf::atom_value name, Ts&&... xs) {
+  auto target = sys.registry().get<caf::actor>(name);
+  if (!target) {
+    return not_running(name);
+  }
+  caf::scoped_actor self{sys};
+  caf::error result;
+  self->request(target, service_timeout, std::forward<Ts>(xs)...)
+      .receive([] {}, [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+/// Maps an error to an HTTP status: bad input 4xx, device trouble 5xx.
+int http_status_of(const caf::error& err) {
+  auto cat = err.category();
+  if (cat == caf::atom("kv")) {
+    switch (static_cast<runtime::kv_errc>(err.code())) {
+      case runtime::kv_errc::invalid_key:
+        return 400;
+      case runtime::kv_errc::not_found:
+        return 404;
+      case runtime::kv_errc::too_large:
+        return 507;
+      case runtime::kv_errc::unreadable:
+      case runtime::kv_errc::bad_config:
+        return 503;
+      case runtime::kv_errc::write_failed:
+        return 500;
+    }
+  }
+  if (cat == caf::atom("firmware")) {
+    return 409;
+  }
+  if (cat == caf::atom("config")) {
+    return 400;
+  }
+  if (cat == caf::atom("system") && err.code() == static_cast<uint8_t>(caf::sec::request_timeout)) {
+    return 504;
+  }
+  return 500;
+}
+
+void reply_error(httplib::Response& res, const caf::error& err) {
+  res.status = http_status_of(err);
+  res.set_content(json{{"error", runtime::describe(err)}}.dump(), "application/json");
+}
+
+void reply_json(httplib::Response& res, const json& body) {
+  res.set_content(body.dump(), "application/json");
+}
+
+void reply_bad_request(httplib::Response& res, const std::string& why) {
+  res.status = 400;
+  res.set_content(json{{"error", why}}.dump(), "application/json");
+}
+
+bool wants_active(const httplib::Request& req) {
+  return req.has_param("active") && req.get_param_value("active") != "0" &&
+         req.get_param_value("active") != "false";
+}
+
+/// Parses a JSON object body (empty body: empty object).
+std::optional<json> json_body(const httplib::Request& req, httplib::Response& res) {
+  if (req.body.empty()) {
+    return json::object();
+  }
+  auto doc = json::parse(req.body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    reply_bad_request(res, "the request body must be a JSON object");
+    return std::nullopt;
+  }
+  return doc;
+}
+
+json firmware_json(const runtime::firmware_status& s) {
+  return {{"active", s.active},
+          {"next", s.next},
+          {"validation", runtime::to_string(s.validation)},
+          {"scheme", runtime::to_string(s.scheme)}};
+}
+
+void install_service_routes(caf::actor_system& sys, httplib::Server& srv,
+                            const console_options& opts) {
+  // -- kv ---------------------------------------------------------------------
+  srv.Get("/v1/kv", [&sys](const httplib::Request& req, httplib::Response& res) {
+    auto all = wants_active(req) ? ask<runtime::kv_map>(sys, kv_registry_name,
+                                                         kv_get_all_active_atom::value)
+                                 : ask<runtime::kv_map>(sys, kv_registry_name,
+                                                         kv_get_all_atom::value);
+    if (!all) {
+      return reply_error(res, all.error());
+    }
+    reply_json(res, json(*all));
+  });
+  srv.Get(R"(/v1/kv/(.+))", [&sys](const httplib::Request& req, httplib::Response& res) {
+    std::string key = req.matches[1];
+    auto value = wants_active(req)
+                     ? ask<std::string>(sys, kv_registry_name, kv_get_active_atom::value, key)
+                     : ask<std::string>(sys, kv_registry_name, kv_get_atom::value, key);
+    if (!value) {
+      return reply_error(res, value.error());
+    }
+    reply_json(res, {{"key", key}, {"value", *value}});
+  });
+  srv.Put("/v1/kv", [&sys](const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req, res);
+    if (!body) {
+      return;
+    }
+    runtime::kv_map values;
+    for (const auto& [k, v] : body->items()) {
+      if (!v.is_string()) {
+        return reply_bad_request(res, "the value of '" + k + "' must be a string");
+      }
+      values[k] = v.get<std::string>();
+    }
+    auto err = wants_active(req)
+                   ? ask_done(sys, kv_registry_name, kv_put_active_atom::value, values)
+                   : ask_done(sys, kv_registry_name, kv_put_atom::value, values);
+    if (err) {
+      return reply_error(res, err);
+    }
+    reply_json(res, {{"ok", true}, {"written", values.size()}});
+  });
+  srv.Post("/v1/kv/reload", [&sys](const httplib::Request&, httplib::Response& res) {
+    if (auto err = ask_done(sys, kv_registry_name, kv_reload_atom::value)) {
+      return reply_error(res, err);
+    }
+    reply_json(res, {{"ok", true}});
+  });
+  srv.Get("/v1/serial", [&sys](const httplib::Request&, httplib::Response& res) {
+    auto s = ask<runtime::serial_result>(sys, kv_registry_name, serial_atom::value);
+    if (!s) {
+      return reply_error(res, s.error());
+    }
+    reply_json(res, {{"serial", s->value}, {"source", s->source}});
+  });
+  // -- firmware ---------------------------------------------------------------
+  srv.Get("/v1/fw", [&sys](const httplib::Request&, httplib::Response& res) {
+    auto s = ask<runtime::firmware_status>(sys, firmware_registry_name, fw_status_atom::value);
+    if (!s) {
+      return reply_error(res, s.error());
+    }
+    reply_json(res, firmware_json(*s));
+  });
+  auto fw_op = [&sys](auto atom) {
+    return [&sys, atom](const httplib::Request& req, httplib::Response& res) {
+      if (!json_body(req, res)) {
+        return;
+      }
+      if (auto err = ask_done(sys, firmware_registry_name, atom)) {
+        return reply_error(res, err);
+      }
+      reply_json(res, {{"ok", true}});
+    };
+  };
+  srv.Post("/v1/fw/validate", fw_op(fw_validate_atom::value));
+  srv.Post("/v1/fw/prevent-revert", fw_op(fw_prevent_revert_atom::value));
+  srv.Post("/v1/fw/factory-reset", fw_op(fw_factory_reset_atom::value));
+  srv.Post("/v1/fw/revert", [&sys](const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req, res);
+    if (!body) {
+      return;
+    }
+    bool reboot = true;
+    if (body->contains("reboot")) {
+      if (!(*body)["reboot"].is_boolean()) {
+        return reply_bad_request(res, "'reboot' must be true or false");
+      }
+      reboot = (*body)["reboot"].get<bool>();
+    }
+    if (auto err = ask_done(sys, firmware_registry_name, fw_revert_atom::value, reboot)) {
+      return reply_error(res, err);
+    }
+    reply_json(res, {{"ok", true}, {"rebooting", reboot}});
+  });
+  // -- power ------------------------------------------------------------------
+  srv.Post(R"(/v1/power/([a-z]+))", [opts](const httplib::Request& req, httplib::Response& res) {
+    auto action = runtime::parse_power_action(req.matches[1]);
+    if (!action) {
+      res.status = 404;
+      return reply_json(res, {{"error", runtime::describe(action.error())}});
+    }
+    auto body = json_body(req, res);
+    if (!body) {
+      return;
+    }
+    std::string arg;
+    if (body->contains("arg")) {
+      if (!(*body)["arg"].is_string()) {
+        return reply_bad_request(res, "'arg' must be a string");
+      }
+      arg = (*body)["arg"].get<std::string>();
+    }
+    if (!opts.request_power) {
+      res.status = 501;
+      return reply_json(res, {{"error", "power control is not available"}});
+    }
+    opts.request_power(*action, arg, false);
+    reply_json(res, {{"ok", true}, {"action", runtime::to_string(*action)}});
+  });
+}
+
 void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_options& opts) {
   auto started = steady::now();
   auto& srv = ep.server;
@@ -89,8 +322,12 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
                  {"control", ep.url}};
     auto root = sys.registry().get<caf::actor>(root_registry_name);
     body["tree"] = root ? describe_tree(sys, root, 0) : json::array();
+    if (auto kv = ask<kv_status>(sys, kv_registry_name, kv_status_atom::value)) {
+      body["kv"] = {{"backend", kv->backend}, {"keys", kv->keys}, {"error", kv->error}};
+    }
     res.set_content(body.dump(), "application/json");
   });
+  install_service_routes(sys, srv, opts);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.body.empty()) {
       json body = {{"error", "no such endpoint: " + req.method + " " + req.path}};
@@ -120,6 +357,8 @@ supervisors::start_fn console_start(console_options opts) {
     ep->server.new_task_queue = [] { return new httplib::ThreadPool(3); };
     ep->server.set_keep_alive_timeout(1);
     ep->server.set_read_timeout(std::chrono::seconds{10});
+    // Requests carry small JSON documents; bulk uploads get their own routes.
+    ep->server.set_payload_max_length(1 << 20);
     int port = opts.port;
     errno = 0;
     if (port == 0) {
@@ -139,22 +378,14 @@ supervisors::start_fn console_start(console_options opts) {
     ep->url = "http://" + opts.address + ":" + std::to_string(port);
     install_routes(sys, *ep, opts);
     ep->thread = std::thread([ep] { ep->server.listen_after_bind(); });
-    auto self = sys.spawn([ep](caf::event_based_actor* self) -> caf::behavior {
-      self->system().registry().put(console_registry_name,
-                                    caf::actor_cast<caf::strong_actor_ptr>(self));
-      auto me = self->address();
-      self->attach_functor([ep, me, sys = &self->system()] {
-        // A restarted console may have registered already: erase only our entry.
-        auto current = sys->registry().get(console_registry_name);
-        if (current != nullptr && current->address() == me) {
-          sys->registry().erase(console_registry_name);
-        }
-        ep->stop();
-      });
+    auto self = sys.spawn([ep](caf::event_based_actor*) -> caf::behavior {
       return {
           [ep](caf::get_atom) { return ep->url; },
       };
     });
+    // The HTTP server lives exactly as long as the actor.
+    self->attach_functor([ep] { ep->stop(); });
+    register_service(sys, console_registry_name, self);
     return self;
   };
 }

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <caf/actor_registry.hpp>
@@ -22,6 +24,8 @@
 #include <spdlog/spdlog.h>
 
 #include "myelin/actors/console.hpp"
+#include "myelin/actors/kv.hpp"
+#include "myelin/runtime/power.hpp"
 #include "myelin/runtime/config.hpp"
 #include "myelin/runtime/version.hpp"
 #include "myelin/supervisors/supervisor.hpp"
@@ -40,7 +44,7 @@ namespace sup = myelin::supervisors;
 void setup_logging(const std::string& level) {
   auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
   sink->set_pattern("%H:%M:%S.%e %^%-5l%$ [%n] %v");
-  for (const char* name : {"boot", "supervisor", "console"}) {
+  for (const char* name : {"boot", "supervisor", "console", "kv", "firmware"}) {
     if (spdlog::get(name) == nullptr) {
       spdlog::register_logger(std::make_shared<spdlog::logger>(name, sink));
     }
@@ -79,11 +83,55 @@ bool wait_fd(int fd, milliseconds timeout) {
   return rc > 0;
 }
 
+/// A power request from a service (revert, factory reset, the control
+/// channel), handed to the main thread, which runs the sequence.
+struct power_mailbox {
+  struct request {
+    runtime::power_action action = runtime::power_action::reboot;
+    std::string arg;
+    bool immediate = false;
+  };
+
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  std::mutex mtx;
+  std::optional<request> pending;
+
+  ~power_mailbox() { ::close(fd); }
+
+  void post(runtime::power_action a, const std::string& arg, bool immediate) {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      // The first request wins; an immediate one overrides a graceful one.
+      if (pending && !(immediate && !pending->immediate)) {
+        return;
+      }
+      pending = request{a, arg, immediate};
+    }
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(fd, &one, sizeof(one));
+  }
+
+  request take() {
+    std::lock_guard<std::mutex> guard{mtx};
+    return pending.value_or(request{});
+  }
+};
+
 }  // namespace
 
 caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::config& cfg,
-                                     const std::string& state_dir) {
+                                     const std::string& state_dir,
+                                     actors::power_request_fn request_power) {
+  auto kv = actors::kv_options_from(cfg, state_dir);
+  if (!kv) {
+    return kv.error();
+  }
+  actors::firmware_options firmware;
+  firmware.app_data = cfg.get_string("firmware.app_data");
+  firmware.request_power = request_power;
+
   actors::console_options console;
+  console.request_power = request_power;
   console.address = cfg.get_string("control.address");
   console.port = static_cast<uint16_t>(cfg.get_int("control.port"));
   console.device_name = cfg.get_string("device.name");
@@ -95,6 +143,8 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   core_flags.period = milliseconds{cfg.get_int("core.period_ms")};
   core_flags.name = core_id;
   std::vector<sup::child_spec> core_children{
+      sup::worker("kv", actors::kv_start(*kv)),
+      sup::worker("firmware", actors::firmware_start(firmware)),
       sup::worker("console", actors::console_start(console)),
   };
 
@@ -213,7 +263,10 @@ int boot_main(int argc, char** argv) {
   int exit_code = 0;
   {
     caf::actor_system sys{caf_cfg};
-    auto root = start_tree(sys, cfg, state_dir.string());
+    auto mailbox = std::make_shared<power_mailbox>();
+    auto root = start_tree(sys, cfg, state_dir.string(),
+                           [mailbox](runtime::power_action a, const std::string& arg,
+                                     bool immediate) { mailbox->post(a, arg, immediate); });
     if (!root) {
       log->critical("boot failed: {}", sys.render(root.error()));
       return 1;
@@ -238,7 +291,6 @@ int boot_main(int argc, char** argv) {
                      [&](const caf::error& err) { control = "unknown (" + sys.render(err) + ")"; });
       }
     }
-    auto core = sys.registry().get<caf::actor>(actors::root_registry_name);
     std::vector<std::string> core_services, apps;
     if (auto rows = sup::which_children(sys, *root, milliseconds{2000})) {
       for (const auto& r : *rows) {
@@ -254,8 +306,8 @@ int boot_main(int argc, char** argv) {
               join(core_services), join(apps), control, state_dir.string());
 
     int sigfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
-    pollfd fds[2] = {{sigfd, POLLIN, 0}, {root_down, POLLIN, 0}};
-    while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
+    pollfd fds[3] = {{sigfd, POLLIN, 0}, {root_down, POLLIN, 0}, {mailbox->fd, POLLIN, 0}};
+    while (::poll(fds, 3, -1) < 0 && errno == EINTR) {
     }
     auto timeout = milliseconds{cfg.get_int("runtime.shutdown_timeout_ms")};
     if ((fds[0].revents & POLLIN) != 0) {
@@ -270,6 +322,41 @@ int boot_main(int argc, char** argv) {
         std::_Exit(1);
       }
       log->info("stopped cleanly");
+    } else if ((fds[2].revents & POLLIN) != 0) {
+      auto req = mailbox->take();
+      runtime::power_options popts;
+      popts.system_call = getpid() == 1;
+      popts.reboot_command = cfg.get_string("power.reboot_command");
+      popts.poweroff_command = cfg.get_string("power.poweroff_command");
+      popts.halt_command = cfg.get_string("power.halt_command");
+      popts.stop_timeout = timeout;
+      auto steps = runtime::default_power_steps();
+      // Apps first, then the core: terminate_child keeps the root from
+      // restarting them.
+      auto stop = [&sys, r = *root](const char* id) {
+        return [&sys, r, id](milliseconds limit) {
+          caf::scoped_actor self{sys};
+          bool done = false;
+          self->request(r, limit, sup::terminate_child_atom::value, std::string{id})
+              .receive([&] { done = true; }, [&](caf::error&) {});
+          return done;
+        };
+      };
+      steps.stop_apps = stop(apps_id);
+      steps.stop_core = stop(core_id);
+      log->warn("{}{}{}: {}", runtime::to_string(req.action),
+                req.arg.empty() ? "" : " " + req.arg, req.immediate ? " (immediate)" : "",
+                req.immediate ? "no graceful stop" : "stopping apps, then the core");
+      spdlog::default_logger()->flush();
+      auto steps_done = req.immediate
+                            ? runtime::run_immediate_power(req.action, req.arg, popts, steps)
+                            : runtime::run_power_sequence(req.action, req.arg, popts, steps);
+      for (const auto& line : steps_done) {
+        log->info("power: {}", line);
+      }
+      caf::anon_send_exit(*root, caf::exit_reason::user_shutdown);
+      wait_fd(root_down, timeout);
+      log->info("stopped for {}", runtime::to_string(req.action));
     } else {
       log->critical("the supervision tree gave up: {}", sys.render(*root_reason));
       exit_code = 1;

@@ -44,7 +44,7 @@ std::string describe(const caf::error& err) {
     return "no error";
   }
   const auto& ctx = err.context();
-  if (ctx.size() == 1 && ctx.match_element<std::string>(0)) {
+  if (!ctx.empty() && ctx.match_element<std::string>(0)) {
     return ctx.get_as<std::string>(0);
   }
   return caf::to_string(err);

@@ -28,6 +28,15 @@ config_key num(std::string name, int64_t def, int64_t min, int64_t max, std::str
   return k;
 }
 
+config_key list(std::string name, std::vector<std::string> def, std::string description) {
+  config_key k;
+  k.name = std::move(name);
+  k.kind = value_kind::string_list;
+  k.default_value = std::move(def);
+  k.description = std::move(description);
+  return k;
+}
+
 }  // namespace
 
 const std::vector<config_key>& config_schema() {
@@ -56,6 +65,35 @@ const std::vector<config_key>& config_schema() {
       num("core.intensity", 3, 0, 1000,
           "Restarts of core services allowed within core.period_ms before the core gives up."),
       num("core.period_ms", 5000, 1, 3600000, "Window of core.intensity, in milliseconds."),
+      // [kv]
+      str("kv.backend", "uboot",
+          "Where the key-value store lives: the U-Boot environment (uboot), a U-Boot "
+          "environment in <state.dir>/kv (file, host mode), or memory.",
+          {"uboot", "file", "memory"}),
+      str("kv.fw_env_config", "/etc/fw_env.config",
+          "fw_env.config describing the U-Boot environment (kv.backend = uboot)."),
+      num("kv.file_size", 131072, 4096, 16777216,
+          "Size of each copy of the host-mode environment (kv.backend = file)."),
+      list("kv.initial", {},
+           "KEY=VALUE entries: the contents of the memory store, or of a new file store."),
+      // [serial]
+      list("serial.strategies", {"env:nerves_serial_number", "device_tree", "cpuinfo", "dmi"},
+           "Where the serial number comes from, first success wins: env:KEY, cpuinfo, "
+           "device_tree, dmi, mac:IFNAME, file:PATH[@OFFSET[:LENGTH]], script:COMMAND."),
+      str("serial.prefix", "", "Put in front of the serial number found."),
+      num("serial.keep_rightmost", 0, 0, 32,
+          "Keep only this many rightmost characters of the value found (0: all)."),
+      str("serial.fallback", "00000000", "The serial number when every strategy fails."),
+      // [firmware]
+      str("firmware.app_data", "",
+          "What factory_reset erases: a directory (its contents) or a block device "
+          "(its first and last MiB, so it is reformatted on the next boot). Empty: nothing."),
+      // [power]
+      str("power.reboot_command", "",
+          "Command that reboots when myelin-boot is not PID 1 (e.g. \"systemctl reboot\"); "
+          "empty: myelin-boot only stops."),
+      str("power.poweroff_command", "", "Likewise for poweroff."),
+      str("power.halt_command", "", "Likewise for halt."),
   };
   return schema;
 }

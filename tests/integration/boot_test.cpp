@@ -59,7 +59,7 @@ int exit_code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 
 TEST(boot, ready_line_names_services_and_control) {
   booted_device dev;
   ASSERT_FALSE(dev.ready_line.empty());
-  EXPECT_NE(dev.ready_line.find("core [console]"), std::string::npos) << dev.ready_line;
+  EXPECT_NE(dev.ready_line.find("core [kv, firmware, console]"), std::string::npos) << dev.ready_line;
   EXPECT_NE(dev.ready_line.find("apps []"), std::string::npos) << dev.ready_line;
   EXPECT_GT(dev.port, 0) << dev.ready_line;
   EXPECT_NE(dev.ready_line.find(dev.state.path().string()), std::string::npos) << dev.ready_line;
@@ -80,7 +80,8 @@ TEST(boot, status_shows_tree) {
   EXPECT_EQ(doc["tree"][0]["id"], "core");
   EXPECT_EQ(doc["tree"][0]["status"], "running");
   EXPECT_EQ(doc["tree"][0]["type"], "supervisor");
-  EXPECT_EQ(doc["tree"][0]["children"][0]["id"], "console");
+  EXPECT_EQ(doc["tree"][0]["children"][0]["id"], "kv");
+  EXPECT_EQ(doc["tree"][0]["children"][2]["id"], "console");
   EXPECT_EQ(doc["tree"][1]["id"], "apps");
   auto missing = cli.Get("/v1/nope");
   ASSERT_TRUE(missing);

@@ -77,26 +77,55 @@ caf::expected<device_address> parse_device_address(const std::string& text) {
   return out;
 }
 
-caf::expected<std::string> get(const device_address& dev, const std::string& path) {
-  httplib::Client cli(dev.host, dev.port);
-  cli.set_connection_timeout(std::chrono::seconds{3});
-  cli.set_read_timeout(std::chrono::seconds{10});
+namespace {
+
+caf::expected<std::string> answer(const device_address& dev, const httplib::Result& res) {
   auto where = dev.host + ":" + std::to_string(dev.port);
-  auto res = cli.Get(path);
   if (!res) {
     return make_error(client_errc::unreachable,
                       "cannot reach the device at " + where + ": " + httplib::to_string(res.error()));
   }
-  if (res->status != 200) {
+  if (res->status < 200 || res->status > 299) {
     std::string why = res->body;
     auto parsed = nlohmann::json::parse(res->body, nullptr, false);
     if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_string()) {
       why = parsed["error"].get<std::string>();
     }
-    return make_error(client_errc::request_failed,
-                      "device at " + where + " answered " + std::to_string(res->status) + ": " + why);
+    return caf::error{static_cast<uint8_t>(client_errc::request_failed), caf::atom("client"),
+                      caf::make_message(why, res->status)};
   }
   return res->body;
+}
+
+httplib::Client client_for(const device_address& dev) {
+  httplib::Client cli(dev.host, dev.port);
+  cli.set_connection_timeout(std::chrono::seconds{3});
+  cli.set_read_timeout(std::chrono::seconds{30});
+  return cli;
+}
+
+}  // namespace
+
+caf::expected<std::string> get(const device_address& dev, const std::string& path) {
+  auto cli = client_for(dev);
+  return answer(dev, cli.Get(path));
+}
+
+caf::expected<std::string> send(const device_address& dev, const std::string& method,
+                                const std::string& path, const std::string& body) {
+  auto cli = client_for(dev);
+  if (method == "PUT") {
+    return answer(dev, cli.Put(path, body, "application/json"));
+  }
+  return answer(dev, cli.Post(path, body, "application/json"));
+}
+
+int http_status(const caf::error& err) {
+  if (err.category() == caf::atom("client") && err.context().size() == 2 &&
+      err.context().match_element<int>(1)) {
+    return err.context().get_as<int>(1);
+  }
+  return 0;
 }
 
 }  // namespace myelin::tools

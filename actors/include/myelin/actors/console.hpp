@@ -4,6 +4,10 @@
 //   GET /v1/status  -> 200 {"device", "version", "pid", "uptime_ms", "state_dir",
 //                           "control", "tree": [child rows, nested for supervisors]}
 //   GET /v1/health  -> 200 {"ok": true}
+//   GET /v1/kv[?active=1], GET /v1/kv/<key>[?active=1], PUT /v1/kv[?active=1],
+//   POST /v1/kv/reload, GET /v1/serial, GET /v1/fw, POST /v1/fw/validate,
+//   POST /v1/fw/revert {"reboot": bool}, POST /v1/fw/prevent-revert,
+//   POST /v1/fw/factory-reset, POST /v1/power/{reboot,poweroff,halt} {"arg": s}
 //   anything else   -> 404 {"error": "..."}
 // Actor messages:
 //   (caf::get_atom) -> std::string   the base URL it serves, e.g. http://127.0.0.1:4848
@@ -14,10 +18,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <caf/atom.hpp>
 
+#include "myelin/runtime/power.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 
 namespace myelin::actors {
@@ -29,6 +35,8 @@ struct console_options {
   uint16_t port = 4848;
   std::string device_name = "myelin";
   std::string state_dir;
+  /// How POST /v1/power/<action> reaches myelin-boot.
+  std::function<void(runtime::power_action, const std::string& arg, bool immediate)> request_power;
 };
 
 /// The registry names the console uses.

@@ -8,6 +8,7 @@
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
+#include "myelin/actors/firmware.hpp"
 #include "myelin/runtime/config.hpp"
 
 namespace myelin::bootloader {
@@ -18,12 +19,13 @@ inline constexpr const char* apps_id = "apps";
 
 /// Starts the whole tree (OTP: the application's top supervisor):
 ///   root (rest_for_one)
-///   ├─ core (rest_for_one, core.intensity / core.period_ms): the critical services
+///   ├─ core (rest_for_one, core.intensity / core.period_ms): kv, firmware, console
 ///   └─ apps (one_for_one): the application supervisor
 /// Returns the root supervisor, registered as `root` in the actor registry, or
 /// failed_to_start_child naming the service that could not start.
 caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::config& cfg,
-                                     const std::string& state_dir);
+                                     const std::string& state_dir,
+                                     actors::power_request_fn request_power);
 
 /// The ids of the children of `sup` in start order (blocking; outside actors).
 std::vector<std::string> child_ids(caf::actor_system& sys, const caf::actor& sup);

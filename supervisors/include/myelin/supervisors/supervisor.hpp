@@ -13,11 +13,13 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 #include <caf/message.hpp>
+#include <caf/meta/type_name.hpp>
 
 namespace myelin::supervisors {
 
@@ -189,6 +191,9 @@ enum class supervisor_errc : uint8_t {
   start_failed,
   /// The supervisor exceeded its restart intensity.
   reached_max_restart_intensity,
+  /// Flags: back-off with min <= 0, max < min, jitter outside [0, 1] or
+  /// reset_after <= 0.
+  invalid_backoff,
 };
 
 std::string to_string(supervisor_errc x);
@@ -203,17 +208,32 @@ void add_error_category(caf::actor_system_config& cfg);
 // -- starting -----------------------------------------------------------------
 
 /// Checks flags and specs without starting anything (OTP: check_childspecs).
-/// Returns an empty error when all are valid, else the first problem found.
+/// Returns an empty error when all are valid, else the first problem found,
+/// checked in this order: invalid_intensity, invalid_period, invalid_backoff,
+/// invalid_simple_one_for_one, then per spec in order: missing_id,
+/// missing_start, invalid_shutdown, invalid_significant, duplicate_child_id.
 caf::error check_childspecs(const supervisor_flags& flags, const std::vector<child_spec>& specs);
+
+/// Checks one spec as `start_child` does (the per-spec part of
+/// check_childspecs; duplicates are not checked here).
+caf::error check_childspec(const supervisor_flags& flags, const child_spec& spec);
 
 /// Starts a supervisor (OTP: start_link + init). Validates flags and specs,
 /// starts the children in order and returns the supervisor once all are
 /// running. Must not block: usable from inside a start function, so
 /// supervisors nest.
 ///
-/// Errors: the validation errors above; failed_to_start_child (the children
-/// already started are stopped in reverse order first). A child that returns
-/// "ignore" is kept as a stopped spec.
+/// Errors: the validation errors above; failed_to_start_child, whose context
+/// names the child and renders its error (the children already started are
+/// stopped in reverse order, honouring their shutdown specs, by the
+/// supervisor actor, which then exits with that error; this function does
+/// not wait for it). A child that returns "ignore" is kept as a stopped spec,
+/// unless it is temporary (then its spec is dropped, as in OTP).
+///
+/// The start functions of the initial children run in the caller's context,
+/// one after the other, in the order given. The caller must keep the returned
+/// handle: as every CAF actor, a supervisor nobody holds a handle to dies with
+/// `unreachable` (its children then receive that exit reason).
 caf::expected<caf::actor> start_supervisor(caf::actor_system& sys, supervisor_flags flags,
                                            std::vector<child_spec> specs);
 
@@ -222,7 +242,8 @@ caf::expected<caf::actor> start_supervisor(caf::actor_system& sys, supervisor_fl
 /// The state of a child as which_children reports it.
 enum class child_status : uint8_t { running, restarting, undefined };
 
-/// One row of which_children. `handle` is valid only when running.
+/// One row of which_children. `handle` is valid only when running. The id of
+/// a simple_one_for_one child is empty (OTP: undefined).
 struct child_info {
   std::string id;
   caf::actor handle;
@@ -230,7 +251,10 @@ struct child_info {
   child_type type = child_type::worker;
 };
 
-/// OTP's count_children.
+/// OTP's count_children. For simple_one_for_one, `specs` is 1 and
+/// `supervisors`/`workers` count the dynamic children (running or restarting).
+/// Otherwise `specs` counts all specs, `active` the running children, and
+/// `supervisors`/`workers` the specs of each type, running or not.
 struct child_counts {
   size_t specs = 0;
   size_t active = 0;
@@ -238,16 +262,41 @@ struct child_counts {
   size_t workers = 0;
 };
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, child_info& x) {
+  return f(caf::meta::type_name("child_info"), x.id, x.handle, x.status, x.type);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, child_counts& x) {
+  return f(caf::meta::type_name("child_counts"), x.specs, x.active, x.supervisors, x.workers);
+}
+
 // Message interface (for actors; reply as documented):
 //   (which_children_atom)               -> std::vector<child_info>, in start order
 //   (count_children_atom)               -> child_counts
-//   (start_child_atom, child_spec)      -> caf::actor (invalid if ignored) | error
-//   (start_child_atom, caf::message)    -> caf::actor (simple_one_for_one) | error
-//   (terminate_child_atom, std::string) -> unit | not_found
-//   (terminate_child_atom, caf::actor)  -> unit | not_found (simple_one_for_one)
-//   (restart_child_atom, std::string)   -> caf::actor | running | restarting | not_found
+//   (start_child_atom, child_spec)      -> caf::actor (invalid if ignored)
+//                                          | validation error | already_started
+//                                          | already_present | start_failed
+//                                          | simple_one_for_one
+//   (start_child_atom, caf::message)    -> caf::actor (invalid if ignored)
+//                                          | start_failed | simple_one_for_one
+//                                          (only under simple_one_for_one)
+//   (terminate_child_atom, std::string) -> unit | not_found | simple_one_for_one
+//   (terminate_child_atom, caf::actor)  -> unit | not_found (any strategy)
+//   (restart_child_atom, std::string)   -> caf::actor (invalid if ignored) | running
+//                                          | restarting | not_found | start_failed
+//                                          | simple_one_for_one
 //   (delete_child_atom, std::string)    -> unit | running | restarting | not_found
+//                                          | simple_one_for_one
 //   (get_childspec_atom, std::string)   -> child_spec | not_found
+//   (get_childspec_atom, caf::actor)    -> child_spec | not_found
+// Requests that arrive while the supervisor is stopping children (a
+// terminate_child, a group restart, its own shutdown) are answered in arrival
+// order once that is done; requests still queued when it exits get
+// caf::sec::request_receiver_down. terminate_child of a restarting child
+// cancels the restart. Under simple_one_for_one, get_childspec(id) answers the
+// template spec when `id` is its id.
 using which_children_atom = caf::atom_constant<caf::atom("whichchld")>;
 using count_children_atom = caf::atom_constant<caf::atom("countchld")>;
 using start_child_atom = caf::atom_constant<caf::atom("startchld")>;
@@ -260,10 +309,29 @@ using get_childspec_atom = caf::atom_constant<caf::atom("getspec")>;
 // Never call them from inside an actor: use the messages above with `.then`.
 // Each waits at most `timeout` and returns caf::sec::request_timeout after it.
 
-caf::expected<std::vector<child_info>> which_children(caf::actor_system& sys,
-                                                      const caf::actor& sup,
+caf::expected<std::vector<child_info>> which_children(caf::actor_system& sys, const caf::actor& sup,
                                                       std::chrono::milliseconds timeout);
 caf::expected<child_counts> count_children(caf::actor_system& sys, const caf::actor& sup,
                                            std::chrono::milliseconds timeout);
+caf::expected<caf::actor> start_child(caf::actor_system& sys, const caf::actor& sup,
+                                      child_spec spec, std::chrono::milliseconds timeout);
+caf::expected<caf::actor> start_child(caf::actor_system& sys, const caf::actor& sup,
+                                      caf::message extra_args, std::chrono::milliseconds timeout);
+/// Returns an empty error on success.
+caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup, const std::string& id,
+                           std::chrono::milliseconds timeout);
+/// Returns an empty error on success.
+caf::error terminate_child(caf::actor_system& sys, const caf::actor& sup, const caf::actor& child,
+                           std::chrono::milliseconds timeout);
+caf::expected<caf::actor> restart_child(caf::actor_system& sys, const caf::actor& sup,
+                                        const std::string& id, std::chrono::milliseconds timeout);
+/// Returns an empty error on success.
+caf::error delete_child(caf::actor_system& sys, const caf::actor& sup, const std::string& id,
+                        std::chrono::milliseconds timeout);
+caf::expected<child_spec> get_childspec(caf::actor_system& sys, const caf::actor& sup,
+                                        const std::string& id, std::chrono::milliseconds timeout);
 
 }  // namespace myelin::supervisors
+
+// child_spec holds a std::function: it travels in local messages only.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(myelin::supervisors::child_spec)

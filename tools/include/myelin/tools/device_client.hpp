@@ -38,4 +38,13 @@ caf::expected<device_address> parse_device_address(const std::string& text);
 /// GET `path` from the device and return the body (JSON text).
 caf::expected<std::string> get(const device_address& dev, const std::string& path);
 
+/// Sends `body` (JSON text) with `method` ("POST" or "PUT") and returns the
+/// answer's body. A non-2xx answer is request_failed with the device's
+/// `error` text; status 404 on a key lookup is how a missing key is reported.
+caf::expected<std::string> send(const device_address& dev, const std::string& method,
+                                const std::string& path, const std::string& body);
+
+/// The HTTP status of the last failed request in `err` (0 if none).
+int http_status(const caf::error& err);
+
 }  // namespace myelin::tools

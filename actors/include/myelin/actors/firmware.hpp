@@ -1,0 +1,57 @@
+// The firmware service: slot status, validate, revert, prevent_revert and
+// factory_reset, on top of the kv service (Nerves.Runtime's firmware API).
+//
+// Protocol:
+//   (fw_status_atom)             -> runtime::firmware_status
+//   (fw_validate_atom)           -> caf::unit | kv errors
+//   (fw_revert_atom, bool reboot)-> caf::unit | no_firmware_to_revert_to, unknown_slot, kv errors
+//                                   then, if reboot, asks for a reboot
+//   (fw_prevent_revert_atom)     -> caf::unit | kv errors
+//   (fw_factory_reset_atom)      -> caf::unit | factory_reset_failed; then asks for an
+//                                   immediate reboot (no graceful stop that could undo it)
+// Every KV change is one atomic read-modify-write in the kv service (found in
+// the registry as `kv`). Registered as `firmware`; supervised by the core
+// supervisor after kv.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+
+#include "myelin/runtime/firmware_status.hpp"
+#include "myelin/runtime/power.hpp"
+#include "myelin/supervisors/supervisor.hpp"
+
+namespace myelin::actors {
+
+using fw_status_atom = caf::atom_constant<caf::atom("fwstatus")>;
+using fw_validate_atom = caf::atom_constant<caf::atom("fwvalidate")>;
+using fw_revert_atom = caf::atom_constant<caf::atom("fwrevert")>;
+using fw_prevent_revert_atom = caf::atom_constant<caf::atom("fwprevent")>;
+using fw_factory_reset_atom = caf::atom_constant<caf::atom("fwfactory")>;
+
+inline constexpr caf::atom_value firmware_registry_name = caf::atom("firmware");
+
+/// Asks myelin-boot to reboot / power off / halt; `immediate` skips the
+/// graceful stop. Called from actors; must not block.
+using power_request_fn =
+    std::function<void(runtime::power_action action, const std::string& arg, bool immediate)>;
+
+struct firmware_options {
+  /// What factory_reset erases: a directory's contents, or a block device's
+  /// first and last MiB. Empty: nothing to erase.
+  std::string app_data;
+  power_request_fn request_power;
+};
+
+/// Erases the application data (see firmware_options::app_data).
+caf::error erase_app_data(const std::string& path);
+
+/// A start function for the firmware service.
+supervisors::start_fn firmware_start(firmware_options opts);
+
+}  // namespace myelin::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(myelin::runtime::firmware_status)

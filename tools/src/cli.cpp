@@ -1,0 +1,395 @@
+// The `myelin` command line. Each command talks to a running device through
+// its control channel, or (kv, fw, serial) works directly on a U-Boot
+// environment with --fw-env-config, as fw_printenv/fw_setenv do.
+#include "myelin/tools/cli.hpp"
+
+#include <iostream>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "myelin/runtime/config.hpp"
+#include "myelin/runtime/firmware_status.hpp"
+#include "myelin/runtime/kv_store.hpp"
+#include "myelin/runtime/serial_number.hpp"
+#include "myelin/runtime/uboot_env.hpp"
+#include "myelin/runtime/version.hpp"
+#include "myelin/tools/device_client.hpp"
+
+namespace myelin::tools {
+
+namespace {
+
+using nlohmann::json;
+
+/// What the kv / fw / serial commands work on.
+class target {
+ public:
+  virtual ~target() = default;
+  virtual caf::expected<runtime::kv_map> list(bool active) = 0;
+  virtual caf::expected<std::string> get(const std::string& key, bool active) = 0;
+  virtual caf::error put(const runtime::kv_map& values, bool active) = 0;
+  virtual caf::expected<json> fw_status() = 0;
+  virtual caf::error fw_validate() = 0;
+  virtual caf::error fw_revert(bool reboot) = 0;
+  virtual caf::expected<json> serial() = 0;
+};
+
+caf::expected<json> parse_json(const caf::expected<std::string>& body) {
+  if (!body) {
+    return body.error();
+  }
+  auto doc = json::parse(*body, nullptr, false);
+  if (doc.is_discarded()) {
+    return make_error(client_errc::bad_response, "the device answered something that is not JSON");
+  }
+  return doc;
+}
+
+/// A running device, through its control channel.
+class device_target : public target {
+ public:
+  explicit device_target(device_address dev) : dev_(std::move(dev)) {}
+
+  caf::expected<runtime::kv_map> list(bool active) override {
+    auto doc = parse_json(tools::get(dev_, active ? "/v1/kv?active=1" : "/v1/kv"));
+    if (!doc) {
+      return doc.error();
+    }
+    runtime::kv_map out;
+    for (const auto& [k, v] : doc->items()) {
+      if (!v.is_string()) {
+        return make_error(client_errc::bad_response, "the device sent a non-string value");
+      }
+      out[k] = v.get<std::string>();
+    }
+    return out;
+  }
+
+  caf::expected<std::string> get(const std::string& key, bool active) override {
+    auto doc = parse_json(
+        tools::get(dev_, "/v1/kv/" + encode(key) + (active ? "?active=1" : "")));
+    if (!doc) {
+      return doc.error();
+    }
+    if (!doc->contains("value") || !(*doc)["value"].is_string()) {
+      return make_error(client_errc::bad_response, "the device's answer has no value");
+    }
+    return (*doc)["value"].get<std::string>();
+  }
+
+  caf::error put(const runtime::kv_map& values, bool active) override {
+    auto r = send(dev_, "PUT", active ? "/v1/kv?active=1" : "/v1/kv", json(values).dump());
+    return r ? caf::error{} : r.error();
+  }
+
+  caf::expected<json> fw_status() override { return parse_json(tools::get(dev_, "/v1/fw")); }
+
+  caf::error fw_validate() override {
+    auto r = send(dev_, "POST", "/v1/fw/validate", "{}");
+    return r ? caf::error{} : r.error();
+  }
+
+  caf::error fw_revert(bool reboot) override {
+    auto r = send(dev_, "POST", "/v1/fw/revert", json{{"reboot", reboot}}.dump());
+    return r ? caf::error{} : r.error();
+  }
+
+  caf::expected<json> serial() override { return parse_json(tools::get(dev_, "/v1/serial")); }
+
+ private:
+  static std::string encode(const std::string& s) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+      if (std::isalnum(c) != 0 || c == '.' || c == '_' || c == '-' || c == '~') {
+        out += static_cast<char>(c);
+      } else {
+        out += '%';
+        out += hex[c >> 4];
+        out += hex[c & 0xF];
+      }
+    }
+    return out;
+  }
+
+  device_address dev_;
+};
+
+/// A U-Boot environment on this machine, described by a fw_env.config file.
+class local_target : public target {
+ public:
+  explicit local_target(const std::string& config)
+      : store_(std::make_unique<runtime::uboot_env_backend>(config)) {}
+
+  caf::expected<runtime::kv_map> list(bool active) override {
+    if (store_.last_error()) {
+      return store_.last_error();
+    }
+    return active ? store_.get_all_active() : store_.get_all();
+  }
+
+  caf::expected<std::string> get(const std::string& key, bool active) override {
+    if (store_.last_error()) {
+      return store_.last_error();
+    }
+    auto v = active ? store_.get_active(key) : store_.get(key);
+    if (!v) {
+      return runtime::make_error(runtime::kv_errc::not_found, "no key '" + key + "'");
+    }
+    return *v;
+  }
+
+  caf::error put(const runtime::kv_map& values, bool active) override {
+    return active ? store_.put_active(values) : store_.put(values);
+  }
+
+  caf::expected<json> fw_status() override {
+    if (store_.last_error()) {
+      return store_.last_error();
+    }
+    auto s = runtime::status_of(store_.get_all());
+    return json{{"active", s.active},
+                {"next", s.next},
+                {"validation", runtime::to_string(s.validation)},
+                {"scheme", runtime::to_string(s.scheme)}};
+  }
+
+  caf::error fw_validate() override { return store_.apply(runtime::validate_changes(store_.get_all())); }
+
+  caf::error fw_revert(bool) override {
+    // Working on an environment file, there is no device to reboot.
+    auto changes = runtime::revert_changes(store_.get_all());
+    if (!changes) {
+      return changes.error();
+    }
+    return store_.apply(*changes);
+  }
+
+  caf::expected<json> serial() override {
+    runtime::serial_options opts;
+    for (const char* s : {"env:nerves_serial_number", "device_tree", "cpuinfo", "dmi"}) {
+      opts.strategies.push_back(*runtime::parse_serial_strategy(s));
+    }
+    auto r = runtime::serial_number(opts, store_.get_all());
+    return json{{"serial", r.value}, {"source", r.source}};
+  }
+
+ private:
+  runtime::kv_store store_;
+};
+
+int fail(const caf::error& err) {
+  std::cerr << "myelin: " << runtime::describe(err) << "\n";
+  return 1;
+}
+
+void print_tree(const json& rows, int depth) {
+  for (const auto& row : rows) {
+    std::cout << std::string(static_cast<size_t>(depth) * 2, ' ') << row.value("id", "?") << "  "
+              << row.value("status", "?") << "  " << row.value("type", "?") << "\n";
+    if (row.contains("children")) {
+      print_tree(row["children"], depth + 1);
+    }
+  }
+}
+
+/// Options every device command has.
+struct common_options {
+  std::string device;
+  std::string fw_env_config;
+  bool json = false;
+};
+
+void add_common(CLI::App* cmd, common_options& o, bool local_allowed) {
+  cmd->add_option("--device", o.device,
+                  "HOST:PORT of the device's control channel "
+                  "(default: $MYELIN_DEVICE, else 127.0.0.1:4848)");
+  if (local_allowed) {
+    cmd->add_option("--fw-env-config", o.fw_env_config,
+                    "Work directly on the U-Boot environment this fw_env.config describes");
+  }
+  cmd->add_flag("--json", o.json, "Print JSON");
+}
+
+caf::expected<std::unique_ptr<target>> make_target(const common_options& o) {
+  if (!o.fw_env_config.empty()) {
+    return std::unique_ptr<target>{std::make_unique<local_target>(o.fw_env_config)};
+  }
+  auto dev = parse_device_address(o.device);
+  if (!dev) {
+    return dev.error();
+  }
+  return std::unique_ptr<target>{std::make_unique<device_target>(*dev)};
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  if (argc == 2 && std::string{argv[1]} == "--version") {
+    std::cout << "myelin " << runtime::version() << "\n";
+    return 0;
+  }
+  CLI::App app{"myelin: talk to a myelin device"};
+  app.require_subcommand(1);
+  app.add_flag("--version", "Print the version and exit");
+  common_options o;
+
+  auto* status = app.add_subcommand("status", "Show the device's supervision tree and state");
+  add_common(status, o, false);
+
+  auto* kv = app.add_subcommand("kv", "Read and write the device's key-value store");
+  kv->require_subcommand(1);
+  std::string key;
+  std::vector<std::string> assignments;
+  bool active = false;
+  auto* kv_get = kv->add_subcommand("get", "Print the value of KEY (exit 1 if missing)");
+  kv_get->add_option("KEY", key, "The key")->required();
+  kv_get->add_flag("--active", active, "Read <active slot>.KEY");
+  add_common(kv_get, o, true);
+  auto* kv_put = kv->add_subcommand("put", "Set keys, all in one environment write");
+  kv_put->add_option("KEY=VALUE", assignments, "Assignments")->required();
+  kv_put->add_flag("--active", active, "Write <active slot>.KEY");
+  add_common(kv_put, o, true);
+  auto* kv_list = kv->add_subcommand("list", "Print every key=value, sorted");
+  kv_list->add_flag("--active", active, "Only the active slot's keys, prefix stripped");
+  add_common(kv_list, o, true);
+
+  auto* fw = app.add_subcommand("fw", "Firmware slots: status, validate, revert");
+  fw->require_subcommand(1);
+  bool no_reboot = false;
+  auto* fw_status = fw->add_subcommand("status", "Print the active and next slot and validation");
+  add_common(fw_status, o, true);
+  auto* fw_validate = fw->add_subcommand("validate", "Mark the running firmware as good");
+  add_common(fw_validate, o, true);
+  auto* fw_revert = fw->add_subcommand("revert", "Switch back to the other slot (and reboot)");
+  fw_revert->add_flag("--no-reboot", no_reboot, "Switch the next boot only");
+  add_common(fw_revert, o, true);
+
+  auto* serial = app.add_subcommand("serial", "Print the device's serial number");
+  add_common(serial, o, true);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (status->parsed()) {
+    auto dev = parse_device_address(o.device);
+    if (!dev) {
+      return fail(dev.error());
+    }
+    auto doc = parse_json(tools::get(*dev, "/v1/status"));
+    if (!doc) {
+      return fail(doc.error());
+    }
+    if (o.json) {
+      std::cout << doc->dump(2) << "\n";
+      return 0;
+    }
+    std::cout << "device:   " << doc->value("device", "?") << "\n"
+              << "version:  " << doc->value("version", "?") << "\n"
+              << "uptime:   " << doc->value("uptime_ms", 0) << " ms\n"
+              << "state:    " << doc->value("state_dir", "?") << "\n"
+              << "control:  " << doc->value("control", "?") << "\n";
+    if (doc->contains("kv")) {
+      const auto& kvs = (*doc)["kv"];
+      std::cout << "kv:       " << kvs.value("backend", "?") << ", " << kvs.value("keys", 0)
+                << " keys";
+      if (!kvs.value("error", "").empty()) {
+        std::cout << " (error: " << kvs.value("error", "") << ")";
+      }
+      std::cout << "\n";
+    }
+    std::cout << "tree:\n";
+    print_tree(doc->value("tree", json::array()), 1);
+    return 0;
+  }
+
+  auto t = make_target(o);
+  if (!t) {
+    return fail(t.error());
+  }
+  auto& tgt = **t;
+
+  if (kv_get->parsed()) {
+    auto v = tgt.get(key, active);
+    if (!v) {
+      return fail(v.error());
+    }
+    std::cout << (o.json ? json{{"key", key}, {"value", *v}}.dump() : *v) << "\n";
+    return 0;
+  }
+  if (kv_put->parsed()) {
+    runtime::kv_map values;
+    for (const auto& a : assignments) {
+      auto eq = a.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << "myelin: '" << a << "' is not KEY=VALUE\n";
+        return 2;
+      }
+      values[a.substr(0, eq)] = a.substr(eq + 1);
+    }
+    if (auto err = tgt.put(values, active)) {
+      return fail(err);
+    }
+    if (o.json) {
+      std::cout << json{{"ok", true}, {"written", values.size()}}.dump() << "\n";
+    }
+    return 0;
+  }
+  if (kv_list->parsed()) {
+    auto all = tgt.list(active);
+    if (!all) {
+      return fail(all.error());
+    }
+    if (o.json) {
+      std::cout << json(*all).dump(2) << "\n";
+      return 0;
+    }
+    for (const auto& [k, v] : *all) {
+      std::cout << k << "=" << v << "\n";
+    }
+    return 0;
+  }
+  if (fw_status->parsed()) {
+    auto s = tgt.fw_status();
+    if (!s) {
+      return fail(s.error());
+    }
+    if (o.json) {
+      std::cout << s->dump(2) << "\n";
+      return 0;
+    }
+    std::cout << "active: " << s->value("active", "?") << "\n"
+              << "next: " << s->value("next", "?") << "\n"
+              << "validation: " << s->value("validation", "?") << "\n";
+    return 0;
+  }
+  if (fw_validate->parsed() || fw_revert->parsed()) {
+    auto err = fw_validate->parsed() ? tgt.fw_validate() : tgt.fw_revert(!no_reboot);
+    if (err) {
+      return fail(err);
+    }
+    if (o.json) {
+      std::cout << json{{"ok", true}}.dump() << "\n";
+    } else if (fw_revert->parsed()) {
+      std::cout << (no_reboot || !o.fw_env_config.empty() ? "reverted; the next boot uses the other slot\n"
+                                                          : "reverted; rebooting\n");
+    }
+    return 0;
+  }
+  if (serial->parsed()) {
+    auto s = tgt.serial();
+    if (!s) {
+      return fail(s.error());
+    }
+    std::cout << (o.json ? s->dump() : s->value("serial", "")) << "\n";
+    return 0;
+  }
+  return 2;
+}
+
+}  // namespace myelin::tools
