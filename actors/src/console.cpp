@@ -12,12 +12,12 @@
 #include <memory>
 #include <thread>
 
+#include <httplib.h>
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/atom.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "myelin/actors/firmware.hpp"
@@ -186,10 +186,9 @@ void install_service_routes(caf::actor_system& sys, httplib::Server& srv,
                             const console_options& opts) {
   // -- kv ---------------------------------------------------------------------
   srv.Get("/v1/kv", [&sys](const httplib::Request& req, httplib::Response& res) {
-    auto all = wants_active(req) ? ask<runtime::kv_map>(sys, kv_registry_name,
-                                                         kv_get_all_active_atom::value)
-                                 : ask<runtime::kv_map>(sys, kv_registry_name,
-                                                         kv_get_all_atom::value);
+    auto all = wants_active(req)
+                   ? ask<runtime::kv_map>(sys, kv_registry_name, kv_get_all_active_atom::value)
+                   : ask<runtime::kv_map>(sys, kv_registry_name, kv_get_all_atom::value);
     if (!all) {
       return reply_error(res, all.error());
     }
@@ -310,28 +309,30 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
   srv.Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(R"({"ok":true})", "application/json");
   });
-  srv.Get("/v1/status", [&sys, &ep, opts, started](const httplib::Request&,
-                                                    httplib::Response& res) {
-    auto uptime =
-        std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count();
-    json body = {{"device", opts.device_name},
-                 {"version", runtime::version()},
-                 {"pid", static_cast<int64_t>(getpid())},
-                 {"uptime_ms", uptime},
-                 {"state_dir", opts.state_dir},
-                 {"control", ep.url}};
-    auto root = sys.registry().get<caf::actor>(root_registry_name);
-    body["tree"] = root ? describe_tree(sys, root, 0) : json::array();
-    if (auto kv = ask<kv_status>(sys, kv_registry_name, kv_status_atom::value)) {
-      body["kv"] = {{"backend", kv->backend}, {"keys", kv->keys}, {"error", kv->error}};
-    }
-    res.set_content(body.dump(), "application/json");
-  });
+  srv.Get(
+      "/v1/status", [&sys, &ep, opts, started](const httplib::Request&, httplib::Response& res) {
+        auto uptime =
+            std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count();
+        json body = {{"device", opts.device_name},
+                     {"version", runtime::version()},
+                     {"pid", static_cast<int64_t>(getpid())},
+                     {"uptime_ms", uptime},
+                     {"state_dir", opts.state_dir},
+                     {"control", ep.url}};
+        auto root = sys.registry().get<caf::actor>(root_registry_name);
+        body["tree"] = root ? describe_tree(sys, root, 0) : json::array();
+        if (auto kv = ask<kv_status>(sys, kv_registry_name, kv_status_atom::value)) {
+          body["kv"] = {{"backend", kv->backend}, {"keys", kv->keys}, {"error", kv->error}};
+        }
+        res.set_content(body.dump(), "application/json");
+      });
   install_service_routes(sys, srv, opts);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.body.empty()) {
-      json body = {{"error", "no such endpoint: " + req.method + " " + req.path}};
-      res.set_content(body.dump(), "application/json");
+      auto what = res.status == 404 ? "no such endpoint: " + req.method + " " + req.path
+                                    : "HTTP " + std::to_string(res.status) + " for " + req.method +
+                                          " " + req.path;
+      res.set_content(json{{"error", what}}.dump(), "application/json");
     }
   });
   srv.set_exception_handler(

@@ -15,10 +15,10 @@
 #include <filesystem>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
-#include <spdlog/spdlog.h>
 
 #include "myelin/actors/kv.hpp"
 #include "myelin/runtime/config.hpp"
@@ -94,7 +94,8 @@ caf::error erase_app_data(const std::string& path) {
     // wiping both makes the next boot reformat the partition.
     constexpr uint64_t mib = 1 << 20;
     bool ok = zero_range(fd, 0, std::min(size, mib)) &&
-              (size <= mib || zero_range(fd, size - std::min(size - mib, mib), std::min(size - mib, mib))) &&
+              (size <= mib ||
+               zero_range(fd, size - std::min(size - mib, mib), std::min(size - mib, mib))) &&
               ::fsync(fd) == 0;
     ::close(fd);
     return ok ? caf::error{} : reset_failed("cannot write " + path);
@@ -116,13 +117,14 @@ supervisors::start_fn firmware_start(firmware_options opts) {
           return;
         }
         self->request(store, 10s, kv_update_atom::value, std::move(fn))
-            .then([rp, then](caf::unit_t) mutable {
-                    if (then) {
-                      then();
-                    }
-                    rp.deliver(caf::unit);
-                  },
-                  [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+            .then(
+                [rp, then]() mutable {
+                  if (then) {
+                    then();
+                  }
+                  rp.deliver(caf::unit);
+                },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       };
       return {
           [self, kv](fw_status_atom) -> caf::result<runtime::firmware_status> {
@@ -132,18 +134,20 @@ supervisors::start_fn firmware_start(firmware_options opts) {
             }
             auto rp = self->make_response_promise<runtime::firmware_status>();
             self->request(store, 10s, kv_get_all_atom::value)
-                .then([rp](const runtime::kv_map& contents) mutable {
-                        rp.deliver(runtime::status_of(contents));
-                      },
-                      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+                .then(
+                    [rp](const runtime::kv_map& contents) mutable {
+                      rp.deliver(runtime::status_of(contents));
+                    },
+                    [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
             return rp;
           },
           [self, update](fw_validate_atom) {
             auto rp = self->make_response_promise();
-            update([](const runtime::kv_map& c) -> caf::expected<runtime::kv_changes> {
-                     return runtime::validate_changes(c);
-                   },
-                   rp, [] { log()->info("firmware: validated"); });
+            update(
+                [](const runtime::kv_map& c) -> caf::expected<runtime::kv_changes> {
+                  return runtime::validate_changes(c);
+                },
+                rp, [] { log()->info("firmware: validated"); });
             return rp;
           },
           [self, update, opts](fw_revert_atom, bool reboot) {
@@ -160,10 +164,11 @@ supervisors::start_fn firmware_start(firmware_options opts) {
           },
           [self, update](fw_prevent_revert_atom) {
             auto rp = self->make_response_promise();
-            update([](const runtime::kv_map& c) -> caf::expected<runtime::kv_changes> {
-                     return runtime::prevent_revert_changes(c);
-                   },
-                   rp, [] { log()->warn("firmware: revert prevented"); });
+            update(
+                [](const runtime::kv_map& c) -> caf::expected<runtime::kv_changes> {
+                  return runtime::prevent_revert_changes(c);
+                },
+                rp, [] { log()->warn("firmware: revert prevented"); });
             return rp;
           },
           [opts](fw_factory_reset_atom) -> caf::result<caf::unit_t> {

@@ -12,57 +12,27 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "device_fixture.hpp"
 #include "myelin/test/support.hpp"
 
 using namespace std::chrono_literals;
 using myelin::test::child_process;
 
-namespace {
-
-std::string bin(const char* name) { return (myelin::test::bin_dir() / name).string(); }
-
-std::string host_config() {
-  return (myelin::test::source_dir() / "config" / "host.toml").string();
-}
-
-/// A running myelin-boot on a free port with its state in a temporary directory.
-struct booted_device {
-  myelin::test::temp_dir state;
-  std::unique_ptr<child_process> proc;
-  std::string ready_line;
-  int port = 0;
-
-  explicit booted_device(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{bin("myelin-boot"), "--config", host_config(), "--set",
-                                  "control.port=0", "--set", "state.dir=" + state.path().string()};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    proc = std::make_unique<child_process>(argv);
-    auto line = proc->wait_for_line("ready in", 20s);
-    if (!line) {
-      ADD_FAILURE() << "myelin-boot did not get ready; output:\n" << proc->output();
-      return;
-    }
-    ready_line = *line;
-    std::smatch m;
-    if (std::regex_search(ready_line, m, std::regex{R"(http://127\.0\.0\.1:(\d+))"})) {
-      port = std::stoi(m[1]);
-    }
-  }
-};
-
-int exit_code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
-
-}  // namespace
+using myelin::test::bin;
+using myelin::test::booted_device;
+using myelin::test::exit_code_of;
+using myelin::test::host_config;
 
 // myelin-boot reaches "ready", naming the core services, the apps and where
 // its control channel listens.
 TEST(boot, ready_line_names_services_and_control) {
   booted_device dev;
   ASSERT_FALSE(dev.ready_line.empty());
-  EXPECT_NE(dev.ready_line.find("core [kv, firmware, console]"), std::string::npos) << dev.ready_line;
+  EXPECT_NE(dev.ready_line.find("core [kv, firmware, console]"), std::string::npos)
+      << dev.ready_line;
   EXPECT_NE(dev.ready_line.find("apps []"), std::string::npos) << dev.ready_line;
   EXPECT_GT(dev.port, 0) << dev.ready_line;
-  EXPECT_NE(dev.ready_line.find(dev.state.path().string()), std::string::npos) << dev.ready_line;
+  EXPECT_NE(dev.ready_line.find(dev.state), std::string::npos) << dev.ready_line;
 }
 
 // The control channel answers /v1/status with the supervision tree.
@@ -146,8 +116,8 @@ TEST(boot, check_config) {
   EXPECT_EQ(exit_code_of(*gs), 0) << good.output();
   myelin::test::temp_dir dir;
   myelin::test::write_file(dir / "bad.toml", "log.level = \"loud\"\n");
-  child_process bad({bin("myelin-boot"), "--config", (dir / "bad.toml").string(),
-                     "--check-config"});
+  child_process bad(
+      {bin("myelin-boot"), "--config", (dir / "bad.toml").string(), "--check-config"});
   auto bs = bad.wait(10s);
   ASSERT_TRUE(bs);
   EXPECT_EQ(exit_code_of(*bs), 2);

@@ -1,0 +1,75 @@
+// A real myelin-boot started by a test, and helpers to run the myelin tool.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "myelin/test/support.hpp"
+
+namespace myelin::test {
+
+inline std::string bin(const char* name) {
+  return (bin_dir() / name).string();
+}
+
+inline std::string host_config() {
+  return (source_dir() / "config" / "host.toml").string();
+}
+
+inline int exit_code_of(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/// A running myelin-boot (host.toml) on a free port with its state in a
+/// temporary directory (or `state_dir` when given, to restart on the same state).
+struct booted_device {
+  std::unique_ptr<temp_dir> own_state;
+  std::string state;
+  std::unique_ptr<child_process> proc;
+  std::string ready_line;
+  int port = 0;
+
+  explicit booted_device(std::vector<std::string> extra = {}, std::string state_dir = {}) {
+    if (state_dir.empty()) {
+      own_state = std::make_unique<temp_dir>();
+      state_dir = own_state->path().string();
+    }
+    state = state_dir;
+    std::vector<std::string> argv{bin("myelin-boot"), "--config", host_config(),       "--set",
+                                  "control.port=0",   "--set",    "state.dir=" + state};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    proc = std::make_unique<child_process>(argv);
+    auto line = proc->wait_for_line("ready in", std::chrono::seconds{20});
+    if (!line) {
+      ADD_FAILURE() << "myelin-boot did not get ready; output:\n" << proc->output();
+      return;
+    }
+    ready_line = *line;
+    std::smatch m;
+    if (std::regex_search(ready_line, m, std::regex{R"(http://127\.0\.0\.1:(\d+))"})) {
+      port = std::stoi(m[1]);
+    }
+  }
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port); }
+
+  /// The host-mode environment's fw_env.config.
+  std::string fw_env_config() const { return state + "/kv/fw_env.config"; }
+};
+
+/// Runs the myelin tool with `args`; output is stdout and stderr together.
+inline command_result run_myelin(const std::vector<std::string>& args) {
+  std::string cmd = shell_quote(bin("myelin"));
+  for (const auto& a : args) {
+    cmd += " " + shell_quote(a);
+  }
+  return run(cmd);
+}
+
+}  // namespace myelin::test
