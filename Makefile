@@ -25,8 +25,12 @@ configure: deps $(BUILD_DIR)/CMakeCache.txt
 build: configure
 	cmake --build --preset $(PRESET) -j $(JOBS)
 
-run: build
-	exec $(BUILD_DIR)/bin/myelin-boot --config $(CONFIG) $(ARGS)
+# The binaries only: a first `make run` need not wait for the test suite.
+BINARIES := myelin-boot myelin-apphost myelin myelin-bench
+
+run: configure
+	cmake --build --preset $(PRESET) -j $(JOBS) --target $(BINARIES)
+	exec $(BUILD_DIR)/bin/myelin-boot --foreground --config $(CONFIG) $(ARGS)
 
 test: build
 	ctest --preset $(PRESET) -j $(JOBS) $(CTEST_ARGS)

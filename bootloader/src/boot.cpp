@@ -73,6 +73,37 @@ const char* signal_name(int sig) {
   }
 }
 
+/// Makes this process the terminal's foreground process group, so that
+/// Ctrl-C reaches myelin-boot alone and not a parent such as make (which would
+/// otherwise report the interrupt instead of myelin-boot's exit code).
+/// Restores the previous foreground group on destruction.
+class terminal_foreground {
+ public:
+  terminal_foreground() {
+    if (isatty(STDIN_FILENO) == 0) {
+      return;
+    }
+    previous_ = tcgetpgrp(STDIN_FILENO);
+    if (previous_ < 0 || setpgid(0, 0) != 0) {
+      return;
+    }
+    // A background group calling tcsetpgrp gets SIGTTOU unless it is ignored.
+    std::signal(SIGTTOU, SIG_IGN);
+    taken_ = tcsetpgrp(STDIN_FILENO, getpgrp()) == 0;
+  }
+  ~terminal_foreground() {
+    if (taken_) {
+      tcsetpgrp(STDIN_FILENO, previous_);
+    }
+  }
+  terminal_foreground(const terminal_foreground&) = delete;
+  terminal_foreground& operator=(const terminal_foreground&) = delete;
+
+ private:
+  pid_t previous_ = -1;
+  bool taken_ = false;
+};
+
 /// Blocks until the root supervisor is gone (the eventfd fires) or `timeout`.
 bool wait_fd(int fd, milliseconds timeout) {
   pollfd p{fd, POLLIN, 0};
@@ -207,10 +238,17 @@ int boot_main(int argc, char** argv) {
   app.add_flag("--check-config", check_only,
                "Validate the configuration (file and --set) and exit: 0 valid, 2 invalid");
   app.add_flag("--version", show_version, "Print the version and exit");
+  bool foreground = false;
+  app.add_flag("--foreground", foreground,
+               "Take the terminal's foreground, so Ctrl-C reaches only myelin-boot (make run)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  std::optional<terminal_foreground> terminal;
+  if (foreground) {
+    terminal.emplace();
   }
   if (show_version) {
     std::cout << "myelin-boot " << runtime::version() << "\n";
