@@ -34,9 +34,9 @@ TEST(restart_window, old_restarts_expire) {
   restart_window w{2, 5s};
   EXPECT_TRUE(w.add(t0()));
   EXPECT_TRUE(w.add(t0() + 1s));
-  EXPECT_TRUE(w.add(t0() + 5s));  // the one at t0 has left the window
-  EXPECT_TRUE(w.add(t0() + 6s));  // and the one at t0+1s
-  EXPECT_FALSE(w.add(t0() + 6s));
+  EXPECT_TRUE(w.add(t0() + 5001ms));  // the one at t0 has left the window
+  EXPECT_TRUE(w.add(t0() + 6001ms));  // and the one at t0+1s
+  EXPECT_FALSE(w.add(t0() + 6001ms));
 }
 
 // The ring never holds more than intensity + 1 timestamps, however many restarts.
@@ -55,4 +55,19 @@ TEST(restart_window, huge_intensity_allocates_lazily) {
   EXPECT_EQ(w.size(), 0u);
   EXPECT_TRUE(w.add(t0()));
   EXPECT_EQ(w.size(), 1u);
+}
+
+// A restart exactly `period` ago is still within the period (OTP keeps R >= Now - Period).
+TEST(restart_window, restart_exactly_period_ago_still_counts) {
+  restart_window w{1, 5s};
+  EXPECT_TRUE(w.add(t0()));
+  EXPECT_FALSE(w.add(t0() + 5s));
+}
+
+// Once the ring has wrapped, the boundary is inclusive too.
+TEST(restart_window, boundary_inclusive_after_wrap) {
+  restart_window w{1, 5s};
+  EXPECT_TRUE(w.add(t0()));
+  EXPECT_TRUE(w.add(t0() + 6s));
+  EXPECT_FALSE(w.add(t0() + 11s));
 }

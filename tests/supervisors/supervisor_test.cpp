@@ -1280,6 +1280,226 @@ TEST_F(reports, structured_fields) {
   stop(sup);
 }
 
+// -- review: intensity boundary, group-restart failures, reports -------------------
+
+// A restart exactly `period` after the previous one is still within the period
+// (OTP keeps restarts with R >= Now - Period): intensity 1 escalates.
+TEST_F(one_for_one, escalation_at_period_boundary) {
+  auto sup = boot(flags_of(strategy::one_for_one, 1, 1000ms), {worker("a", start_worker(j, "a"))});
+  auto down = watch(sup);
+  crash(child(sup, "a"));
+  advance(1000ms);
+  crash(child(sup, "a"));
+  ASSERT_TRUE(down->has_value());
+  EXPECT_EQ(**down, caf::exit_reason::user_shutdown);
+}
+
+// When a group restart fails at an earlier child, the child whose exit caused it is
+// left undefined (OTP: pid undefined), not restarting: restart_child then starts it.
+TEST_F(restarting, group_failure_leaves_others_undefined) {
+  auto f = flags_of(strategy::one_for_all, 10);
+  f.backoff = backoff_spec{1000ms, 1000ms, 0.0, 30'000ms};
+  auto sup = boot(f, {worker("a", start_then_fail(j, "a", 1)), worker("b", start_worker(j, "b"))});
+  crash(child(sup, "b"));
+  advance(1000ms);  // the group restart: a fails to start, its retry waits for the back-off
+  EXPECT_EQ(status(sup, "a"), child_status::restarting);
+  EXPECT_EQ(status(sup, "b"), child_status::undefined);
+  ASSERT_TRUE(ask<caf::unit_t>(sup, terminate_child_atom::value, std::string{"a"}));
+  auto b = ask<caf::actor>(sup, restart_child_atom::value, std::string{"b"});
+  ASSERT_TRUE(b) << sys().render(b.error());
+  EXPECT_TRUE(pings(*b));
+  fire_timers();
+  EXPECT_EQ(status(sup, "a"), child_status::undefined);
+  stop(sup);
+}
+
+// A bystander waiting for its own back-off restart is started by a group restart and its
+// stale back-off timer does not start it a second time.
+TEST_F(restarting, group_restart_cancels_bystander_backoff) {
+  auto f = flags_of(strategy::one_for_all, 10);
+  f.backoff = backoff_spec{1000ms, 1000ms, 0.0, 30'000ms};
+  auto sup = boot(f, {worker("a", start_worker(j, "a")), worker("b", start_worker(j, "b"))});
+  crash(child(sup, "a"));
+  advance(500ms);
+  crash(child(sup, "b"));  // b restarts at 1500ms, a's group restart happens at 1000ms
+  advance(500ms);
+  EXPECT_EQ(j->count("start:a"), 2u);
+  EXPECT_EQ(j->count("start:b"), 2u);
+  EXPECT_EQ(status(sup, "b"), child_status::running);
+  advance(1000ms);
+  EXPECT_EQ(j->count("start:b"), 2u);
+  stop(sup);
+}
+
+namespace {
+
+/// Lines of `text` that contain both `a` and `b`.
+size_t lines_with(const std::string& text, const std::string& a, const std::string& b) {
+  std::istringstream in{text};
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(a) != std::string::npos && line.find(b) != std::string::npos) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+/// A child that traps exit messages and answers any of them by exiting normally.
+start_fn start_exits_normally_on_shutdown(std::shared_ptr<journal> j, std::string name) {
+  return [j, name](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
+    return sys.spawn([j, name](caf::event_based_actor* self) -> caf::behavior {
+      j->add("start:" + name);
+      self->set_exit_handler([self](caf::exit_msg&) { self->quit(caf::exit_reason::normal); });
+      return {[](ping_atom) { return pong_atom::value; }};
+    });
+  };
+}
+
+}  // namespace
+
+// A permanent child exiting normally is reported as child_terminated (OTP reports every
+// exit of a permanent child); a transient one exiting normally is not.
+TEST_F(reports, permanent_normal_exit_reported) {
+  auto sup = boot(flags_of(strategy::one_for_one, 5),
+                  {worker("p", start_worker(j, "p")),
+                   with_restart(worker("t", start_worker(j, "t")), restart_type::transient)});
+  crash(child(sup, "p"), caf::exit_reason::normal);
+  crash(child(sup, "t"), caf::exit_reason::normal);
+  EXPECT_EQ(lines_with(log(), "context=child_terminated", "id=p"), 1u) << log();
+  EXPECT_EQ(lines_with(log(), "context=child_terminated", "id=t"), 0u) << log();
+  stop(sup);
+}
+
+// A stopped child that exits `normal` instead of `user_shutdown` is a shutdown_error only
+// when it is permanent (OTP accepts normal from transient and temporary children).
+TEST_F(reports, normal_exit_on_stop_of_non_permanent_not_reported) {
+  auto sup = boot(flags_of(strategy::one_for_one),
+                  {worker("p", start_exits_normally_on_shutdown(j, "p")),
+                   with_restart(worker("t", start_exits_normally_on_shutdown(j, "t")),
+                                restart_type::transient)});
+  stop(sup);
+  EXPECT_EQ(lines_with(log(), "context=shutdown_error", "id=p"), 1u) << log();
+  EXPECT_EQ(lines_with(log(), "context=shutdown_error", "id=t"), 0u) << log();
+}
+
+// A child that crashed while the supervisor was busy, and whose exit a stop then consumes,
+// is reported as shutdown_error with its real reason (OTP's unlink_flush picks up the EXIT).
+TEST_F(reports, exit_consumed_by_stop_reported) {
+  auto sup = boot(
+      flags_of(strategy::one_for_one),
+      {worker("a", start_worker(j, "a")),
+       with_shutdown(worker("b", start_worker(j, "b", true)), shutdown_spec::after(1000ms))});
+  auto a = child(sup, "a");
+  stop(sup);  // b traps the exit: the supervisor waits for it
+  crash(a);
+  advance(1000ms);
+  EXPECT_EQ(lines_with(log(), "context=shutdown_error", "id=a"), 1u) << log();
+  EXPECT_EQ(lines_with(log(), "context=child_terminated", "id=a"), 0u) << log();
+}
+
+// Under simple_one_for_one, a child waiting for its restart is found by its old handle
+// (OTP looks up {restarting, Pid}): terminate_child cancels the restart and forgets it.
+TEST_F(simple_one_for_one, terminate_restarting_child_by_old_handle) {
+  auto f = flags_of(strategy::simple_one_for_one, 10);
+  f.backoff = backoff_spec{1000ms, 1000ms, 0.0, 30'000ms};
+  auto sup = boot(f, {worker("d", start_dynamic_worker(j))});
+  auto x = ask<caf::actor>(sup, start_child_atom::value, caf::make_message(std::string{"x"}));
+  ASSERT_TRUE(x);
+  crash(*x);
+  ASSERT_EQ(children(sup).size(), 1u);
+  EXPECT_EQ(children(sup)[0].status, child_status::restarting);
+  auto spec = ask<child_spec>(sup, get_childspec_atom::value, *x);
+  ASSERT_TRUE(spec);
+  EXPECT_EQ(spec->id, "d");
+  ASSERT_TRUE(ask<caf::unit_t>(sup, terminate_child_atom::value, *x));
+  EXPECT_TRUE(children(sup).empty());
+  fire_timers();
+  EXPECT_EQ(j->count("start:x"), 1u);
+  stop(sup);
+}
+
+// -- the example tree of docs/supervisors.md, verbatim ---------------------------
+
+namespace docs_example {
+
+namespace sv = myelin::supervisors;
+
+caf::behavior modem(caf::event_based_actor*) {
+  return {[](ping_atom) { return pong_atom::value; }};
+}
+
+caf::behavior dhcp(caf::event_based_actor*) {
+  return {[](ping_atom) { return pong_atom::value; }};
+}
+
+caf::behavior session(caf::event_based_actor*, std::string peer) {
+  return {[peer](ping_atom) { return peer; }};
+}
+
+caf::expected<caf::actor> start_network(caf::actor_system& sys) {
+  sv::supervisor_flags flags;
+  flags.strategy = sv::strategy::rest_for_one;  // dhcp depends on modem
+  flags.intensity = 3;
+  flags.period = std::chrono::seconds{10};
+  flags.name = "network";
+  return sv::start_supervisor(sys, flags, {
+    sv::worker("modem", [](caf::actor_system& s, const caf::message&) -> caf::expected<caf::actor> {
+      return s.spawn(modem);
+    }),
+    sv::worker("dhcp", [](caf::actor_system& s, const caf::message&) -> caf::expected<caf::actor> {
+      return s.spawn(dhcp);
+    }),
+  });
+}
+
+caf::expected<caf::actor> start_sessions(caf::actor_system& sys) {
+  sv::supervisor_flags flags;
+  flags.strategy = sv::strategy::simple_one_for_one;
+  auto spec = sv::worker("session", [](caf::actor_system& s, const caf::message& args)
+                                        -> caf::expected<caf::actor> {
+    return s.spawn(session, args.get_as<std::string>(0));
+  });
+  spec.restart = sv::restart_type::transient;
+  return sv::start_supervisor(sys, flags, {spec});
+}
+
+caf::expected<caf::actor> start_root(caf::actor_system& sys) {
+  sv::supervisor_flags flags;
+  flags.strategy = sv::strategy::one_for_one;
+  flags.intensity = 5;
+  return sv::start_supervisor(sys, flags, {
+    sv::supervisor("network", [](caf::actor_system& s, const caf::message&) { return start_network(s); }),
+    sv::supervisor("sessions", [](caf::actor_system& s, const caf::message&) { return start_sessions(s); }),
+  });
+}
+
+}  // namespace docs_example
+
+// The example tree of docs/supervisors.md starts, takes a session and stops as described.
+TEST_F(nested, docs_example_tree) {
+  auto root = docs_example::start_root(sys());
+  ASSERT_TRUE(root) << sys().render(root.error());
+  run();
+  auto down = watch(*root);
+  auto top = children(*root);
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_EQ(top[0].id, "network");
+  EXPECT_EQ(top[0].type, child_type::supervisor);
+  auto net = children(top[0].handle);
+  ASSERT_EQ(net.size(), 2u);
+  EXPECT_TRUE(pings(net[0].handle));
+  auto sessions_sup = top[1].handle;
+  auto s = ask<caf::actor>(sessions_sup, start_child_atom::value,
+                           caf::make_message(std::string{"10.0.0.7"}));
+  ASSERT_TRUE(s);
+  EXPECT_EQ(ask<std::string>(*s, ping_atom::value), std::string{"10.0.0.7"});
+  caf::anon_send_exit(*root, caf::exit_reason::user_shutdown);
+  run();
+  ASSERT_TRUE(down->has_value());
+  EXPECT_EQ(**down, caf::exit_reason::user_shutdown);
+}
+
 // The blocking helpers work from outside actors on the real scheduler.
 TEST(blocking_helpers, real_scheduler) {
   caf::actor_system_config cfg;
