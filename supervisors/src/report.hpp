@@ -34,7 +34,7 @@ std::shared_ptr<spdlog::logger> report_logger();
 bool reporting(const spdlog::logger& log);
 
 /// Logs one report at error level; costs nothing when that level is off.
-/// `offender` may be null (intensity shutdown of a supervisor).
+/// `offender` may be null (then the line names no offender).
 void report(spdlog::logger& log, const std::string& supervisor, report_context context,
             const std::string& reason, const child_spec* offender, const caf::actor& handle);
 

@@ -10,17 +10,19 @@ restart_window::restart_window(int intensity, duration period)
 }
 
 bool restart_window::add(time_point now) {
+  // OTP keeps the restarts R with R >= Now - Period: one exactly `period` ago
+  // still counts, so only a strictly older one leaves room for this restart.
   if (ring_.size() < capacity_) {
     ring_.push_back(now);
     if (ring_.size() < capacity_) {
       return true;
     }
     oldest_ = 0;
-    return now - ring_[oldest_] >= period_;
+    return now - ring_[oldest_] > period_;
   }
   ring_[oldest_] = now;
   oldest_ = (oldest_ + 1) % capacity_;
-  return now - ring_[oldest_] >= period_;
+  return now - ring_[oldest_] > period_;
 }
 
 void restart_window::clear() {

@@ -102,7 +102,7 @@ caf::behavior supervisor_actor::make_behavior() {
       },
       [this, defer](terminate_child_atom, caf::actor& handle) {
         return defer([this, handle = std::move(handle)](caf::response_promise& rp) {
-          auto i = find_addr(handle.address());
+          auto i = find_handle(handle.address());
           if (i == children_.end()) {
             rp.deliver(make_error(supervisor_errc::not_found,
                                   "no child with handle " + std::to_string(handle.id())));
@@ -139,7 +139,7 @@ caf::behavior supervisor_actor::make_behavior() {
       },
       [this, defer](get_childspec_atom, caf::actor& handle) {
         return defer([this, handle = std::move(handle)](caf::response_promise& rp) {
-          auto i = find_addr(handle.address());
+          auto i = find_handle(handle.address());
           if (i == children_.end()) {
             rp.deliver(make_error(supervisor_errc::not_found,
                                   "no child with handle " + std::to_string(handle.id())));
@@ -172,11 +172,7 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
   }
   auto& c = i->second;
   if (c.state == child_state::terminating) {
-    auto sd = effective_shutdown(*c.spec);
-    bool expected =
-        msg.reason == caf::exit_reason::user_shutdown ||
-        (sd.how == shutdown_spec::kind::brutal_kill && msg.reason == caf::exit_reason::kill);
-    if (!expected) {
+    if (!expected_stop_reason(*c.spec, msg.reason)) {
       report(static_cast<int>(report_context::shutdown_error), msg.reason, &c);
     }
     consume(c);
@@ -330,6 +326,9 @@ void supervisor_actor::watch(child& c) {
 
 void supervisor_actor::consume(child& c) {
   if (c.handle) {
+    if (dynamic()) {
+      c.last_addr = c.handle.address();
+    }
     by_addr_.erase(c.handle.address());
     if (!shutting_down_) {
       // Drops the half link; skipped on the way out, where it is moot.
@@ -341,6 +340,15 @@ void supervisor_actor::consume(child& c) {
   c.dead = false;
   c.exit_reason = caf::error{};
   c.state = child_state::stopped;
+}
+
+void supervisor_actor::consume_dead(child& c) {
+  // OTP's shutdown picks up the pending EXIT (unlink_flush) and judges its
+  // reason as if the child had exited on the supervisor's request.
+  if (!expected_stop_reason(*c.spec, c.exit_reason)) {
+    report(static_cast<int>(report_context::shutdown_error), c.exit_reason, &c);
+  }
+  consume(c);
 }
 
 caf::expected<caf::actor> supervisor_actor::call_start(const child& c) {
@@ -376,10 +384,22 @@ bool supervisor_actor::is_abnormal(const caf::error& reason) {
   return reason != caf::exit_reason::normal && reason != caf::exit_reason::user_shutdown;
 }
 
+bool supervisor_actor::expected_stop_reason(const child_spec& spec, const caf::error& reason) {
+  // OTP's shutdown/1: `shutdown` (or `killed` under brutal_kill) is expected;
+  // a non-permanent child may also have exited `normal` or `shutdown` by itself.
+  bool permanent = spec.restart == restart_type::permanent;
+  if (effective_shutdown(spec).how == shutdown_spec::kind::brutal_kill) {
+    return reason == caf::exit_reason::kill || (!permanent && !is_abnormal(reason));
+  }
+  return reason == caf::exit_reason::user_shutdown ||
+         (!permanent && reason == caf::exit_reason::normal);
+}
+
 void supervisor_actor::handle_child_exit(child_iter i, caf::error reason) {
   auto& c = i->second;
   bool abnormal = is_abnormal(reason);
-  if (abnormal) {
+  // OTP reports every exit of a permanent child, and the abnormal ones of the others.
+  if (abnormal || c.spec->restart == restart_type::permanent) {
     report(static_cast<int>(report_context::child_terminated), reason, &c);
   }
   consume(c);
@@ -431,7 +451,7 @@ void supervisor_actor::do_restart(child_iter i) {
            make_error(supervisor_errc::reached_max_restart_intensity,
                       "more than " + std::to_string(flags_.intensity) + " restarts in " +
                           std::to_string(flags_.period.count()) + "ms"),
-           nullptr);
+           &c);  // OTP names the child whose exit exceeded the intensity
     shutdown(caf::exit_reason::user_shutdown);
     return;
   }
@@ -502,6 +522,14 @@ void supervisor_actor::start_group(std::vector<uint64_t> keys) {
       erase_child(i);
       continue;
     }
+    // As OTP's terminate_children, every member is now undefined: the child
+    // whose exit caused the restart, and any member waiting for a restart of
+    // its own (whose pending retry or back-off is cancelled). Only the member
+    // that fails to start below becomes `restarting` again.
+    if (i->second.state == child_state::restarting) {
+      i->second.state = child_state::stopped;
+      ++i->second.restart_gen;
+    }
     to_start.push_back(key);
   }
   for (auto key : to_start) {
@@ -553,7 +581,7 @@ void supervisor_actor::stop_children(std::vector<uint64_t> keys, bool parallel,
       continue;
     }
     if (c.dead) {
-      consume(c);
+      consume_dead(c);
       continue;
     }
     begin_stop(c, false);
@@ -584,7 +612,7 @@ void supervisor_actor::step_job() {
       continue;
     }
     if (c.dead) {
-      consume(c);
+      consume_dead(c);
       continue;
     }
     begin_stop(c, true);
@@ -857,6 +885,20 @@ supervisor_actor::child_iter supervisor_actor::find_addr(const caf::actor_addr& 
   }
   auto i = by_addr_.find(addr);
   return i == by_addr_.end() ? children_.end() : children_.find(i->second);
+}
+
+supervisor_actor::child_iter supervisor_actor::find_handle(const caf::actor_addr& addr) {
+  auto i = find_addr(addr);
+  if (i != children_.end() || !addr || !dynamic()) {
+    return i;
+  }
+  // Rare (a request naming a child that is waiting for its restart): a scan.
+  for (auto j = children_.begin(); j != children_.end(); ++j) {
+    if (j->second.state == child_state::restarting && j->second.last_addr == addr) {
+      return j;
+    }
+  }
+  return children_.end();
 }
 
 void supervisor_actor::report(int context, const caf::error& reason, const child* offender) {

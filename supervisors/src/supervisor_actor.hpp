@@ -45,6 +45,10 @@ struct child {
   /// Extra start arguments (simple_one_for_one only).
   caf::message args;
   caf::actor handle;
+  /// Dynamic children only: the address of the last handle, by which
+  /// terminate_child and get_childspec still find the child while it waits for
+  /// its restart (OTP keeps it as {restarting, Pid}).
+  caf::actor_addr last_addr;
   child_state state = child_state::stopped;
   /// A down message arrived while the supervisor was busy; its handling is
   /// queued (or consumed by a stop that reaches this child first).
@@ -126,6 +130,9 @@ class supervisor_actor : public caf::event_based_actor {
   void erase_child(child_iter i);
   void watch(child& c);
   void consume(child& c);
+  /// Consumes the exit of a child that died by itself while the supervisor was
+  /// busy, reporting it as a shutdown_error unless its reason is expected.
+  void consume_dead(child& c);
   caf::expected<caf::actor> call_start(const child& c);
   /// Starts `c` (stopped or restarting). Returns the start error, if any.
   caf::error start_one(child_iter i);
@@ -162,7 +169,11 @@ class supervisor_actor : public caf::event_based_actor {
 
   child_iter find_id(const std::string& id);
   child_iter find_addr(const caf::actor_addr& addr);
+  /// find_addr, or under simple_one_for_one a restarting child by its old address.
+  child_iter find_handle(const caf::actor_addr& addr);
   static bool is_abnormal(const caf::error& reason);
+  /// Whether `reason` is an expected end of a stop of a child with `spec`.
+  static bool expected_stop_reason(const child_spec& spec, const caf::error& reason);
   void report(int context, const caf::error& reason, const child* offender);
 
   // -- member variables -------------------------------------------------------

@@ -1386,10 +1386,10 @@ TEST_F(reports, normal_exit_on_stop_of_non_permanent_not_reported) {
 // A child that crashed while the supervisor was busy, and whose exit a stop then consumes,
 // is reported as shutdown_error with its real reason (OTP's unlink_flush picks up the EXIT).
 TEST_F(reports, exit_consumed_by_stop_reported) {
-  auto sup = boot(
-      flags_of(strategy::one_for_one),
-      {worker("a", start_worker(j, "a")),
-       with_shutdown(worker("b", start_worker(j, "b", true)), shutdown_spec::after(1000ms))});
+  auto sup =
+      boot(flags_of(strategy::one_for_one),
+           {worker("a", start_worker(j, "a")),
+            with_shutdown(worker("b", start_worker(j, "b", true)), shutdown_spec::after(1000ms))});
   auto a = child(sup, "a");
   stop(sup);  // b traps the exit: the supervisor waits for it
   crash(a);
@@ -1419,7 +1419,56 @@ TEST_F(simple_one_for_one, terminate_restarting_child_by_old_handle) {
   stop(sup);
 }
 
-// -- the example tree of docs/supervisors.md, verbatim ---------------------------
+// A supervisor child defaults to shutdown infinity: its parent waits past 5000 ms for
+// its subtree to stop (here a trapping grandchild killed after its 10 s timeout).
+TEST_F(sup_stop, supervisor_child_waited_for_indefinitely) {
+  auto jj = j;
+  auto sub = [jj](caf::actor_system& s, const caf::message&) {
+    return start_supervisor(
+        s, flags_of(strategy::one_for_one),
+        {with_shutdown(worker("x", start_worker(jj, "x", true)), shutdown_spec::after(10'000ms))});
+  };
+  auto sup = boot(flags_of(strategy::one_for_one), {supervisor("sub", sub)});
+  auto down = watch(sup);
+  stop(sup);
+  advance(9'999ms);
+  EXPECT_FALSE(down->has_value());
+  EXPECT_EQ(j->count("stop:x:kill"), 0u);
+  advance(1ms);
+  EXPECT_EQ(j->count("stop:x:kill"), 1u);
+  ASSERT_TRUE(down->has_value());
+  EXPECT_EQ(**down, caf::exit_reason::user_shutdown);
+}
+
+// Requests that arrive during a one_for_all group stop see the restarted group.
+TEST_F(requests, answered_after_group_restart) {
+  auto sup =
+      boot(flags_of(strategy::one_for_all, 5),
+           {worker("a", start_worker(j, "a")),
+            with_shutdown(worker("b", start_worker(j, "b", true)), shutdown_spec::after(1000ms))});
+  crash(child(sup, "a"));  // b traps the exit: the group stop waits for its timeout
+  auto which = ask_later<std::vector<child_info>>(sup, which_children_atom::value);
+  run();
+  EXPECT_FALSE(which->has_value());
+  advance(1000ms);
+  ASSERT_TRUE(which->has_value() && **which);
+  for (auto& c : ***which) {
+    EXPECT_EQ(c.status, child_status::running) << c.id;
+  }
+  EXPECT_EQ(j->count("start:a"), 2u);
+  EXPECT_EQ(j->count("start:b"), 2u);
+  stop(sup);
+  advance(1000ms);
+}
+
+// The intensity-shutdown report names the child whose exit exceeded the intensity.
+TEST_F(reports, intensity_shutdown_names_offender) {
+  auto sup = boot(flags_of(strategy::one_for_one, 0), {worker("a", start_worker(j, "a"))});
+  crash(child(sup, "a"));
+  EXPECT_EQ(lines_with(log(), "context=shutdown reason=", "offender=[id=a"), 1u) << log();
+}
+
+// -- the example tree of docs/supervisors.md (same code, clang-formatted) ---------
 
 namespace docs_example {
 
@@ -1443,23 +1492,27 @@ caf::expected<caf::actor> start_network(caf::actor_system& sys) {
   flags.intensity = 3;
   flags.period = std::chrono::seconds{10};
   flags.name = "network";
-  return sv::start_supervisor(sys, flags, {
-    sv::worker("modem", [](caf::actor_system& s, const caf::message&) -> caf::expected<caf::actor> {
-      return s.spawn(modem);
-    }),
-    sv::worker("dhcp", [](caf::actor_system& s, const caf::message&) -> caf::expected<caf::actor> {
-      return s.spawn(dhcp);
-    }),
-  });
+  return sv::start_supervisor(
+      sys, flags,
+      {
+          sv::worker("modem",
+                     [](caf::actor_system& s, const caf::message&) -> caf::expected<caf::actor> {
+                       return s.spawn(modem);
+                     }),
+          sv::worker("dhcp",
+                     [](caf::actor_system& s, const caf::message&) -> caf::expected<caf::actor> {
+                       return s.spawn(dhcp);
+                     }),
+      });
 }
 
 caf::expected<caf::actor> start_sessions(caf::actor_system& sys) {
   sv::supervisor_flags flags;
   flags.strategy = sv::strategy::simple_one_for_one;
-  auto spec = sv::worker("session", [](caf::actor_system& s, const caf::message& args)
-                                        -> caf::expected<caf::actor> {
-    return s.spawn(session, args.get_as<std::string>(0));
-  });
+  auto spec = sv::worker(
+      "session", [](caf::actor_system& s, const caf::message& args) -> caf::expected<caf::actor> {
+        return s.spawn(session, args.get_as<std::string>(0));
+      });
   spec.restart = sv::restart_type::transient;
   return sv::start_supervisor(sys, flags, {spec});
 }
@@ -1468,10 +1521,14 @@ caf::expected<caf::actor> start_root(caf::actor_system& sys) {
   sv::supervisor_flags flags;
   flags.strategy = sv::strategy::one_for_one;
   flags.intensity = 5;
-  return sv::start_supervisor(sys, flags, {
-    sv::supervisor("network", [](caf::actor_system& s, const caf::message&) { return start_network(s); }),
-    sv::supervisor("sessions", [](caf::actor_system& s, const caf::message&) { return start_sessions(s); }),
-  });
+  return sv::start_supervisor(
+      sys, flags,
+      {
+          sv::supervisor("network", [](caf::actor_system& s,
+                                       const caf::message&) { return start_network(s); }),
+          sv::supervisor("sessions", [](caf::actor_system& s,
+                                        const caf::message&) { return start_sessions(s); }),
+      });
 }
 
 }  // namespace docs_example

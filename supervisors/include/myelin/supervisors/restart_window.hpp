@@ -14,7 +14,9 @@ namespace myelin::supervisors {
 /// the more restarts the window holds. Here the ring never holds more than
 /// `intensity + 1` entries and `add` is O(1): the restarts within the period
 /// exceed `intensity` exactly when the oldest of the last `intensity + 1`
-/// restarts is itself within the period. Storage grows lazily, up to that
+/// restarts is itself within the period. "Within" includes the boundary, as in
+/// OTP (it keeps R >= Now - Period): a restart exactly `period` ago still
+/// counts. Storage grows lazily, up to that
 /// bound, so a huge intensity costs nothing until restarts happen.
 class restart_window {
  public:

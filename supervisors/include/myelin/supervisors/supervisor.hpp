@@ -75,13 +75,14 @@ struct supervisor_flags {
   supervisors::auto_shutdown auto_shutdown = auto_shutdown::never;
   /// No back-off unless set: restarts happen at once, as in OTP.
   std::optional<backoff_spec> backoff;
-  /// Name used in reports and logs; empty means the actor id.
+  /// Name used in reports and logs; empty means `supervisor#<actor id>`.
   std::string name;
 };
 
 // -- child specs --------------------------------------------------------------
 
-/// When a terminated child is restarted.
+/// When a terminated child is restarted. Every exit of a permanent child, and
+/// every abnormal exit of the others, is reported (`child_terminated`).
 enum class restart_type : uint8_t {
   /// Always. The default.
   permanent,
@@ -94,7 +95,10 @@ enum class restart_type : uint8_t {
 /// What kind of child this is (for count_children and shutdown defaults).
 enum class child_type : uint8_t { worker, supervisor };
 
-/// How the supervisor stops a child.
+/// How the supervisor stops a child. The stop ends as expected when the child
+/// exits with `user_shutdown` (or `kill` under brutal_kill), or, for a
+/// transient or temporary child, `normal`; any other reason is reported as a
+/// `shutdown_error` (as is the reason of a child that had already died).
 struct shutdown_spec {
   enum class kind : uint8_t {
     /// Killed at once with exit_reason::kill.
@@ -118,7 +122,8 @@ struct shutdown_spec {
 /// the arguments given to `start_child`.
 ///
 /// Returns:
-///  - a valid handle: the running child (the supervisor links to it);
+///  - a valid handle: the running child (the supervisor monitors it and holds
+///    half a link to it: the child dies when the supervisor dies);
 ///  - an invalid handle (`caf::actor{}`): "ignore" — the spec is kept, no child
 ///    runs (which_children shows it as `undefined`);
 ///  - an error: the start failed.
@@ -274,6 +279,7 @@ typename Inspector::result_type inspect(Inspector& f, child_counts& x) {
 
 // Message interface (for actors; reply as documented):
 //   (which_children_atom)               -> std::vector<child_info>, in start order
+//                                          (OTP lists the newest first)
 //   (count_children_atom)               -> child_counts
 //   (start_child_atom, child_spec)      -> caf::actor (invalid if ignored)
 //                                          | validation error | already_started
@@ -296,7 +302,9 @@ typename Inspector::result_type inspect(Inspector& f, child_counts& x) {
 // order once that is done; requests still queued when it exits get
 // caf::sec::request_receiver_down. terminate_child of a restarting child
 // cancels the restart. Under simple_one_for_one, get_childspec(id) answers the
-// template spec when `id` is its id.
+// template spec when `id` is its id, and terminate_child / get_childspec by
+// handle also find a child waiting for its restart by its last handle (OTP:
+// {restarting, Pid}).
 using which_children_atom = caf::atom_constant<caf::atom("whichchld")>;
 using count_children_atom = caf::atom_constant<caf::atom("countchld")>;
 using start_child_atom = caf::atom_constant<caf::atom("startchld")>;
