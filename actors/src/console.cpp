@@ -20,6 +20,7 @@
 #include <caf/scoped_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "myelin/actors/apps.hpp"
 #include "myelin/actors/firmware.hpp"
 #include "myelin/actors/kv.hpp"
 #include "myelin/runtime/config.hpp"
@@ -79,6 +80,8 @@ json describe_tree(caf::actor_system& sys, const caf::actor& sup, int depth) {
 
 constexpr auto service_timeout = std::chrono::seconds{10};
 
+constexpr caf::atom_value apps_name = apps_registry_name;
+
 caf::error not_running(caf::atom_value name) {
   return runtime::make_error(runtime::kv_errc::unreadable,
                              "the " + caf::to_string(name) + " service is not running");
@@ -134,6 +137,18 @@ int http_status_of(const caf::error& err) {
   if (cat == caf::atom("firmware")) {
     return 409;
   }
+  if (cat == caf::atom("app")) {
+    switch (static_cast<app_errc>(err.code())) {
+      case app_errc::unknown_app:
+        return 404;
+      case app_errc::not_running:
+        return 409;
+      case app_errc::command_failed:
+        return 422;
+      default:
+        return 500;
+    }
+  }
   if (cat == caf::atom("config")) {
     return 400;
   }
@@ -180,6 +195,28 @@ json firmware_json(const runtime::firmware_status& s) {
           {"next", s.next},
           {"validation", runtime::to_string(s.validation)},
           {"scheme", runtime::to_string(s.scheme)}};
+}
+
+/// The apps' states as JSON (an empty list when no app manager runs).
+caf::expected<json> ask_apps(caf::actor_system& sys) {
+  if (!sys.registry().get<caf::actor>(apps_name)) {
+    return json::array();
+  }
+  auto rows = ask<std::vector<app_status>>(sys, apps_name, apps_status_atom::value);
+  if (!rows) {
+    return rows.error();
+  }
+  json out = json::array();
+  for (const auto& a : *rows) {
+    out.push_back({{"name", a.name},
+                   {"state", a.state},
+                   {"module", a.module},
+                   {"isolation", a.isolation},
+                   {"restarts", a.restarts},
+                   {"uptime_ms", a.uptime_ms},
+                   {"last_exit", a.last_exit}});
+  }
+  return out;
 }
 
 void install_service_routes(caf::actor_system& sys, httplib::Server& srv,
@@ -276,6 +313,58 @@ void install_service_routes(caf::actor_system& sys, httplib::Server& srv,
     }
     reply_json(res, {{"ok", true}, {"rebooting", reboot}});
   });
+  // -- apps -------------------------------------------------------------------
+  srv.Get("/v1/apps", [&sys](const httplib::Request&, httplib::Response& res) {
+    auto apps = ask_apps(sys);
+    if (!apps) {
+      return reply_error(res, apps.error());
+    }
+    reply_json(res, *apps);
+  });
+  srv.Post(R"(/v1/apps/([^/]+)/(start|stop|restart))",
+           [&sys](const httplib::Request& req, httplib::Response& res) {
+             if (!json_body(req, res)) {
+               return;
+             }
+             std::string name = req.matches[1];
+             std::string op = req.matches[2];
+             auto err = op == "start"  ? ask_done(sys, apps_name, app_start_atom::value, name)
+                        : op == "stop" ? ask_done(sys, apps_name, app_stop_atom::value, name)
+                                       : ask_done(sys, apps_name, app_restart_atom::value, name);
+             if (err) {
+               return reply_error(res, err);
+             }
+             reply_json(res, {{"ok", true}});
+           });
+  srv.Post(R"(/v1/apps/([^/]+)/call)", [&sys](const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req, res);
+    if (!body) {
+      return;
+    }
+    if (!body->contains("command") || !(*body)["command"].is_string()) {
+      return reply_bad_request(res, "'command' must be a string");
+    }
+    std::vector<std::string> args;
+    if (body->contains("args")) {
+      const auto& a = (*body)["args"];
+      if (!a.is_array()) {
+        return reply_bad_request(res, "'args' must be a list of strings");
+      }
+      for (const auto& x : a) {
+        if (!x.is_string()) {
+          return reply_bad_request(res, "'args' must be a list of strings");
+        }
+        args.push_back(x.get<std::string>());
+      }
+    }
+    std::string name = req.matches[1];
+    auto reply = ask<std::string>(sys, apps_name, app_call_atom::value, name,
+                                  (*body)["command"].get<std::string>(), args);
+    if (!reply) {
+      return reply_error(res, reply.error());
+    }
+    reply_json(res, {{"reply", *reply}});
+  });
   // -- power ------------------------------------------------------------------
   srv.Post(R"(/v1/power/([a-z]+))", [opts](const httplib::Request& req, httplib::Response& res) {
     auto action = runtime::parse_power_action(req.matches[1]);
@@ -321,6 +410,9 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
                      {"control", ep.url}};
         auto root = sys.registry().get<caf::actor>(root_registry_name);
         body["tree"] = root ? describe_tree(sys, root, 0) : json::array();
+        if (auto apps = ask_apps(sys)) {
+          body["apps"] = *apps;
+        }
         if (auto kv = ask<kv_status>(sys, kv_registry_name, kv_status_atom::value)) {
           body["kv"] = {{"backend", kv->backend}, {"keys", kv->keys}, {"error", kv->error}};
         }

@@ -7,26 +7,32 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <csignal>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <optional>
+#include <thread>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
+#include "child_reaper.hpp"
+#include "link.hpp"
 #include "myelin/actors/console.hpp"
 #include "myelin/actors/kv.hpp"
-#include "myelin/runtime/power.hpp"
+#include "myelin/bootloader/apps.hpp"
 #include "myelin/runtime/config.hpp"
+#include "myelin/runtime/power.hpp"
 #include "myelin/runtime/version.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 
@@ -44,7 +50,7 @@ namespace sup = myelin::supervisors;
 void setup_logging(const std::string& level) {
   auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
   sink->set_pattern("%H:%M:%S.%e %^%-5l%$ [%n] %v");
-  for (const char* name : {"boot", "supervisor", "console", "kv", "firmware"}) {
+  for (const char* name : {"boot", "supervisor", "console", "kv", "firmware", "apps"}) {
     if (spdlog::get(name) == nullptr) {
       spdlog::register_logger(std::make_shared<spdlog::logger>(name, sink));
     }
@@ -148,6 +154,41 @@ struct power_mailbox {
   }
 };
 
+/// "apps ready in X ms: a, b" once every enabled app runs; a failed app is
+/// named as failed. nullopt while some are still starting.
+std::optional<std::string> apps_ready_line(caf::actor_system& sys, steady::time_point t0) {
+  auto manager = sys.registry().get<caf::actor>(apps_registry_name);
+  if (!manager) {
+    return std::nullopt;
+  }
+  std::optional<std::string> line;
+  caf::scoped_actor self{sys};
+  self->request(manager, std::chrono::seconds{1}, apps_status_atom::value)
+      .receive(
+          [&](const std::vector<app_status>& apps) {
+            std::string names;
+            for (const auto& a : apps) {
+              if (a.state == "starting" || a.state == "restarting") {
+                return;
+              }
+              if (a.state == "running" || a.state == "failed") {
+                names += (names.empty() ? "" : ", ") + a.name +
+                         (a.state == "failed" ? " (failed: " + a.last_exit + ")" : "");
+              }
+            }
+            auto ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+            line = fmt::format("apps ready in {:.1f} ms: {}", ms, names);
+          },
+          [](const caf::error&) {});
+  return line;
+}
+
+std::string boot_binary_dir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string{"."} : exe.parent_path().string();
+}
+
 }  // namespace
 
 caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::config& cfg,
@@ -179,9 +220,11 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
       sup::worker("console", actors::console_start(console)),
   };
 
-  sup::supervisor_flags apps_flags;
-  apps_flags.strategy = sup::strategy::one_for_one;
-  apps_flags.name = apps_id;
+  auto apps = apps_options_from(cfg, boot_binary_dir());
+  if (!apps) {
+    return apps.error();
+  }
+  apps->request_power = request_power;
 
   sup::supervisor_flags root_flags;
   root_flags.strategy = sup::strategy::rest_for_one;
@@ -194,9 +237,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
                       [core_flags, core_children](caf::actor_system& s, const caf::message&) {
                         return sup::start_supervisor(s, core_flags, core_children);
                       }),
-      sup::supervisor(apps_id, [apps_flags](caf::actor_system& s, const caf::message&) {
-        return sup::start_supervisor(s, apps_flags, {});
-      }),
+      sup::supervisor(apps_id, app_manager_start(*apps)),
   };
   auto root = sup::start_supervisor(sys, root_flags, std::move(root_children));
   if (root) {
@@ -224,6 +265,7 @@ int boot_main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGCHLD);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -296,8 +338,11 @@ int boot_main(int argc, char** argv) {
   }
 
   caf::actor_system_config caf_cfg;
-  caf_cfg.set("scheduler.max-threads", static_cast<size_t>(cfg.get_int("runtime.scheduler_threads")));
+  caf_cfg.set("scheduler.max-threads",
+              static_cast<size_t>(cfg.get_int("runtime.scheduler_threads")));
   sup::add_error_category(caf_cfg);
+  caf_cfg.load<caf::io::middleman>();
+  link::register_types(caf_cfg);
   int exit_code = 0;
   {
     caf::actor_system sys{caf_cfg};
@@ -345,14 +390,55 @@ int boot_main(int argc, char** argv) {
 
     int sigfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
     pollfd fds[3] = {{sigfd, POLLIN, 0}, {root_down, POLLIN, 0}, {mailbox->fd, POLLIN, 0}};
-    while (::poll(fds, 3, -1) < 0 && errno == EINTR) {
+    // Until every enabled app has answered (or failed), look every few ms.
+    bool apps_pending = !apps.empty();
+    int stop_signal = 0;
+    while (stop_signal == 0) {
+      int rc = ::poll(fds, 3, apps_pending ? 5 : -1);
+      if (rc < 0 && errno != EINTR) {
+        break;
+      }
+      if (apps_pending) {
+        if (auto line = apps_ready_line(sys, t0)) {
+          log->info("{}", *line);
+          apps_pending = false;
+        } else if (steady::now() - t0 > std::chrono::seconds{30}) {
+          apps_pending = false;
+        }
+      }
+      if (rc <= 0) {
+        continue;
+      }
+      if ((fds[0].revents & POLLIN) != 0) {
+        signalfd_siginfo info{};
+        if (::read(sigfd, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+          if (info.ssi_signo == SIGCHLD) {
+            child_reaper::instance().reap();
+          } else {
+            stop_signal = static_cast<int>(info.ssi_signo);
+          }
+        }
+      }
+      if ((fds[1].revents & POLLIN) != 0 || (fds[2].revents & POLLIN) != 0) {
+        break;
+      }
     }
+    // Exits of app hosts during the stop are still collected.
+    std::atomic<bool> reaping{true};
+    std::thread reaper_thread([&reaping, sigfd] {
+      while (reaping) {
+        pollfd p{sigfd, POLLIN, 0};
+        if (::poll(&p, 1, 20) > 0) {
+          signalfd_siginfo info{};
+          [[maybe_unused]] auto n = ::read(sigfd, &info, sizeof(info));
+        }
+        child_reaper::instance().reap();
+      }
+    });
     auto timeout = milliseconds{cfg.get_int("runtime.shutdown_timeout_ms")};
-    if ((fds[0].revents & POLLIN) != 0) {
-      signalfd_siginfo info{};
-      [[maybe_unused]] auto n = ::read(sigfd, &info, sizeof(info));
+    if (stop_signal != 0) {
       log->info("{} received: stopping apps, then the core, in reverse start order",
-                signal_name(static_cast<int>(info.ssi_signo)));
+                signal_name(stop_signal));
       caf::anon_send_exit(*root, caf::exit_reason::user_shutdown);
       if (!wait_fd(root_down, timeout)) {
         log->critical("stop did not finish within {} ms; cutting it short", timeout.count());
@@ -360,7 +446,7 @@ int boot_main(int argc, char** argv) {
         std::_Exit(1);
       }
       log->info("stopped cleanly");
-    } else if ((fds[2].revents & POLLIN) != 0) {
+    } else if ((fds[2].revents & POLLIN) != 0 && (fds[1].revents & POLLIN) == 0) {
       auto req = mailbox->take();
       runtime::power_options popts;
       popts.system_call = getpid() == 1;
@@ -382,8 +468,8 @@ int boot_main(int argc, char** argv) {
       };
       steps.stop_apps = stop(apps_id);
       steps.stop_core = stop(core_id);
-      log->warn("{}{}{}: {}", runtime::to_string(req.action),
-                req.arg.empty() ? "" : " " + req.arg, req.immediate ? " (immediate)" : "",
+      log->warn("{}{}{}: {}", runtime::to_string(req.action), req.arg.empty() ? "" : " " + req.arg,
+                req.immediate ? " (immediate)" : "",
                 req.immediate ? "no graceful stop" : "stopping apps, then the core");
       spdlog::default_logger()->flush();
       auto steps_done = req.immediate
@@ -399,6 +485,8 @@ int boot_main(int argc, char** argv) {
       log->critical("the supervision tree gave up: {}", sys.render(*root_reason));
       exit_code = 1;
     }
+    reaping = false;
+    reaper_thread.join();
     sys.registry().erase(actors::root_registry_name);
     ::close(sigfd);
     ::close(root_down);

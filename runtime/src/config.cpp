@@ -7,10 +7,10 @@
 #include <set>
 #include <sstream>
 
+#include <toml++/toml.h>
 #include <caf/atom.hpp>
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
-#include <toml++/toml.h>
 
 namespace myelin::runtime {
 
@@ -160,23 +160,23 @@ caf::error check_value(const config_key& k, const std::string& key, const config
     return false;
   };
   if (!expected_kind()) {
-    return make_error(config_errc::type_mismatch, where + "'" + key + "' must be " +
-                                                      kind_name(k.kind) + ", got " + to_toml(v));
+    return make_error(config_errc::type_mismatch,
+                      where + "'" + key + "' must be " + kind_name(k.kind) + ", got " + to_toml(v));
   }
   if (auto i = std::get_if<int64_t>(&v); i != nullptr && (*i < k.min || *i > k.max)) {
     return make_error(config_errc::invalid_value,
-                      where + "'" + key + "' must be between " + std::to_string(k.min) +
-                          " and " + std::to_string(k.max) + ", got " + std::to_string(*i));
+                      where + "'" + key + "' must be between " + std::to_string(k.min) + " and " +
+                          std::to_string(k.max) + ", got " + std::to_string(*i));
   }
-  if (auto s = std::get_if<std::string>(&v); s != nullptr && !k.choices.empty() &&
-                                             std::find(k.choices.begin(), k.choices.end(), *s) ==
-                                                 k.choices.end()) {
+  if (auto s = std::get_if<std::string>(&v);
+      s != nullptr && !k.choices.empty() &&
+      std::find(k.choices.begin(), k.choices.end(), *s) == k.choices.end()) {
     std::string allowed;
     for (const auto& c : k.choices) {
       allowed += (allowed.empty() ? "" : ", ") + c;
     }
-    return make_error(config_errc::invalid_value, where + "'" + key + "' must be one of " +
-                                                      allowed + ", got \"" + *s + "\"");
+    return make_error(config_errc::invalid_value,
+                      where + "'" + key + "' must be one of " + allowed + ", got \"" + *s + "\"");
   }
   return {};
 }
@@ -206,8 +206,8 @@ caf::error flatten(const toml::table& table, const std::string& prefix, const st
     }
     const auto* schema_key = find_schema_key(key);
     if (schema_key == nullptr) {
-      return make_error(config_errc::unknown_key, where + "unknown key '" + key + "'" +
-                                                      suggestion(key));
+      return make_error(config_errc::unknown_key,
+                        where + "unknown key '" + key + "'" + suggestion(key));
     }
     config_value value;
     if (auto b = node.value_exact<bool>()) {
@@ -221,9 +221,9 @@ caf::error flatten(const toml::table& table, const std::string& prefix, const st
       for (const auto& item : *arr) {
         auto s = item.value_exact<std::string>();
         if (!s) {
-          return make_error(config_errc::type_mismatch,
-                            where + "'" + key + "' must be " + kind_name(schema_key->kind) +
-                                ", but an element is not a string");
+          return make_error(config_errc::type_mismatch, where + "'" + key + "' must be " +
+                                                            kind_name(schema_key->kind) +
+                                                            ", but an element is not a string");
         }
         items.push_back(*s);
       }
@@ -294,6 +294,12 @@ namespace {
 template <class T>
 const T& get_checked(const config& cfg, std::string_view key) {
   const auto* v = cfg.find(key);
+  if (v == nullptr) {
+    // Wildcard keys (apps.<name>.x) left out of the file have the schema's default.
+    if (const auto* k = find_schema_key(key)) {
+      v = &k->default_value;
+    }
+  }
   if (v == nullptr || !std::holds_alternative<T>(*v)) {
     // A programming error: the key is not in the schema or has another type.
     throw std::logic_error("config key '" + std::string{key} + "' missing or of another type");
@@ -303,9 +309,13 @@ const T& get_checked(const config& cfg, std::string_view key) {
 
 }  // namespace
 
-bool config::get_bool(std::string_view key) const { return get_checked<bool>(*this, key); }
+bool config::get_bool(std::string_view key) const {
+  return get_checked<bool>(*this, key);
+}
 
-int64_t config::get_int(std::string_view key) const { return get_checked<int64_t>(*this, key); }
+int64_t config::get_int(std::string_view key) const {
+  return get_checked<int64_t>(*this, key);
+}
 
 const std::string& config::get_string(std::string_view key) const {
   return get_checked<std::string>(*this, key);
@@ -352,8 +362,8 @@ caf::expected<config> parse_config(std::string_view text, const std::string& ori
   } catch (const toml::parse_error& e) {
     const auto& src = e.source();
     return make_error(config_errc::syntax_error, origin + ":" + std::to_string(src.begin.line) +
-                                                     ":" + std::to_string(src.begin.column) +
-                                                     ": " + std::string{e.description()});
+                                                     ":" + std::to_string(src.begin.column) + ": " +
+                                                     std::string{e.description()});
   }
   config cfg;
   if (auto err = flatten(table, "", origin, cfg)) {
@@ -376,16 +386,16 @@ caf::expected<config> load_config(const std::string& path) {
 caf::error apply_override(config& cfg, std::string_view assignment) {
   auto eq = assignment.find('=');
   if (eq == std::string_view::npos || eq == 0) {
-    return make_error(config_errc::bad_override, "--set " + std::string{assignment} +
-                                                     ": expected section.key=value");
+    return make_error(config_errc::bad_override,
+                      "--set " + std::string{assignment} + ": expected section.key=value");
   }
   std::string key{assignment.substr(0, eq)};
   std::string raw{assignment.substr(eq + 1)};
   const auto* k = find_schema_key(key);
   if (k == nullptr) {
-    return make_error(config_errc::unknown_key,
-                      "--set " + std::string{assignment} + ": unknown key '" + key + "'" +
-                          suggestion(key));
+    return make_error(
+        config_errc::unknown_key,
+        "--set " + std::string{assignment} + ": unknown key '" + key + "'" + suggestion(key));
   }
   config_value value;
   switch (k->kind) {

@@ -28,6 +28,15 @@ config_key num(std::string name, int64_t def, int64_t min, int64_t max, std::str
   return k;
 }
 
+config_key flag(std::string name, bool def, std::string description) {
+  config_key k;
+  k.name = std::move(name);
+  k.kind = value_kind::boolean;
+  k.default_value = def;
+  k.description = std::move(description);
+  return k;
+}
+
 config_key list(std::string name, std::vector<std::string> def, std::string description) {
   config_key k;
   k.name = std::move(name);
@@ -88,6 +97,36 @@ const std::vector<config_key>& config_schema() {
       str("firmware.app_data", "",
           "What factory_reset erases: a directory (its contents) or a block device "
           "(its first and last MiB, so it is reformatted on the next boot). Empty: nothing."),
+      // [apphost]
+      str("apphost.path", "", "The myelin-apphost binary; empty: the one next to myelin-boot."),
+      str("apphost.base_dir", "/usr/lib/myelin/apps",
+          "Where app modules live: <base_dir>/<app>/lib<app>.so. Relative paths are taken "
+          "from the working directory."),
+      num("apphost.scheduler_threads", 2, 1, 64, "Scheduler threads of each app host."),
+      num("apphost.heartbeat_ms", 1000, 10, 600000,
+          "How often myelin-boot checks that each app host still responds."),
+      num("apphost.heartbeat_timeout_ms", 3000, 20, 600000,
+          "An app host that has not answered for this long is killed and restarted."),
+      // [apps.<name>]
+      flag("apps.*.enabled", true, "Start the app at boot."),
+      str("apps.*.module", "", "The app's module; empty: <apphost.base_dir>/<name>/lib<name>.so."),
+      str("apps.*.isolation", "process",
+          "process: its own app host process (a crash cannot reach the core). "
+          "inproc: inside myelin-boot (trusted, latency-critical code only).",
+          {"process", "inproc"}),
+      str("apps.*.restart", "permanent", "OTP restart type of the app.",
+          {"permanent", "transient", "temporary"}),
+      num("apps.*.intensity", 3, 0, 1000,
+          "Restarts allowed within apps.<name>.period_ms; one more and the app is failed."),
+      num("apps.*.period_ms", 5000, 1, 3600000, "Window of apps.<name>.intensity."),
+      num("apps.*.backoff_min_ms", 0, 0, 3600000,
+          "First restart delay of the exponential back-off; 0: restart at once (OTP)."),
+      num("apps.*.backoff_max_ms", 10000, 1, 3600000, "Largest restart delay."),
+      num("apps.*.memory_limit_mb", 512, 0, 1048576,
+          "Address-space limit of the app host (RLIMIT_AS), in MiB; 0: none."),
+      str("apps.*.on_failure", "continue",
+          "What a failed app (restart intensity exceeded) does to the device.",
+          {"continue", "halt", "reboot"}),
       // [power]
       str("power.reboot_command", "",
           "Command that reboots when myelin-boot is not PID 1 (e.g. \"systemctl reboot\"); "

@@ -68,8 +68,7 @@ class device_target : public target {
   }
 
   caf::expected<std::string> get(const std::string& key, bool active) override {
-    auto doc = parse_json(
-        tools::get(dev_, "/v1/kv/" + encode(key) + (active ? "?active=1" : "")));
+    auto doc = parse_json(tools::get(dev_, "/v1/kv/" + encode(key) + (active ? "?active=1" : "")));
     if (!doc) {
       return doc.error();
     }
@@ -156,7 +155,9 @@ class local_target : public target {
                 {"scheme", runtime::to_string(s.scheme)}};
   }
 
-  caf::error fw_validate() override { return store_.apply(runtime::validate_changes(store_.get_all())); }
+  caf::error fw_validate() override {
+    return store_.apply(runtime::validate_changes(store_.get_all()));
+  }
 
   caf::error fw_revert(bool) override {
     // Working on an environment file, there is no device to reboot.
@@ -270,6 +271,25 @@ int run_cli(int argc, char** argv) {
   auto* serial = app.add_subcommand("serial", "Print the device's serial number");
   add_common(serial, o, true);
 
+  auto* appcmd = app.add_subcommand("app", "Start, stop or restart an application");
+  appcmd->require_subcommand(1);
+  std::string app_name;
+  std::vector<CLI::App*> app_ops;
+  for (const char* op : {"start", "stop", "restart"}) {
+    auto* sub = appcmd->add_subcommand(op, std::string{op} + " the app APP");
+    sub->add_option("APP", app_name, "The app")->required();
+    add_common(sub, o, false);
+    app_ops.push_back(sub);
+  }
+
+  auto* call = app.add_subcommand("call", "Send a command to an app and print its reply");
+  std::string call_command;
+  std::vector<std::string> call_args;
+  call->add_option("APP", app_name, "The app")->required();
+  call->add_option("COMMAND", call_command, "The app's command")->required();
+  call->add_option("ARG", call_args, "Arguments");
+  add_common(call, o, false);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -305,6 +325,51 @@ int run_cli(int argc, char** argv) {
     }
     std::cout << "tree:\n";
     print_tree(doc->value("tree", json::array()), 1);
+    auto apps = doc->value("apps", json::array());
+    if (!apps.empty()) {
+      std::cout << "apps:\n";
+      for (const auto& a : apps) {
+        std::cout << "  " << a.value("name", "?") << "  " << a.value("state", "?") << "  restarts "
+                  << a.value("restarts", 0) << "  up " << a.value("uptime_ms", 0) / 1000 << " s  "
+                  << a.value("module", "");
+        if (!a.value("last_exit", "").empty()) {
+          std::cout << "  (last exit: " << a.value("last_exit", "") << ")";
+        }
+        std::cout << "\n";
+      }
+    }
+    return 0;
+  }
+
+  for (auto* sub : app_ops) {
+    if (!sub->parsed()) {
+      continue;
+    }
+    auto dev = parse_device_address(o.device);
+    if (!dev) {
+      return fail(dev.error());
+    }
+    auto r = send(*dev, "POST", "/v1/apps/" + app_name + "/" + sub->get_name(), "{}");
+    if (!r) {
+      return fail(r.error());
+    }
+    if (o.json) {
+      std::cout << *r << "\n";
+    }
+    return 0;
+  }
+
+  if (call->parsed()) {
+    auto dev = parse_device_address(o.device);
+    if (!dev) {
+      return fail(dev.error());
+    }
+    json body{{"command", call_command}, {"args", call_args}};
+    auto doc = parse_json(send(*dev, "POST", "/v1/apps/" + app_name + "/call", body.dump()));
+    if (!doc) {
+      return fail(doc.error());
+    }
+    std::cout << (o.json ? doc->dump() : doc->value("reply", "")) << "\n";
     return 0;
   }
 
@@ -376,8 +441,9 @@ int run_cli(int argc, char** argv) {
     if (o.json) {
       std::cout << json{{"ok", true}}.dump() << "\n";
     } else if (fw_revert->parsed()) {
-      std::cout << (no_reboot || !o.fw_env_config.empty() ? "reverted; the next boot uses the other slot\n"
-                                                          : "reverted; rebooting\n");
+      std::cout << (no_reboot || !o.fw_env_config.empty()
+                        ? "reverted; the next boot uses the other slot\n"
+                        : "reverted; rebooting\n");
     }
     return 0;
   }

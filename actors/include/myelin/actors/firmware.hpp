@@ -19,6 +19,7 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
 
 #include "myelin/runtime/firmware_status.hpp"
 #include "myelin/runtime/power.hpp"
@@ -54,4 +55,12 @@ supervisors::start_fn firmware_start(firmware_options opts);
 
 }  // namespace myelin::actors
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(myelin::runtime::firmware_status)
+namespace myelin::runtime {
+
+/// Serialization (the app-host link carries it).
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, firmware_status& x) {
+  return f(caf::meta::type_name("firmware_status"), x.active, x.next, x.validation, x.scheme);
+}
+
+}  // namespace myelin::runtime

@@ -6,10 +6,10 @@
 //   (kv_get_all_atom)                     -> runtime::kv_map
 //   (kv_get_active_atom, std::string key) -> std::string         | not_found
 //   (kv_get_all_active_atom)              -> runtime::kv_map     (prefix stripped)
-//   (kv_put_atom, runtime::kv_map)        -> caf::unit           | invalid_key, too_large, write_failed
-//   (kv_put_active_atom, runtime::kv_map) -> caf::unit           | same
-//   (kv_apply_atom, runtime::kv_changes)  -> caf::unit           | same (sets and deletes, one write)
-//   (kv_update_atom, kv_update_fn)        -> caf::unit           | fn's error, or as put
+//   (kv_put_atom, runtime::kv_map)        -> caf::unit           | invalid_key, too_large,
+//   write_failed (kv_put_active_atom, runtime::kv_map) -> caf::unit           | same
+//   (kv_apply_atom, runtime::kv_changes)  -> caf::unit           | same (sets and deletes, one
+//   write) (kv_update_atom, kv_update_fn)        -> caf::unit           | fn's error, or as put
 //        an atomic read-modify-write: fn gets the contents, returns the changes
 //   (kv_reload_atom)                      -> caf::unit           | unreadable, bad_config
 //   (kv_status_atom)                      -> kv_status
@@ -25,6 +25,7 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
 
 #include "myelin/runtime/config.hpp"
 #include "myelin/runtime/kv_backend.hpp"
@@ -60,6 +61,12 @@ struct kv_status {
   size_t keys = 0;
 };
 
+/// Serialization (the app-host link carries these).
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, kv_status& x) {
+  return f(caf::meta::type_name("kv_status"), x.backend, x.error, x.keys);
+}
+
 /// Where the store lives and how the serial number is found, from config.
 struct kv_options {
   std::string backend = "uboot";
@@ -80,7 +87,14 @@ supervisors::start_fn kv_start(kv_options opts);
 
 }  // namespace myelin::actors
 
+namespace myelin::runtime {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, serial_result& x) {
+  return f(caf::meta::type_name("serial_result"), x.value, x.source);
+}
+
+}  // namespace myelin::runtime
+
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(myelin::runtime::kv_changes)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(myelin::actors::kv_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(myelin::actors::kv_update_fn)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(myelin::runtime::serial_result)

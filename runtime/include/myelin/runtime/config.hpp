@@ -78,6 +78,7 @@ class config {
   /// for wildcard keys such as `apps.<name>.restart` that the file leaves out).
   const config_value* find(std::string_view key) const;
 
+  /// Typed getters; a wildcard key the file leaves out gives its default.
   bool get_bool(std::string_view key) const;
   int64_t get_int(std::string_view key) const;
   const std::string& get_string(std::string_view key) const;

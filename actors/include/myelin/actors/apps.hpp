@@ -1,0 +1,77 @@
+// The protocol of the app manager (implemented in bootloader/, spoken by the
+// console): the applications' states and how to start, stop, restart and call
+// them.
+//
+//   (supervisors::which_children_atom)   -> std::vector<child_info>: one row per app
+//   (apps_status_atom)                   -> std::vector<app_status>, in start order
+//   (app_start_atom, std::string name)   -> caf::unit | unknown_app, start_failed
+//   (app_stop_atom, std::string name)    -> caf::unit | unknown_app
+//   (app_restart_atom, std::string name) -> caf::unit | unknown_app, start_failed
+//   (app_call_atom, std::string name, std::string command, std::vector<std::string> args)
+//        -> std::string | unknown_app, not_running, command_failed (the app's reason)
+// Registered as `apps`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/meta/type_name.hpp>
+
+namespace myelin::actors {
+
+using apps_status_atom = caf::atom_constant<caf::atom("appstatus")>;
+using app_start_atom = caf::atom_constant<caf::atom("appstart")>;
+using app_stop_atom = caf::atom_constant<caf::atom("appstop")>;
+using app_restart_atom = caf::atom_constant<caf::atom("apprestart")>;
+using app_call_atom = caf::atom_constant<caf::atom("appcall")>;
+
+inline constexpr caf::atom_value apps_registry_name = caf::atom("apps");
+
+/// Why an app (host) stopped or a request about an app failed (category "app").
+enum class app_errc : uint8_t {
+  /// The module is missing, not loadable or built for another ABI.
+  module_refused = 1,
+  /// The app's start function failed.
+  start_failed,
+  /// The app host was killed by a signal (segfault, abort, out of memory ...).
+  crashed,
+  /// The app host exited with a non-zero code.
+  exited,
+  /// The app host stopped answering heartbeats and was killed.
+  missed_heartbeat,
+  /// No app of that name is configured.
+  unknown_app,
+  /// The app is not running (stopped, starting, restarting or failed).
+  not_running,
+  /// The app answered a command with an error (or does not know it).
+  command_failed,
+};
+
+std::string to_string(app_errc x);
+
+caf::error make_error(app_errc x, std::string context);
+
+/// An app's state as `myelin status` shows it.
+struct app_status {
+  std::string name;
+  /// starting, running, restarting, stopped or failed.
+  std::string state;
+  std::string module;
+  std::string isolation;
+  /// Exits that were not asked for (each followed by a restart unless failed).
+  uint64_t restarts = 0;
+  /// Since the current instance became ready; 0 if not running.
+  int64_t uptime_ms = 0;
+  /// Why it last stopped, or failed.
+  std::string last_exit;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, app_status& x) {
+  return f(caf::meta::type_name("app_status"), x.name, x.state, x.module, x.isolation, x.restarts,
+           x.uptime_ms, x.last_exit);
+}
+
+}  // namespace myelin::actors

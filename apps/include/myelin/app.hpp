@@ -1,0 +1,116 @@
+// The myelin application SDK: what an application module includes.
+//
+// An application is a shared library exporting one entry point, written with
+// MYELIN_APP. myelin-apphost loads it in its own process (or myelin-boot in
+// process, for `isolation = "inproc"`), calls the entry point once to get the
+// app's definition, starts the app's root supervision tree and answers the
+// app's named commands (`myelin call APP COMMAND ARG...`).
+//
+//   #include <myelin/app.hpp>
+//
+//   static caf::expected<caf::actor> start(myelin::app::context& ctx) {
+//     return myelin::supervisors::start_supervisor(ctx.system(), flags, children);
+//   }
+//   static caf::expected<std::string> hello(myelin::app::context&,
+//                                           const std::vector<std::string>& args) {
+//     return "hello, " + (args.empty() ? std::string{"world"} : args[0]);
+//   }
+//   MYELIN_APP(myelin::app::definition{start, {{"hello", hello}}})
+//
+// Core services are reached with ordinary actor messages: ctx.kv() and
+// ctx.firmware() accept the messages of myelin/actors/kv.hpp and
+// myelin/actors/firmware.hpp (kv_get_atom, kv_put_atom, fw_status_atom, ...)
+// and answer as those services do, wherever the app runs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/config.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include "myelin/supervisors/supervisor.hpp"
+
+namespace myelin::app {
+
+/// The ABI of modules and hosts. A module is loaded only when its ABI
+/// matches the host's exactly: SDK version, CAF version and the C++ standard
+/// library ABI all cross the module boundary.
+struct abi {
+  /// Bumped whenever anything in this header changes incompatibly.
+  static constexpr uint32_t sdk = 1;
+  static constexpr uint32_t caf = CAF_VERSION;
+  static constexpr uint32_t cxx11_abi = _GLIBCXX_USE_CXX11_ABI;
+  static constexpr uint32_t gcc_major = __GNUC__;
+};
+
+/// What an app sees of its host: the actor system, its name and files, and
+/// the core services.
+class context {
+ public:
+  virtual ~context() = default;
+
+  /// The actor system the app's actors run in.
+  virtual caf::actor_system& system() = 0;
+
+  /// The app's name (its section in the configuration).
+  virtual const std::string& name() const = 0;
+
+  /// The directory the app's module was loaded from (its `priv` data lives
+  /// below it).
+  virtual const std::string& module_dir() const = 0;
+
+  /// The kv service (messages of myelin/actors/kv.hpp).
+  virtual caf::actor kv() = 0;
+
+  /// The firmware service (messages of myelin/actors/firmware.hpp).
+  virtual caf::actor firmware() = 0;
+};
+
+/// Starts the app's root supervision tree and returns its root. Runs once per
+/// start of the app; must not block.
+using start_fn = std::function<caf::expected<caf::actor>(context&)>;
+
+/// A named command: gets the arguments, returns the reply text or an error.
+/// Runs on the host's command thread, so it may block (e.g. a scoped_actor
+/// asking the app's actors) without stalling the app.
+using command_fn =
+    std::function<caf::expected<std::string>(context&, const std::vector<std::string>& args)>;
+
+/// Everything the host needs to know about an app.
+struct definition {
+  start_fn start;
+  std::map<std::string, command_fn> commands;
+};
+
+/// What the entry point returns; plain C layout so that the host can check
+/// the ABI before touching any C++ type of the module.
+struct module_info {
+  uint32_t sdk_abi;
+  uint32_t caf_version;
+  uint32_t cxx11_abi;
+  uint32_t gcc_major;
+  /// Valid only when the ABI matches.
+  const definition* app;
+};
+
+}  // namespace myelin::app
+
+/// The name of the entry point every module exports.
+#define MYELIN_APP_ENTRY_NAME "myelin_app_module_info"
+
+/// Defines the module's entry point from a myelin::app::definition.
+#define MYELIN_APP(...)                                                                            \
+  extern "C" __attribute__((visibility("default"))) const ::myelin::app::module_info*              \
+  myelin_app_module_info() {                                                                       \
+    static const ::myelin::app::definition app_definition = __VA_ARGS__;                           \
+    static const ::myelin::app::module_info info{::myelin::app::abi::sdk, ::myelin::app::abi::caf, \
+                                                 ::myelin::app::abi::cxx11_abi,                    \
+                                                 ::myelin::app::abi::gcc_major, &app_definition};  \
+    return &info;                                                                                  \
+  }

@@ -1,0 +1,79 @@
+// Applications in myelin-boot: the app manager (the triage layer under the
+// root supervisor) and the app host actors it supervises.
+//
+// Tree:  root ─ apps (app manager) ─ <app> (supervisor: restart, intensity,
+//        period, back-off from apps.<app>.*) ─ host (an app_host actor that owns
+//        one myelin-apphost process)
+//
+// The app manager speaks the protocol of myelin/actors/apps.hpp. It sends
+// nothing on its own; on a failed app it runs the failure policy
+// (continue, halt or reboot). Registered as `apps`. An app that exceeds its
+// restart intensity is marked failed; it never takes the manager, or the
+// core, down with it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "myelin/actors/apps.hpp"
+#include "myelin/actors/firmware.hpp"
+#include "myelin/runtime/config.hpp"
+#include "myelin/supervisors/supervisor.hpp"
+
+namespace myelin::bootloader {
+
+using actors::app_call_atom;
+using actors::app_errc;
+using actors::app_restart_atom;
+using actors::app_start_atom;
+using actors::app_status;
+using actors::app_stop_atom;
+using actors::apps_registry_name;
+using actors::apps_status_atom;
+using actors::make_error;
+
+/// What to do when an app fails (exceeds its restart intensity).
+enum class failure_action : uint8_t { continue_running, halt, reboot };
+
+/// Everything the app manager needs, from config.
+struct apps_options {
+  struct app {
+    std::string name;
+    bool enabled = true;
+    std::string module;
+    std::string isolation = "process";
+    supervisors::restart_type restart = supervisors::restart_type::permanent;
+    int intensity = 3;
+    std::chrono::milliseconds period{5000};
+    std::chrono::milliseconds backoff_min{0};
+    std::chrono::milliseconds backoff_max{10000};
+    uint64_t memory_limit_mb = 512;
+    failure_action on_failure = failure_action::continue_running;
+  };
+  std::vector<app> apps;
+  std::string apphost_path;
+  size_t scheduler_threads = 2;
+  std::chrono::milliseconds heartbeat{1000};
+  std::chrono::milliseconds heartbeat_timeout{3000};
+  /// Runs a failure action other than continue.
+  actors::power_request_fn request_power;
+  /// The policy hook: chooses what a failed app does. Default: the app's
+  /// on_failure. If the hook throws, the app fails with `continue`.
+  std::function<failure_action(const app_status&, failure_action configured)> policy;
+};
+
+/// Reads [apphost] and [apps.*]. Errors: config_errc naming the key.
+caf::expected<apps_options> apps_options_from(const runtime::config& cfg,
+                                              const std::string& boot_binary_dir);
+
+/// A start function for the app manager (a supervisor-type child of root).
+supervisors::start_fn app_manager_start(apps_options opts);
+
+}  // namespace myelin::bootloader

@@ -1,0 +1,352 @@
+// The app_host actor: a broker on the link to one myelin-apphost process.
+#include "app_host.hpp"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+#include <caf/actor_system.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/sec.hpp>
+
+#include "child_reaper.hpp"
+#include "link.hpp"
+#include "myelin/actors/firmware.hpp"
+#include "myelin/actors/kv.hpp"
+#include "myelin/bootloader/apps.hpp"
+#include "myelin/runtime/config.hpp"
+
+namespace myelin::bootloader {
+
+namespace {
+
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+using tick_atom = caf::atom_constant<caf::atom("hbtick")>;
+using exited_atom = caf::atom_constant<caf::atom("exited")>;
+using kill_atom = caf::atom_constant<caf::atom("hardkill")>;
+
+std::shared_ptr<spdlog::logger> log() {
+  auto l = spdlog::get("apps");
+  return l ? l : spdlog::default_logger();
+}
+
+struct host_state {
+  app_host_options opts;
+  pid_t pid = -1;
+  bool exited = false;
+  caf::io::connection_handle hdl;
+  link::frame_reader reader;
+  uint64_t next_call = 1;
+  std::unordered_map<uint64_t, caf::response_promise> calls;
+  uint64_t ping_seq = 0;
+  steady::time_point last_pong = steady::now();
+  /// Set when we asked the process to stop (or killed it): the exit reason.
+  caf::error stop_reason;
+  bool stopping = false;
+  /// What the app host said before exiting (module refused, start failed).
+  std::string failure;
+};
+
+std::string signal_text(int sig) {
+  const char* name = sigabbrev_np(sig);
+  return "killed by signal " + std::to_string(sig) +
+         (name != nullptr ? std::string{" (SIG"} + name + ")" : "");
+}
+
+caf::error exit_reason_of(int status, const std::string& failure) {
+  if (WIFSIGNALED(status)) {
+    return make_error(app_errc::crashed, signal_text(WTERMSIG(status)));
+  }
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (code == 0) {
+    return caf::exit_reason::normal;
+  }
+  if (code == 78) {
+    return make_error(app_errc::module_refused, failure.empty() ? "module refused" : failure);
+  }
+  if (!failure.empty()) {
+    return make_error(app_errc::start_failed, failure);
+  }
+  return make_error(app_errc::exited, "exited with code " + std::to_string(code));
+}
+
+/// Forwards one request of the app to a core service, expecting a reply of
+/// type T, and sends the answer back over the link.
+template <class T>
+void forward(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
+             const caf::actor& service, caf::message request) {
+  auto answer = [self, st, id](caf::message reply) {
+    link::send(self, st->hdl, caf::make_message(link::response_atom::value, id, std::move(reply)));
+  };
+  auto on_error = [answer](caf::error& err) { answer(caf::make_message(std::move(err))); };
+  if constexpr (std::is_void_v<T>) {
+    self->request(service, 10s, std::move(request))
+        .then([answer]() { answer(caf::make_message()); }, on_error);
+  } else {
+    self->request(service, 10s, std::move(request))
+        .then([answer](T& x) { answer(caf::make_message(std::move(x))); }, on_error);
+  }
+}
+
+/// Routes an app's service request. Only the requests below cross the link;
+/// anything else is answered with an error.
+void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
+           caf::atom_value service, caf::message request) {
+  auto refuse = [&](const std::string& why) {
+    link::send(
+        self, st->hdl,
+        caf::make_message(link::response_atom::value, id,
+                          caf::make_message(caf::make_error(caf::sec::unexpected_message, why))));
+  };
+  if (service != actors::kv_registry_name && service != actors::firmware_registry_name) {
+    return refuse("no service '" + caf::to_string(service) + "' for apps");
+  }
+  auto target = self->system().registry().get<caf::actor>(service);
+  if (!target) {
+    return refuse("the " + caf::to_string(service) + " service is not running");
+  }
+  if (request.empty() || !request.match_element<caf::atom_value>(0)) {
+    return refuse("malformed service request");
+  }
+  auto op = request.get_as<caf::atom_value>(0);
+  using namespace actors;
+  if (op == kv_get_atom::value || op == kv_get_active_atom::value) {
+    forward<std::string>(self, st, id, target, std::move(request));
+  } else if (op == kv_get_all_atom::value || op == kv_get_all_active_atom::value) {
+    forward<runtime::kv_map>(self, st, id, target, std::move(request));
+  } else if (op == kv_put_atom::value || op == kv_put_active_atom::value ||
+             op == kv_reload_atom::value || op == fw_validate_atom::value ||
+             op == fw_revert_atom::value || op == fw_prevent_revert_atom::value) {
+    forward<void>(self, st, id, target, std::move(request));
+  } else if (op == kv_status_atom::value) {
+    forward<kv_status>(self, st, id, target, std::move(request));
+  } else if (op == serial_atom::value) {
+    forward<runtime::serial_result>(self, st, id, target, std::move(request));
+  } else if (op == fw_status_atom::value) {
+    forward<runtime::firmware_status>(self, st, id, target, std::move(request));
+  } else {
+    refuse("request '" + caf::to_string(op) + "' is not available to apps");
+  }
+}
+
+caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_options opts) {
+  auto st = std::make_shared<host_state>();
+  st->opts = std::move(opts);
+  st->pid = pid;
+  st->hdl = self->add_scribe(fd);
+  st->reader.start(self, st->hdl);
+  // No app host outlives its actor, however the actor ends.
+  self->attach_functor([st] {
+    if (!st->exited && st->pid > 0) {
+      ::kill(st->pid, SIGKILL);
+    }
+  });
+  auto me = caf::actor_cast<caf::actor>(self);
+  child_reaper::instance().watch(
+      pid, [me](int status) { caf::anon_send(me, exited_atom::value, status); });
+  self->set_exit_handler([self, st](caf::exit_msg& msg) {
+    if (st->stopping) {
+      return;
+    }
+    st->stopping = true;
+    st->stop_reason = msg.reason;
+    log()->debug("app {}: stopping its host (pid {})", st->opts.name, st->pid);
+    if (st->exited) {
+      self->quit(msg.reason);
+      return;
+    }
+    ::kill(st->pid, SIGTERM);
+    self->delayed_send(self, st->opts.stop_timeout, kill_atom::value);
+  });
+  self->delayed_send(self, st->opts.heartbeat, tick_atom::value);
+  return {
+      [self, st](caf::io::new_data_msg& msg) {
+        auto payload = st->reader.feed(self, st->hdl, msg.buf);
+        if (!payload) {
+          log()->error("app {}: {}; killing its host", st->opts.name,
+                       self->system().render(payload.error()));
+          ::kill(st->pid, SIGKILL);
+          return;
+        }
+        if (!*payload) {
+          return;
+        }
+        auto decoded = link::decode(self->system(), **payload);
+        if (!decoded) {
+          log()->error("app {}: undecodable link message; killing its host", st->opts.name);
+          ::kill(st->pid, SIGKILL);
+          return;
+        }
+        auto& m = *decoded;
+        if (m.match_elements<link::pong_atom, uint64_t>()) {
+          st->last_pong = steady::now();
+        } else if (m.match_elements<link::hello_atom, std::string>()) {
+          st->last_pong = steady::now();
+          caf::anon_send(st->opts.manager, app_event_atom::value, st->opts.name,
+                         std::string{"ready"}, m.get_as<std::string>(1));
+        } else if (m.match_elements<link::failed_atom, std::string>()) {
+          st->failure = m.get_as<std::string>(1);
+        } else if (m.match_elements<link::reply_atom, uint64_t, bool, std::string>()) {
+          auto i = st->calls.find(m.get_as<uint64_t>(1));
+          if (i != st->calls.end()) {
+            if (m.get_as<bool>(2)) {
+              i->second.deliver(m.get_as<std::string>(3));
+            } else {
+              i->second.deliver(make_error(app_errc::command_failed, m.get_as<std::string>(3)));
+            }
+            st->calls.erase(i);
+          }
+        } else if (m.match_elements<link::request_atom, uint64_t, caf::atom_value,
+                                    caf::message>()) {
+          route(self, st, m.get_as<uint64_t>(1), m.get_as<caf::atom_value>(2),
+                m.get_as<caf::message>(3));
+        } else {
+          log()->error("app {}: unexpected link message {}; killing its host", st->opts.name,
+                       caf::to_string(m));
+          ::kill(st->pid, SIGKILL);
+        }
+      },
+      [self, st](caf::io::connection_closed_msg&) {
+        // The process is ending; its exit status decides the reason.
+      },
+      [self, st](tick_atom) {
+        if (st->exited || st->stopping) {
+          return;
+        }
+        if (steady::now() - st->last_pong > st->opts.heartbeat_timeout) {
+          log()->error("app {}: no heartbeat for {} ms; killing its host", st->opts.name,
+                       st->opts.heartbeat_timeout.count());
+          st->stop_reason = make_error(
+              app_errc::missed_heartbeat,
+              "no answer for " + std::to_string(st->opts.heartbeat_timeout.count()) + " ms");
+          st->stopping = true;
+          ::kill(st->pid, SIGKILL);
+          return;
+        }
+        link::send(self, st->hdl, caf::make_message(link::ping_atom::value, ++st->ping_seq));
+        self->delayed_send(self, st->opts.heartbeat, tick_atom::value);
+      },
+      [self, st](kill_atom) {
+        if (!st->exited) {
+          log()->warn("app {}: did not stop within {} ms; killing it", st->opts.name,
+                      st->opts.stop_timeout.count());
+          ::kill(st->pid, SIGKILL);
+        }
+      },
+      [self, st](exited_atom, int status) {
+        st->exited = true;
+        log()->debug("app {}: host pid {} exited, status {}", st->opts.name, st->pid, status);
+        auto reason = st->stop_reason ? st->stop_reason : exit_reason_of(status, st->failure);
+        auto text = reason ? runtime::describe(reason) : std::string{"exited normally"};
+        if (st->stopping && st->stop_reason == caf::exit_reason::user_shutdown) {
+          text = "stopped";
+        }
+        caf::anon_send(st->opts.manager, app_event_atom::value, st->opts.name,
+                       std::string{"exited"}, text);
+        for (auto& [id, rp] : st->calls) {
+          rp.deliver(make_error(app_errc::not_running, "app " + st->opts.name + " stopped"));
+        }
+        st->calls.clear();
+        self->quit(reason);
+      },
+      [self, st](app_call_atom, std::string& command, std::vector<std::string>& args) {
+        auto rp = self->make_response_promise();
+        auto id = st->next_call++;
+        link::send(
+            self, st->hdl,
+            caf::make_message(link::call_atom::value, id, std::move(command), std::move(args)));
+        st->calls.emplace(id, rp);
+        return rp;
+      },
+  };
+}
+
+}  // namespace
+
+supervisors::start_fn app_host_start(app_host_options opts) {
+  return [opts](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+      return make_error(app_errc::start_failed, std::string{"socketpair: "} + std::strerror(errno));
+    }
+    // Everything the child needs is prepared before fork: after it, only
+    // async-signal-safe calls are allowed (other threads may hold locks).
+    std::vector<std::string> args{opts.apphost_path,
+                                  "--app",
+                                  opts.name,
+                                  "--module",
+                                  opts.module,
+                                  "--link-fd",
+                                  "3",
+                                  "--scheduler-threads",
+                                  std::to_string(opts.scheduler_threads)};
+    std::vector<char*> argv;
+    for (auto& a : args) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::strncmp(*e, "MALLOC_ARENA_MAX=", 17) != 0) {
+        env_strings.emplace_back(*e);
+      }
+    }
+    // Few malloc arenas keep the address space small under RLIMIT_AS.
+    env_strings.emplace_back("MALLOC_ARENA_MAX=2");
+    std::vector<char*> envp;
+    for (auto& e : env_strings) {
+      envp.push_back(e.data());
+    }
+    envp.push_back(nullptr);
+    rlimit limit{};
+    limit.rlim_cur = limit.rlim_max =
+        opts.memory_limit_mb > 0 ? static_cast<rlim_t>(opts.memory_limit_mb) << 20 : RLIM_INFINITY;
+    pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      ::close(sv[0]);
+      ::close(sv[1]);
+      return make_error(app_errc::start_failed, std::string{"fork: "} + std::strerror(errno));
+    }
+    if (pid == 0) {
+      // Dies with myelin-boot, whatever happens to it.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) {
+        ::_exit(127);
+      }
+      // Its own process group: a Ctrl-C meant for myelin-boot must not reach
+      // the apps behind its back (myelin-boot stops them in order).
+      ::setpgid(0, 0);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      if (sv[1] == 3) {
+        ::fcntl(3, F_SETFD, 0);
+      } else {
+        ::dup2(sv[1], 3);
+      }
+      if (opts.memory_limit_mb > 0) {
+        ::setrlimit(RLIMIT_AS, &limit);
+      }
+      ::execve(argv[0], argv.data(), envp.data());
+      ::_exit(127);
+    }
+    ::close(sv[1]);
+    auto self = sys.middleman().spawn_broker(host_broker, sv[0], pid, opts);
+    return self;
+  };
+}
+
+}  // namespace myelin::bootloader

@@ -1,0 +1,394 @@
+// The app manager: starts each app under its own supervisor, tracks its
+// state, and is the triage layer — a failed app never escalates further.
+#include <filesystem>
+#include <map>
+
+#include <spdlog/spdlog.h>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/make_message.hpp>
+
+#include "app_host.hpp"
+#include "myelin/actors/registry.hpp"
+#include "myelin/bootloader/apps.hpp"
+
+namespace myelin::bootloader {
+
+namespace {
+
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+namespace sup = myelin::supervisors;
+
+std::shared_ptr<spdlog::logger> log() {
+  auto l = spdlog::get("apps");
+  return l ? l : spdlog::default_logger();
+}
+
+struct app_entry {
+  apps_options::app cfg;
+  caf::actor sup;
+  std::string state = "stopped";
+  std::string module;
+  uint64_t restarts = 0;
+  steady::time_point ready_since{};
+  std::string last_exit;
+  bool stopping = false;
+  /// Requests waiting for the app's supervisor to end (stop, restart).
+  std::vector<std::function<void()>> on_stopped;
+};
+
+struct manager_state {
+  apps_options opts;
+  std::map<std::string, app_entry> apps;
+  std::vector<std::string> order;
+  /// Set while the manager itself stops: apps still to stop, last first.
+  std::vector<std::string> stop_queue;
+  caf::error stop_reason;
+  bool shutting_down = false;
+};
+
+const char* action_name(failure_action a) {
+  switch (a) {
+    case failure_action::continue_running:
+      return "continue";
+    case failure_action::halt:
+      return "halt";
+    case failure_action::reboot:
+      return "reboot";
+  }
+  return "?";
+}
+
+app_status status_of(const app_entry& e) {
+  app_status s;
+  s.name = e.cfg.name;
+  s.state = e.state;
+  s.module = e.module.empty() ? e.cfg.module : e.module;
+  s.isolation = e.cfg.isolation;
+  s.restarts = e.restarts;
+  if (e.state == "running") {
+    s.uptime_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - e.ready_since)
+            .count();
+  }
+  s.last_exit = e.last_exit;
+  return s;
+}
+
+caf::error start_app(caf::event_based_actor* self, manager_state& st, app_entry& e) {
+  if (e.cfg.isolation != "process") {
+    e.state = "failed";
+    e.last_exit = "isolation '" + e.cfg.isolation + "' is not available in this version";
+    log()->error("app {}: {}", e.cfg.name, e.last_exit);
+    return make_error(app_errc::start_failed, e.last_exit);
+  }
+  app_host_options host;
+  host.name = e.cfg.name;
+  host.module = e.cfg.module;
+  host.apphost_path = st.opts.apphost_path;
+  host.scheduler_threads = st.opts.scheduler_threads;
+  host.heartbeat = st.opts.heartbeat;
+  host.heartbeat_timeout = st.opts.heartbeat_timeout;
+  host.memory_limit_mb = e.cfg.memory_limit_mb;
+  host.manager = caf::actor_cast<caf::actor>(self);
+  sup::supervisor_flags flags;
+  flags.strategy = sup::strategy::one_for_one;
+  flags.intensity = e.cfg.intensity;
+  flags.period = e.cfg.period;
+  flags.name = e.cfg.name;
+  if (e.cfg.backoff_min.count() > 0) {
+    sup::backoff_spec b;
+    b.min = e.cfg.backoff_min;
+    b.max = std::max(e.cfg.backoff_max, e.cfg.backoff_min);
+    flags.backoff = b;
+  }
+  auto child = sup::worker("host", app_host_start(host));
+  child.restart = e.cfg.restart;
+  child.shutdown = sup::shutdown_spec::after(host.stop_timeout + 1s);
+  auto s = sup::start_supervisor(self->system(), flags, {child});
+  if (!s) {
+    e.state = "failed";
+    e.last_exit = self->system().render(s.error());
+    log()->error("app {}: cannot start: {}", e.cfg.name, e.last_exit);
+    return s.error();
+  }
+  e.sup = *s;
+  e.state = "starting";
+  e.stopping = false;
+  // A monitor, not a link: CAF 0.17 drops a link when the linked actor gets
+  // an exit message from us, so our own stop requests would go unanswered.
+  self->monitor(e.sup);
+  return {};
+}
+
+void stop_app(caf::event_based_actor* self, app_entry& e, std::function<void()> done) {
+  if (!e.sup) {
+    if (done) {
+      done();
+    }
+    return;
+  }
+  if (done) {
+    e.on_stopped.push_back(std::move(done));
+  }
+  if (!e.stopping) {
+    e.stopping = true;
+    self->send_exit(e.sup, caf::exit_reason::user_shutdown);
+  }
+}
+
+void stop_next(caf::event_based_actor* self, manager_state& st) {
+  while (!st.stop_queue.empty()) {
+    auto name = st.stop_queue.back();
+    st.stop_queue.pop_back();
+    auto& e = st.apps.at(name);
+    if (e.sup) {
+      stop_app(self, e, [self, &st] { stop_next(self, st); });
+      return;
+    }
+  }
+  self->quit(st.stop_reason);
+}
+
+void run_policy(manager_state& st, const app_entry& e) {
+  auto action = e.cfg.on_failure;
+  if (st.opts.policy) {
+    try {
+      action = st.opts.policy(status_of(e), e.cfg.on_failure);
+    } catch (const std::exception& ex) {
+      log()->error("app {}: the failure policy threw ({}); continuing", e.cfg.name, ex.what());
+      action = failure_action::continue_running;
+    } catch (...) {
+      log()->error("app {}: the failure policy threw; continuing", e.cfg.name);
+      action = failure_action::continue_running;
+    }
+  }
+  log()->error("app {} failed ({}); policy: {}", e.cfg.name, e.last_exit, action_name(action));
+  if (action != failure_action::continue_running && st.opts.request_power) {
+    st.opts.request_power(action == failure_action::halt ? runtime::power_action::halt
+                                                         : runtime::power_action::reboot,
+                          "", false);
+  }
+}
+
+caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
+  auto st = std::make_shared<manager_state>();
+  st->opts = std::move(opts);
+  for (const auto& a : st->opts.apps) {
+    app_entry e;
+    e.cfg = a;
+    st->order.push_back(a.name);
+    st->apps.emplace(a.name, std::move(e));
+  }
+  self->set_down_handler([self, st](caf::down_msg& msg) {
+    for (auto& [name, e] : st->apps) {
+      if (!e.sup || msg.source != e.sup.address()) {
+        continue;
+      }
+      e.sup = nullptr;
+      if (e.stopping) {
+        e.state = "stopped";
+        log()->info("app {} stopped", name);
+      } else if (e.state != "stopped") {
+        // The app's supervisor gave up: the app failed. Never escalate.
+        e.state = "failed";
+        if (e.last_exit.empty()) {
+          e.last_exit = self->system().render(msg.reason);
+        }
+        run_policy(*st, e);
+      }
+      e.stopping = false;
+      auto waiting = std::move(e.on_stopped);
+      for (auto& f : waiting) {
+        f();
+      }
+      return;
+    }
+  });
+  // From the parent (root): stop every app, last started first, then quit.
+  self->set_exit_handler([self, st](caf::exit_msg& msg) {
+    if (!st->shutting_down) {
+      st->shutting_down = true;
+      st->stop_reason = msg.reason;
+      st->stop_queue = st->order;
+      stop_next(self, *st);
+    }
+  });
+  // However the manager ends, no app outlives it.
+  self->attach_functor([st] {
+    for (auto& [name, e] : st->apps) {
+      if (e.sup) {
+        caf::anon_send_exit(e.sup, caf::exit_reason::kill);
+      }
+    }
+  });
+  for (const auto& name : st->order) {
+    auto& e = st->apps.at(name);
+    if (e.cfg.enabled) {
+      start_app(self, *st, e);
+    }
+  }
+  return {
+      [self, st](app_event_atom, const std::string& name, const std::string& event,
+                 const std::string& detail) {
+        auto i = st->apps.find(name);
+        if (i == st->apps.end()) {
+          return;
+        }
+        auto& e = i->second;
+        if (event == "ready") {
+          e.state = "running";
+          e.module = detail;
+          e.ready_since = steady::now();
+          log()->info("app {} ready ({})", name, detail);
+        } else if (event == "exited") {
+          e.last_exit = detail;
+          if (!e.stopping && !st->shutting_down) {
+            ++e.restarts;
+            e.state = e.cfg.restart == sup::restart_type::permanent ? "restarting" : "stopped";
+            log()->warn("app {} exited: {}", name, detail);
+          }
+        }
+      },
+      [self, st](sup::which_children_atom) {
+        std::vector<sup::child_info> rows;
+        for (const auto& name : st->order) {
+          const auto& e = st->apps.at(name);
+          sup::child_info row;
+          row.id = name;
+          row.handle = e.sup;
+          row.status = e.sup ? sup::child_status::running : sup::child_status::undefined;
+          row.type = sup::child_type::supervisor;
+          rows.push_back(std::move(row));
+        }
+        return rows;
+      },
+      [self, st](apps_status_atom) {
+        std::vector<app_status> out;
+        for (const auto& name : st->order) {
+          out.push_back(status_of(st->apps.at(name)));
+        }
+        return out;
+      },
+      [self, st](app_start_atom, const std::string& name) -> caf::result<caf::unit_t> {
+        auto i = st->apps.find(name);
+        if (i == st->apps.end()) {
+          return make_error(app_errc::unknown_app, "no app '" + name + "'");
+        }
+        if (!i->second.sup) {
+          if (auto err = start_app(self, *st, i->second)) {
+            return err;
+          }
+        }
+        return caf::unit;
+      },
+      [self, st](app_stop_atom, const std::string& name) -> caf::result<caf::unit_t> {
+        auto i = st->apps.find(name);
+        if (i == st->apps.end()) {
+          return make_error(app_errc::unknown_app, "no app '" + name + "'");
+        }
+        auto rp = self->make_response_promise<caf::unit_t>();
+        stop_app(self, i->second, [rp]() mutable { rp.deliver(caf::unit); });
+        return rp;
+      },
+      [self, st](app_restart_atom, const std::string& name) -> caf::result<caf::unit_t> {
+        auto i = st->apps.find(name);
+        if (i == st->apps.end()) {
+          return make_error(app_errc::unknown_app, "no app '" + name + "'");
+        }
+        auto rp = self->make_response_promise<caf::unit_t>();
+        stop_app(self, i->second, [self, st, name, rp]() mutable {
+          auto& e = st->apps.at(name);
+          e.last_exit.clear();
+          if (auto err = start_app(self, *st, e)) {
+            rp.deliver(err);
+          } else {
+            rp.deliver(caf::unit);
+          }
+        });
+        return rp;
+      },
+      [self, st](app_call_atom, const std::string& name, std::string& command,
+                 std::vector<std::string>& args) -> caf::result<std::string> {
+        auto i = st->apps.find(name);
+        if (i == st->apps.end()) {
+          return make_error(app_errc::unknown_app, "no app '" + name + "'");
+        }
+        auto& e = i->second;
+        if (e.state != "running" || !e.sup) {
+          return make_error(app_errc::not_running,
+                            "app " + name + " is " + e.state +
+                                (e.last_exit.empty() ? "" : " (" + e.last_exit + ")"));
+        }
+        auto rp = self->make_response_promise<std::string>();
+        // The host is the per-app supervisor's only child.
+        self->request(e.sup, 5s, sup::which_children_atom::value)
+            .then(
+                [self, rp, command, args, name](std::vector<sup::child_info>& rows) mutable {
+                  if (rows.empty() || !rows.front().handle) {
+                    rp.deliver(make_error(app_errc::not_running, "app " + name + " is restarting"));
+                    return;
+                  }
+                  self->request(rows.front().handle, 30s, app_call_atom::value, command, args)
+                      .then([rp](std::string& reply) mutable { rp.deliver(std::move(reply)); },
+                            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+                },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
+      },
+  };
+}
+
+}  // namespace
+
+caf::expected<apps_options> apps_options_from(const runtime::config& cfg,
+                                              const std::string& boot_binary_dir) {
+  namespace fs = std::filesystem;
+  apps_options o;
+  o.apphost_path = cfg.get_string("apphost.path");
+  if (o.apphost_path.empty()) {
+    o.apphost_path = (fs::path{boot_binary_dir} / "myelin-apphost").string();
+  }
+  std::error_code ec;
+  auto base = fs::absolute(cfg.get_string("apphost.base_dir"), ec);
+  o.scheduler_threads = static_cast<size_t>(cfg.get_int("apphost.scheduler_threads"));
+  o.heartbeat = std::chrono::milliseconds{cfg.get_int("apphost.heartbeat_ms")};
+  o.heartbeat_timeout = std::chrono::milliseconds{cfg.get_int("apphost.heartbeat_timeout_ms")};
+  for (const auto& name : cfg.table_names("apps")) {
+    auto key = [&](const char* k) { return "apps." + name + "." + k; };
+    apps_options::app a;
+    a.name = name;
+    a.enabled = cfg.get_bool(key("enabled"));
+    a.module = cfg.get_string(key("module"));
+    if (a.module.empty()) {
+      a.module = (base / name / ("lib" + name + ".so")).string();
+    }
+    a.isolation = cfg.get_string(key("isolation"));
+    auto restart = cfg.get_string(key("restart"));
+    a.restart = restart == "transient"   ? sup::restart_type::transient
+                : restart == "temporary" ? sup::restart_type::temporary
+                                         : sup::restart_type::permanent;
+    a.intensity = static_cast<int>(cfg.get_int(key("intensity")));
+    a.period = std::chrono::milliseconds{cfg.get_int(key("period_ms"))};
+    a.backoff_min = std::chrono::milliseconds{cfg.get_int(key("backoff_min_ms"))};
+    a.backoff_max = std::chrono::milliseconds{cfg.get_int(key("backoff_max_ms"))};
+    a.memory_limit_mb = static_cast<uint64_t>(cfg.get_int(key("memory_limit_mb")));
+    auto on_failure = cfg.get_string(key("on_failure"));
+    a.on_failure = on_failure == "halt"     ? failure_action::halt
+                   : on_failure == "reboot" ? failure_action::reboot
+                                            : failure_action::continue_running;
+    o.apps.push_back(std::move(a));
+  }
+  return o;
+}
+
+supervisors::start_fn app_manager_start(apps_options opts) {
+  return [opts](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
+    auto self = sys.spawn(app_manager, opts);
+    actors::register_service(sys, apps_registry_name, self);
+    return self;
+  };
+}
+
+}  // namespace myelin::bootloader

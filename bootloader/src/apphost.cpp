@@ -1,0 +1,400 @@
+// myelin-apphost: runs one application module in its own process, linked to
+// myelin-boot through an inherited socket (see link.hpp).
+#include "myelin/bootloader/apphost.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <deque>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <CLI/CLI.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "link.hpp"
+#include "module_loader.hpp"
+#include "myelin/actors/firmware.hpp"
+#include "myelin/actors/kv.hpp"
+#include "myelin/runtime/config.hpp"
+#include "myelin/runtime/version.hpp"
+
+namespace myelin::bootloader {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// The app host's exit codes (myelin-boot reports them).
+enum : int {
+  exit_ok = 0,
+  exit_app_failed = 1,
+  exit_usage = 2,
+  exit_module_refused = 78,  // EX_CONFIG
+};
+
+using forward_atom = caf::atom_constant<caf::atom("forward")>;
+using announce_atom = caf::atom_constant<caf::atom("announce")>;
+
+/// A command waiting for the command thread.
+struct pending_command {
+  uint64_t id;
+  std::string name;
+  std::vector<std::string> args;
+};
+
+/// Runs the app's commands one at a time on their own thread, so that a
+/// command may block without stalling the app's scheduler.
+class command_runner {
+ public:
+  command_runner(const app::definition* app, app::context* ctx) : app_(app), ctx_(ctx) {}
+
+  ~command_runner() { stop(); }
+
+  void start(caf::actor broker) {
+    broker_ = std::move(broker);
+    thread_ = std::thread([this] { loop(); });
+  }
+
+  void post(pending_command cmd) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    queue_.push_back(std::move(cmd));
+    cv_.notify_one();
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      stopping_ = true;
+      cv_.notify_one();
+    }
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+
+ private:
+  void loop() {
+    while (true) {
+      pending_command cmd;
+      {
+        std::unique_lock<std::mutex> lock{mtx_};
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (stopping_) {
+          return;
+        }
+        cmd = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      bool ok = false;
+      std::string text;
+      auto i = app_ != nullptr ? app_->commands.find(cmd.name) : decltype(app_->commands.end()){};
+      if (app_ == nullptr || i == app_->commands.end()) {
+        text = "unknown command '" + cmd.name + "'";
+        if (app_ != nullptr) {
+          std::string known;
+          for (const auto& [name, fn] : app_->commands) {
+            known += (known.empty() ? "" : ", ") + name;
+          }
+          text += " (known: " + (known.empty() ? std::string{"none"} : known) + ")";
+        }
+      } else {
+        try {
+          auto reply = i->second(*ctx_, cmd.args);
+          ok = static_cast<bool>(reply);
+          text = ok ? *reply : runtime::describe(reply.error());
+        } catch (const std::exception& e) {
+          text = std::string{"command threw: "} + e.what();
+        } catch (...) {
+          text = "command threw an unknown exception";
+        }
+      }
+      caf::anon_send(broker_, link::reply_atom::value, cmd.id, ok, text);
+    }
+  }
+
+  const app::definition* app_;
+  app::context* ctx_;
+  caf::actor broker_;
+  std::thread thread_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::deque<pending_command> queue_;
+  bool stopping_ = false;
+};
+
+/// The broker's state: the link and the requests in flight.
+struct link_state {
+  caf::io::connection_handle hdl;
+  link::frame_reader reader;
+  uint64_t next_request = 1;
+  std::unordered_map<uint64_t, caf::response_promise> pending;
+  caf::actor pulse;
+  command_runner* commands = nullptr;
+};
+
+caf::behavior link_broker(caf::io::broker* self, int fd, caf::actor pulse,
+                          command_runner* commands) {
+  auto st = std::make_shared<link_state>();
+  st->hdl = self->add_scribe(fd);
+  st->pulse = std::move(pulse);
+  st->commands = commands;
+  st->reader.start(self, st->hdl);
+  return {
+      [self, st](caf::io::new_data_msg& msg) {
+        auto payload = st->reader.feed(self, st->hdl, msg.buf);
+        if (!payload) {
+          std::cerr << "myelin-apphost: " << self->system().render(payload.error()) << "\n";
+          self->quit(payload.error());
+          return;
+        }
+        if (!*payload) {
+          return;
+        }
+        auto decoded = link::decode(self->system(), **payload);
+        if (!decoded) {
+          self->quit(decoded.error());
+          return;
+        }
+        auto& m = *decoded;
+        if (m.match_elements<link::ping_atom, uint64_t>()) {
+          auto seq = m.get_as<uint64_t>(1);
+          // Answered by an actor on the app's scheduler: a wedged scheduler
+          // stops the pongs even though this broker still runs.
+          self->request(st->pulse, 10s, link::ping_atom::value, seq)
+              .then([self, st](link::pong_atom, uint64_t s) {
+                link::send(self, st->hdl, caf::make_message(link::pong_atom::value, s));
+              });
+        } else if (m.match_elements<link::call_atom, uint64_t, std::string,
+                                    std::vector<std::string>>()) {
+          st->commands->post({m.get_as<uint64_t>(1), m.get_as<std::string>(2),
+                              m.get_as<std::vector<std::string>>(3)});
+        } else if (m.match_elements<link::response_atom, uint64_t, caf::message>()) {
+          auto i = st->pending.find(m.get_as<uint64_t>(1));
+          if (i != st->pending.end()) {
+            auto reply = m.get_as<caf::message>(2);
+            if (reply.match_elements<caf::error>()) {
+              i->second.deliver(reply.get_as<caf::error>(0));
+            } else {
+              i->second.deliver(std::move(reply));
+            }
+            st->pending.erase(i);
+          }
+        } else {
+          self->quit(caf::make_error(caf::sec::unexpected_message, "unexpected link message"));
+        }
+      },
+      [self, st](forward_atom, caf::atom_value service, caf::message& request) {
+        auto rp = self->make_response_promise();
+        auto id = st->next_request++;
+        if (!link::send(self, st->hdl,
+                        caf::make_message(link::request_atom::value, id, service, request))) {
+          rp.deliver(caf::make_error(caf::sec::invalid_argument,
+                                     "this request cannot cross to the core services"));
+          return rp;
+        }
+        st->pending.emplace(id, rp);
+        return rp;
+      },
+      [self, st](link::reply_atom, uint64_t id, bool ok, std::string& text) {
+        link::send(self, st->hdl, caf::make_message(link::reply_atom::value, id, ok, text));
+      },
+      [self, st](announce_atom, caf::message& msg) { link::send(self, st->hdl, msg); },
+      [self](const caf::io::connection_closed_msg&) {
+        // myelin-boot went away: nothing left to serve.
+        self->quit(caf::exit_reason::remote_link_unreachable);
+      },
+  };
+}
+
+/// A local stand-in for a core service: every message goes over the link
+/// and the answer comes back to the original sender.
+caf::behavior service_proxy(caf::event_based_actor* self, caf::actor broker,
+                            caf::atom_value service) {
+  self->set_default_handler([broker, service](caf::scheduled_actor* me,
+                                              caf::message_view& x) -> caf::result<caf::message> {
+    auto content = x.move_content_to_message();
+    me->delegate(broker, forward_atom::value, service, std::move(content));
+    return caf::delegated<caf::message>{};
+  });
+  return {[] {}};
+}
+
+/// Answers heartbeats from the app's scheduler.
+caf::behavior pulse(caf::event_based_actor*) {
+  return {
+      [](link::ping_atom, uint64_t seq) { return caf::make_message(link::pong_atom::value, seq); }};
+}
+
+/// What the app sees of its host.
+class host_context : public app::context {
+ public:
+  host_context(caf::actor_system& sys, std::string name, std::string dir)
+      : sys_(sys), name_(std::move(name)), dir_(std::move(dir)) {}
+
+  caf::actor_system& system() override { return sys_; }
+  const std::string& name() const override { return name_; }
+  const std::string& module_dir() const override { return dir_; }
+  caf::actor kv() override { return kv_; }
+  caf::actor firmware() override { return firmware_; }
+
+  void services(caf::actor kv, caf::actor firmware) {
+    kv_ = std::move(kv);
+    firmware_ = std::move(firmware);
+  }
+
+ private:
+  caf::actor_system& sys_;
+  std::string name_;
+  std::string dir_;
+  caf::actor kv_;
+  caf::actor firmware_;
+};
+
+bool wait_readable(int fd, std::chrono::milliseconds timeout) {
+  pollfd p{fd, POLLIN, 0};
+  int rc = 0;
+  do {
+    rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  } while (rc < 0 && errno == EINTR);
+  return rc > 0;
+}
+
+int notify_fd() {
+  return eventfd(0, EFD_CLOEXEC);
+}
+
+void notify(int fd) {
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(fd, &one, sizeof(one));
+}
+
+}  // namespace
+
+int apphost_main(int argc, char** argv) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App cli{"myelin-apphost: runs one application module for myelin-boot"};
+  std::string name;
+  std::string module;
+  int fd = -1;
+  size_t threads = 2;
+  bool show_version = false;
+  cli.add_option("--app", name, "The app's name")->required();
+  cli.add_option("--module", module, "Path of the app's module")->required();
+  cli.add_option("--link-fd", fd, "The connected socket to myelin-boot")->required();
+  cli.add_option("--scheduler-threads", threads, "Scheduler threads");
+  cli.add_flag("--version", show_version, "Print the version and exit");
+  if (argc == 2 && std::string{argv[1]} == "--version") {
+    std::cout << "myelin-apphost " << runtime::version() << "\n";
+    return exit_ok;
+  }
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli.exit(e);
+  }
+
+  // Load the module before the actor system exists (types a module brings
+  // must be known before the system starts).
+  auto loaded = load_module(module);
+
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", threads);
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  cfg.load<caf::io::middleman>();
+  link::register_types(cfg);
+  supervisors::add_error_category(cfg);
+  int exit_code = exit_ok;
+  {
+    caf::actor_system sys{cfg};
+    host_context ctx{sys, name, std::filesystem::path{module}.parent_path().string()};
+    command_runner commands{loaded ? loaded->app : nullptr, &ctx};
+    auto beat = sys.spawn(pulse);
+    auto broker = sys.middleman().spawn_broker(link_broker, fd, beat, &commands);
+    int link_down = notify_fd();
+    broker->attach_functor([link_down] { notify(link_down); });
+    commands.start(broker);
+    ctx.services(sys.spawn(service_proxy, broker, actors::kv_registry_name),
+                 sys.spawn(service_proxy, broker, actors::firmware_registry_name));
+
+    auto refuse = [&](const caf::error& err, int code) {
+      auto reason = runtime::describe(err);
+      std::cerr << "myelin-apphost[" << name << "]: " << reason << "\n";
+      caf::anon_send(broker, announce_atom::value,
+                     caf::make_message(link::failed_atom::value, reason));
+      // Give the broker a moment to write it; myelin-boot also sees the exit code.
+      wait_readable(link_down, 200ms);
+      return code;
+    };
+
+    if (!loaded) {
+      exit_code = refuse(loaded.error(), exit_module_refused);
+    } else {
+      caf::expected<caf::actor> root{caf::error{}};
+      try {
+        root = loaded->app->start(ctx);
+      } catch (const std::exception& e) {
+        root = runtime::make_error(runtime::config_errc::invalid_value,
+                                   std::string{"start threw: "} + e.what());
+      }
+      if (!root || !*root) {
+        exit_code = refuse(root ? runtime::make_error(runtime::config_errc::invalid_value,
+                                                      "start returned no actor")
+                                : root.error(),
+                           exit_app_failed);
+      } else {
+        int root_down = notify_fd();
+        (*root)->attach_functor([root_down] { notify(root_down); });
+        caf::anon_send(broker, announce_atom::value,
+                       caf::make_message(link::hello_atom::value, module));
+        int sigfd = signalfd(-1, &signals, SFD_CLOEXEC);
+        pollfd fds[3] = {{sigfd, POLLIN, 0}, {link_down, POLLIN, 0}, {root_down, POLLIN, 0}};
+        while (::poll(fds, 3, -1) < 0 && errno == EINTR) {
+        }
+        if ((fds[0].revents & POLLIN) != 0) {
+          // Orderly stop: the app's tree first.
+          caf::anon_send_exit(*root, caf::exit_reason::user_shutdown);
+          wait_readable(root_down, 10s);
+        } else if ((fds[1].revents & POLLIN) != 0) {
+          // myelin-boot is gone: stop at once.
+          std::cerr << "myelin-apphost[" << name << "]: lost the link to myelin-boot\n";
+          std::_Exit(exit_ok);
+        } else {
+          std::cerr << "myelin-apphost[" << name << "]: the app's supervision tree gave up\n";
+          exit_code = exit_app_failed;
+        }
+        ::close(sigfd);
+        ::close(root_down);
+      }
+    }
+    commands.stop();
+    caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(beat, caf::exit_reason::user_shutdown);
+    ::close(link_down);
+    // Actors the app left behind must not keep the process alive.
+    std::cout.flush();
+    std::_Exit(exit_code);
+  }
+}
+
+}  // namespace myelin::bootloader

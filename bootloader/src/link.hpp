@@ -1,0 +1,74 @@
+// The link between myelin-boot and one myelin-apphost: a connected unix
+// socket (socketpair made by myelin-boot) adopted by a CAF broker on each side.
+//
+// Frames: a 4-byte little-endian payload size, then the payload, a caf::message
+// serialized with caf::binary_serializer. Messages (atoms defined below):
+//   apphost -> boot  (hello_atom, std::string module_info)     module loaded, tree started
+//   apphost -> boot  (failed_atom, std::string reason)         module refused / start failed
+//   boot -> apphost  (ping_atom, uint64_t seq)                 liveness check
+//   apphost -> boot  (pong_atom, uint64_t seq)                 answered by the app's scheduler
+//   boot -> apphost  (call_atom, uint64_t id, std::string command, std::vector<std::string> args)
+//   apphost -> boot  (reply_atom, uint64_t id, bool ok, std::string text)
+//   apphost -> boot  (request_atom, uint64_t id, caf::atom_value service, caf::message request)
+//   boot -> apphost  (response_atom, uint64_t id, caf::message response)
+// Anything else, an oversized frame or a payload that does not decode closes
+// the link (the app host then exits and is restarted by its supervisor).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include <caf/io/broker.hpp>
+#include <caf/io/connection_handle.hpp>
+
+#include <caf/atom.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/message.hpp>
+
+namespace myelin::bootloader::link {
+
+using hello_atom = caf::atom_constant<caf::atom("lhello")>;
+using failed_atom = caf::atom_constant<caf::atom("lfailed")>;
+using ping_atom = caf::atom_constant<caf::atom("lping")>;
+using pong_atom = caf::atom_constant<caf::atom("lpong")>;
+using call_atom = caf::atom_constant<caf::atom("lcall")>;
+using reply_atom = caf::atom_constant<caf::atom("lreply")>;
+using request_atom = caf::atom_constant<caf::atom("lrequest")>;
+using response_atom = caf::atom_constant<caf::atom("lresponse")>;
+
+/// The largest payload accepted; larger announced sizes close the link.
+inline constexpr uint32_t max_payload = 4u << 20;
+
+/// Registers the types that cross the link; both sides call it before
+/// creating their actor system.
+void register_types(caf::actor_system_config& cfg);
+
+/// Serializes `msg` into a frame (size prefix + payload).
+caf::expected<std::vector<char>> encode(caf::actor_system& sys, const caf::message& msg);
+
+/// Reads the payload size from a 4-byte header.
+uint32_t payload_size(const char* header);
+
+/// Deserializes a payload. Errors: malformed payloads, trailing bytes.
+caf::expected<caf::message> decode(caf::actor_system& sys, const std::vector<char>& payload);
+
+/// Reassembles frames from a broker connection. start() once; then feed()
+/// each new_data_msg. feed() returns the payload of a complete frame, nullopt
+/// while one is incomplete, or an error for an oversized frame.
+class frame_reader {
+ public:
+  void start(caf::io::broker* self, caf::io::connection_handle hdl);
+  caf::expected<std::optional<std::vector<char>>> feed(caf::io::broker* self,
+                                                       caf::io::connection_handle hdl,
+                                                       std::vector<char>& buf);
+
+ private:
+  bool in_header_ = true;
+};
+
+/// Encodes `msg` and writes it as one frame; false if it cannot be encoded.
+bool send(caf::io::broker* self, caf::io::connection_handle hdl, const caf::message& msg);
+
+}  // namespace myelin::bootloader::link

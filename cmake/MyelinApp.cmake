@@ -1,0 +1,26 @@
+# myelin_add_app(<name> SOURCES <files...> [OUTPUT_DIR <dir>])
+#
+# Builds an application module: a shared library lib<name>.so in
+# <OUTPUT_DIR>/<name>/ (default: <build>/apps/<name>/), the layout
+# myelin-apphost expects (apphost.base_dir/<app>/lib<app>.so). The module gets
+# the SDK's headers only: SDK functions (supervisors, ...) are resolved from
+# the app host that loads it, so a module never carries its own copy.
+function(myelin_add_app name)
+  cmake_parse_arguments(arg "" "OUTPUT_DIR" "SOURCES" ${ARGN})
+  if(NOT arg_OUTPUT_DIR)
+    set(arg_OUTPUT_DIR ${PROJECT_BINARY_DIR}/apps)
+  endif()
+  add_library(${name} MODULE ${arg_SOURCES})
+  target_include_directories(${name} PRIVATE
+    ${PROJECT_SOURCE_DIR}/apps/include
+    ${PROJECT_SOURCE_DIR}/supervisors/include
+    ${PROJECT_SOURCE_DIR}/runtime/include
+    ${PROJECT_SOURCE_DIR}/actors/include)
+  target_link_libraries(${name} PRIVATE CAF::core)
+  target_compile_options(${name} PRIVATE ${MYELIN_WARNINGS})
+  set_target_properties(${name} PROPERTIES
+    PREFIX "lib"
+    OUTPUT_NAME ${name}
+    LIBRARY_OUTPUT_DIRECTORY ${arg_OUTPUT_DIR}/${name}
+    CXX_VISIBILITY_PRESET hidden)
+endfunction()
