@@ -30,7 +30,8 @@ TEST(boot, ready_line_names_services_and_control) {
   ASSERT_FALSE(dev.ready_line.empty());
   EXPECT_NE(dev.ready_line.find("core [kv, firmware, console]"), std::string::npos)
       << dev.ready_line;
-  EXPECT_NE(dev.ready_line.find("apps []"), std::string::npos) << dev.ready_line;
+  EXPECT_NE(dev.ready_line.find("apps [fault, hello, ticker]"), std::string::npos)
+      << dev.ready_line;
   EXPECT_GT(dev.port, 0) << dev.ready_line;
   EXPECT_NE(dev.ready_line.find(dev.state), std::string::npos) << dev.ready_line;
 }
@@ -53,21 +54,37 @@ TEST(boot, status_shows_tree) {
   EXPECT_EQ(doc["tree"][0]["children"][0]["id"], "kv");
   EXPECT_EQ(doc["tree"][0]["children"][2]["id"], "console");
   EXPECT_EQ(doc["tree"][1]["id"], "apps");
+  ASSERT_EQ(doc["tree"][1]["children"].size(), 3u) << doc.dump();
+  EXPECT_EQ(doc["tree"][1]["children"][1]["id"], "hello");
+  EXPECT_EQ(doc["tree"][1]["children"][1]["children"][0]["id"], "host");
   auto missing = cli.Get("/v1/nope");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);
   EXPECT_NE(missing->body.find("no such endpoint"), std::string::npos);
 }
 
-// SIGTERM stops apps first, then the core, and exits 0.
-TEST(boot, sigterm_stops_cleanly_exit_zero) {
+// SIGTERM stops the apps first (last started first), then the core services
+// in reverse start order, and exits 0.
+TEST(boot, sigterm_stops_apps_then_core_in_reverse_order) {
   booted_device dev;
   ASSERT_GT(dev.port, 0);
+  ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
   dev.proc->signal(SIGTERM);
   auto status = dev.proc->wait(20s);
   ASSERT_TRUE(status) << "myelin-boot did not stop; output:\n" << dev.proc->output();
   EXPECT_EQ(exit_code_of(*status), 0) << dev.proc->output();
-  EXPECT_NE(dev.proc->output().find("stopped cleanly"), std::string::npos) << dev.proc->output();
+  const auto& out = dev.proc->output();
+  std::vector<std::string> order{"app ticker stopped",      "app hello stopped",
+                                 "app fault stopped",       "service apps stopped",
+                                 "service console stopped", "service firmware stopped",
+                                 "service kv stopped",      "stopped cleanly"};
+  size_t last = 0;
+  for (const auto& step : order) {
+    auto at = out.find(step);
+    ASSERT_NE(at, std::string::npos) << step << " missing in:\n" << out;
+    EXPECT_GT(at, last) << step << " out of order in:\n" << out;
+    last = at;
+  }
 }
 
 // Ctrl-C (SIGINT) stops cleanly with exit 0 as well.
@@ -170,15 +187,24 @@ TEST(cli, status_unreachable_device) {
       << cli.output();
 }
 
-// Binaries not yet meaningful say so and exit non-zero; myelin-bench lists.
-TEST(binaries, stubs_say_so) {
+// myelin-apphost run by hand explains what it needs; every binary has
+// --version; myelin-bench lists its scenarios.
+TEST(binaries, usage_and_versions) {
   child_process apphost({bin("myelin-apphost")});
   auto as = apphost.wait(10s);
   ASSERT_TRUE(as);
   EXPECT_NE(exit_code_of(*as), 0);
-  EXPECT_NE(apphost.output().find("not implemented yet"), std::string::npos);
+  EXPECT_NE(apphost.output().find("--app is required"), std::string::npos) << apphost.output();
+  for (const char* name : {"myelin-boot", "myelin-apphost", "myelin"}) {
+    child_process v({bin(name), "--version"});
+    auto vs = v.wait(10s);
+    ASSERT_TRUE(vs);
+    EXPECT_EQ(exit_code_of(*vs), 0) << name;
+    EXPECT_EQ(v.output().rfind(std::string{name} + " ", 0), 0u) << v.output();
+  }
   child_process bench({bin("myelin-bench"), "--list"});
   auto bs = bench.wait(10s);
   ASSERT_TRUE(bs);
   EXPECT_EQ(exit_code_of(*bs), 0) << bench.output();
+  EXPECT_NE(bench.output().find("supervisor"), std::string::npos) << bench.output();
 }

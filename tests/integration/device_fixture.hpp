@@ -43,6 +43,9 @@ struct booted_device {
     state = state_dir;
     std::vector<std::string> argv{bin("myelin-boot"), "--config", host_config(),       "--set",
                                   "control.port=0",   "--set",    "state.dir=" + state};
+    // The example apps of this build, wherever the test runs from.
+    argv.insert(argv.end(),
+                {"--set", "apphost.base_dir=" + (bin_dir().parent_path() / "apps").string()});
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc = std::make_unique<child_process>(argv);
     auto line = proc->wait_for_line("ready in", std::chrono::seconds{20});
@@ -58,6 +61,11 @@ struct booted_device {
   }
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port); }
+
+  /// Waits for the "apps ready" line (all enabled apps answered or failed).
+  std::optional<std::string> apps_ready() {
+    return proc->wait_for_line("apps ready in", std::chrono::seconds{20});
+  }
 
   /// The host-mode environment's fw_env.config.
   std::string fw_env_config() const { return state + "/kv/fw_env.config"; }

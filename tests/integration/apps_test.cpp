@@ -1,0 +1,304 @@
+// End to end: applications in their own app hosts. Every fault of the fault
+// app leaves the core answering a continuous probe without a single failure,
+// and the app comes back per its policy; a crash loop ends `failed`; modules
+// built for another ABI are refused.
+#include <atomic>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "device_fixture.hpp"
+#include "myelin/test/support.hpp"
+
+using namespace std::chrono_literals;
+using myelin::test::booted_device;
+using myelin::test::exit_code_of;
+using myelin::test::run_myelin;
+
+namespace {
+
+/// Fast heartbeats, so that a hung app host is found in well under a second.
+std::vector<std::string> fast_heartbeat() {
+  return {"--set", "apphost.heartbeat_ms=100", "--set", "apphost.heartbeat_timeout_ms=600"};
+}
+
+std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+/// Calls a command of an app; the reply, or nullopt if the call failed.
+std::optional<std::string> call(int port, const std::string& app, const std::string& command,
+                                std::vector<std::string> args = {}) {
+  httplib::Client cli("127.0.0.1", port);
+  cli.set_read_timeout(5s);
+  nlohmann::json body{{"command", command}, {"args", args}};
+  auto res = cli.Post("/v1/apps/" + app + "/call", body.dump(), "application/json");
+  if (!res || res->status != 200) {
+    return std::nullopt;
+  }
+  return nlohmann::json::parse(res->body)["reply"].get<std::string>();
+}
+
+/// The app's row of GET /v1/apps.
+nlohmann::json app_row(int port, const std::string& app) {
+  httplib::Client cli("127.0.0.1", port);
+  auto res = cli.Get("/v1/apps");
+  if (!res || res->status != 200) {
+    return {};
+  }
+  for (const auto& row : nlohmann::json::parse(res->body)) {
+    if (row["name"] == app) {
+      return row;
+    }
+  }
+  return {};
+}
+
+/// Waits until `pred` holds (checked every 10 ms) or `limit` passes.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = 15s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) {
+      return true;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+/// Asks the core (kv service through the control channel) continuously.
+class core_probe {
+ public:
+  explicit core_probe(int port) : port_(port), thread_([this] { loop(); }) {}
+  ~core_probe() { stop(); }
+
+  void stop() {
+    running_ = false;
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+  int ok() const { return ok_; }
+  int failed() const { return failed_; }
+
+ private:
+  void loop() {
+    httplib::Client cli("127.0.0.1", port_);
+    cli.set_read_timeout(2s);
+    while (running_) {
+      auto res = cli.Get("/v1/kv/nerves_fw_active");
+      if (res && res->status == 200 && res->body.find("\"a\"") != std::string::npos) {
+        ++ok_;
+      } else {
+        ++failed_;
+      }
+      std::this_thread::sleep_for(2ms);
+    }
+  }
+
+  int port_;
+  std::atomic<bool> running_{true};
+  std::atomic<int> ok_{0};
+  std::atomic<int> failed_{0};
+  std::thread thread_;
+};
+
+/// Injects `fault` into the fault app and checks that the core never missed
+/// a beat and that the app answers again; returns the app's row afterwards.
+nlohmann::json survive(const std::string& fault, bool host_dies,
+                       std::vector<std::string> args = {}) {
+  booted_device dev(fast_heartbeat());
+  EXPECT_TRUE(dev.apps_ready()) << dev.proc->output();
+  core_probe probe(dev.port);
+  EXPECT_TRUE(call(dev.port, "fault", fault, args)) << fault;
+  if (host_dies) {
+    // The host goes down (at once, or once its heartbeats stop)...
+    EXPECT_TRUE(eventually([&] { return app_row(dev.port, "fault")["restarts"] == 1; }))
+        << fault << ": the host did not go down; output:\n"
+        << dev.proc->output();
+  } else {
+    std::this_thread::sleep_for(100ms);
+  }
+  // ... and the app answers again.
+  EXPECT_TRUE(eventually([&] {
+    return app_row(dev.port, "fault")["state"] == "running" &&
+           call(dev.port, "fault", "ping") == "pong";
+  })) << fault
+      << ": the app did not come back; output:\n"
+      << dev.proc->output();
+  // The other apps never noticed.
+  EXPECT_EQ(call(dev.port, "hello", "hello"), "Hello from myelin, world!");
+  probe.stop();
+  EXPECT_GT(probe.ok(), 0);
+  EXPECT_EQ(probe.failed(), 0) << fault << ": the core missed requests";
+  return app_row(dev.port, "fault");
+}
+
+}  // namespace
+
+// An exception in an app actor is handled by the app's own supervisor: the
+// host keeps running.
+TEST(fault, throw_restarts_actor_inside_app) {
+  auto row = survive("throw", false);
+  EXPECT_EQ(row["state"], "running");
+  EXPECT_EQ(row["restarts"], 0);
+}
+
+// abort() kills the app host; the app supervisor restarts it.
+TEST(fault, abort_restarts_app_host) {
+  auto row = survive("abort", true);
+  EXPECT_EQ(row["state"], "running");
+  EXPECT_EQ(row["restarts"], 1);
+  EXPECT_NE(row["last_exit"].get<std::string>().find("SIGABRT"), std::string::npos) << row;
+}
+
+// A segfault kills only the app host.
+TEST(fault, segfault_restarts_app_host) {
+  auto row = survive("segfault", true);
+  EXPECT_EQ(row["restarts"], 1);
+  EXPECT_NE(row["last_exit"].get<std::string>().find("SIGSEGV"), std::string::npos) << row;
+}
+
+// A host whose scheduler hangs misses its heartbeats and is killed.
+TEST(fault, hang_detected_by_heartbeat) {
+  auto row = survive("hang", true);
+  EXPECT_EQ(row["restarts"], 1);
+  EXPECT_NE(row["last_exit"].get<std::string>().find("no answer"), std::string::npos) << row;
+}
+
+// Memory without bound hits the host's limit; the host dies, not the device.
+TEST(fault, memory_bomb_contained) {
+  auto row = survive("leak", true);
+  EXPECT_EQ(row["restarts"], 1);
+  EXPECT_NE(row["last_exit"].get<std::string>().find("signal"), std::string::npos) << row;
+}
+
+// exit() with a code: a permanent app is restarted.
+TEST(fault, exit_restarts_permanent_app) {
+  auto row = survive("exit", true, {"3"});
+  EXPECT_EQ(row["restarts"], 1);
+  EXPECT_NE(row["last_exit"].get<std::string>().find("exited with code 3"), std::string::npos)
+      << row;
+}
+
+// A crash loop exceeds the app's intensity: the app is failed, the rest runs.
+TEST(apps, crash_loop_ends_failed) {
+  booted_device dev(fast_heartbeat() + std::vector<std::string>{"--set", "apps.fault.intensity=1"});
+  ASSERT_TRUE(dev.apps_ready());
+  core_probe probe(dev.port);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(eventually([&] { return call(dev.port, "fault", "ping") == "pong"; }));
+    ASSERT_TRUE(call(dev.port, "fault", "segfault"));
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(eventually([&] { return app_row(dev.port, "fault")["state"] == "failed"; }))
+      << dev.proc->output();
+  auto reply = run_myelin({"call", "--device", dev.address(), "fault", "ping"});
+  EXPECT_EQ(reply.exit_code, 1);
+  EXPECT_NE(reply.output.find("app fault is failed"), std::string::npos) << reply.output;
+  EXPECT_EQ(call(dev.port, "hello", "hello", {"still"}), "Hello from myelin, still!");
+  EXPECT_EQ(app_row(dev.port, "ticker")["state"], "running");
+  probe.stop();
+  EXPECT_EQ(probe.failed(), 0);
+  // It can be started again by hand.
+  ASSERT_EQ(run_myelin({"app", "start", "--device", dev.address(), "fault"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return call(dev.port, "fault", "ping") == "pong"; }));
+}
+
+// A failed app with on_failure = reboot reboots the device (host mode: stops).
+TEST(apps, failure_policy_reboot) {
+  booted_device dev(fast_heartbeat() + std::vector<std::string>{"--set", "apps.fault.intensity=0",
+                                                                "--set",
+                                                                "apps.fault.on_failure=reboot"});
+  ASSERT_TRUE(dev.apps_ready());
+  ASSERT_TRUE(call(dev.port, "fault", "segfault"));
+  auto status = dev.proc->wait(20s);
+  ASSERT_TRUE(status) << dev.proc->output();
+  EXPECT_EQ(exit_code_of(*status), 0);
+  EXPECT_NE(
+      dev.proc->output().find("app fault failed (killed by signal 11 (SIGSEGV)); policy: reboot"),
+      std::string::npos)
+      << dev.proc->output();
+  EXPECT_NE(dev.proc->output().find("power: stop apps"), std::string::npos);
+}
+
+// A module built for another SDK ABI, and a missing module, are refused with
+// the reason; the app ends failed and nothing else is disturbed.
+TEST(apps, bad_modules_refused) {
+  std::string bad = std::string{MYELIN_TEST_APPS_DIR} + "/badabi/libbadabi.so";
+  booted_device dev({"--set", "apps.badabi.module=" + bad, "--set",
+                     "apps.ghost.module=/nonexistent/libghost.so"});
+  ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+  EXPECT_TRUE(eventually([&] { return app_row(dev.port, "badabi")["state"] == "failed"; }));
+  auto badabi = app_row(dev.port, "badabi");
+  EXPECT_NE(badabi["last_exit"].get<std::string>().find("was built for SDK ABI 999"),
+            std::string::npos)
+      << badabi;
+  EXPECT_TRUE(eventually([&] { return app_row(dev.port, "ghost")["state"] == "failed"; }));
+  EXPECT_NE(app_row(dev.port, "ghost")["last_exit"].get<std::string>().find("not found"),
+            std::string::npos)
+      << app_row(dev.port, "ghost");
+  EXPECT_EQ(call(dev.port, "hello", "hello"), "Hello from myelin, world!");
+}
+
+// Commands: replies, unknown commands, unknown apps, stopped apps; stop,
+// start and restart through the CLI.
+TEST(apps, commands_and_lifecycle) {
+  booted_device dev;
+  ASSERT_TRUE(dev.apps_ready());
+  auto hello = run_myelin({"call", "--device", dev.address(), "hello", "hello", "Ada"});
+  EXPECT_EQ(hello.exit_code, 0);
+  EXPECT_EQ(hello.output, "Hello from myelin, Ada!\n");
+  auto unknown = run_myelin({"call", "--device", dev.address(), "hello", "nope"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(unknown.output, "myelin: unknown command 'nope' (known: hello)\n");
+  auto noapp = run_myelin({"call", "--device", dev.address(), "nosuch", "x"});
+  EXPECT_EQ(noapp.exit_code, 1);
+  EXPECT_EQ(noapp.output, "myelin: no app 'nosuch'\n");
+  ASSERT_EQ(run_myelin({"app", "stop", "--device", dev.address(), "hello"}).exit_code, 0);
+  EXPECT_EQ(app_row(dev.port, "hello")["state"], "stopped");
+  auto stopped = run_myelin({"call", "--device", dev.address(), "hello", "hello"});
+  EXPECT_EQ(stopped.exit_code, 1);
+  EXPECT_NE(stopped.output.find("app hello is stopped"), std::string::npos) << stopped.output;
+  ASSERT_EQ(run_myelin({"app", "start", "--device", dev.address(), "hello"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return call(dev.port, "hello", "hello").has_value(); }));
+  ASSERT_EQ(run_myelin({"app", "restart", "--device", dev.address(), "hello"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return call(dev.port, "hello", "hello").has_value(); }));
+  EXPECT_EQ(run_myelin({"app", "stop", "--device", dev.address(), "nosuch"}).exit_code, 1);
+  auto status = run_myelin({"status", "--device", dev.address()});
+  EXPECT_NE(status.output.find("  hello  running"), std::string::npos) << status.output;
+}
+
+// An app reaches the core services with ordinary actor messages: the ticker
+// reads the KV store through its host's link.
+TEST(apps, app_reaches_kv_service) {
+  booted_device dev;
+  ASSERT_TRUE(dev.apps_ready());
+  ASSERT_EQ(run_myelin({"kv", "put", "--device", dev.address(), "color=green"}).exit_code, 0);
+  EXPECT_EQ(call(dev.port, "ticker", "kv", {"color"}), "green");
+  auto missing = run_myelin({"call", "--device", dev.address(), "ticker", "kv", "no.such"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find("no key 'no.such'"), std::string::npos) << missing.output;
+}
+
+// Malformed call requests are refused.
+TEST(apps, hostile_call_requests) {
+  booted_device dev;
+  ASSERT_TRUE(dev.apps_ready());
+  httplib::Client cli("127.0.0.1", dev.port);
+  for (const auto& body :
+       {std::string{"{}"}, std::string{R"({"command": 1})"},
+        std::string{R"({"command": "hello", "args": "x"})"},
+        std::string{R"({"command": "hello", "args": [1]})"}, std::string{"nope"}}) {
+    auto res = cli.Post("/v1/apps/hello/call", body, "application/json");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << body;
+  }
+  EXPECT_EQ(cli.Post("/v1/apps/nosuch/call", R"({"command":"x"})", "application/json")->status,
+            404);
+  EXPECT_EQ(cli.Post("/v1/apps/hello/explode", "{}", "application/json")->status, 404);
+}
