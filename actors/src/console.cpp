@@ -89,17 +89,23 @@ caf::error not_running(caf::atom_value name) {
 
 /// Asks a registered service and waits for a reply of type T (HTTP thread).
 template <class T, class... Ts>
-caf::expected<T> ask(caf::actor_system& sys, caf::atom_value name, Ts&&... xs) {
+caf::expected<T> ask_within(caf::actor_system& sys, std::chrono::seconds timeout,
+                            caf::atom_value name, Ts&&... xs) {
   auto target = sys.registry().get<caf::actor>(name);
   if (!target) {
     return not_running(name);
   }
   caf::scoped_actor self{sys};
   caf::expected<T> result{caf::error{}};
-  self->request(target, service_timeout, std::forward<Ts>(xs)...)
+  self->request(target, timeout, std::forward<Ts>(xs)...)
       .receive([&](T& x) { result = std::move(x); },
                [&](caf::error& err) { result = std::move(err); });
   return result;
+}
+
+template <class T, class... Ts>
+caf::expected<T> ask(caf::actor_system& sys, caf::atom_value name, Ts&&... xs) {
+  return ask_within<T>(sys, service_timeout, name, std::forward<Ts>(xs)...);
 }
 
 /// Like ask, for requests answered with an empty reply (caf::unit).
@@ -358,8 +364,10 @@ void install_service_routes(caf::actor_system& sys, httplib::Server& srv,
       }
     }
     std::string name = req.matches[1];
-    auto reply = ask<std::string>(sys, apps_name, app_call_atom::value, name,
-                                  (*body)["command"].get<std::string>(), args);
+    // Apps may take up to 30 s to answer a command.
+    auto reply =
+        ask_within<std::string>(sys, std::chrono::seconds{35}, apps_name, app_call_atom::value,
+                                name, (*body)["command"].get<std::string>(), args);
     if (!reply) {
       return reply_error(res, reply.error());
     }

@@ -1,7 +1,12 @@
 // The ticker app: a timer-driven counter that records its count in the
 // device's KV store (ticker.count) every 10 ticks. Commands: `count` (the
-// current count), `kv KEY` (reads KEY from the KV store through the core).
+// current count), `kv KEY` (reads KEY from the KV store through the core),
+// `rtt [N]` (p50 and p99 in µs of N kv requests over the app host's link).
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <functional>
+#include <memory>
 
 #include <caf/all.hpp>
 
@@ -56,6 +61,58 @@ caf::expected<std::string> kv_command(myelin::app::context& ctx,
   return reply;
 }
 
+using go_atom = caf::atom_constant<caf::atom("go")>;
+
+/// Times `n` sequential kv_get requests from an actor of this app to the kv
+/// service (through the app host's link) and reports the p50 and p99 in µs.
+caf::behavior rtt_prober(caf::event_based_actor* self, caf::actor kv, int n) {
+  auto samples = std::make_shared<std::vector<double>>();
+  auto next = std::make_shared<std::function<void(caf::response_promise)>>();
+  *next = [self, kv, n, samples, next](caf::response_promise rp) {
+    if (static_cast<int>(samples->size()) == n) {
+      std::sort(samples->begin(), samples->end());
+      auto at = [&](double p) { return (*samples)[static_cast<size_t>(p * (n - 1))]; };
+      rp.deliver(std::to_string(at(0.5)) + " " + std::to_string(at(0.99)));
+      self->quit();
+      return;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    self->request(kv, 5s, myelin::actors::kv_get_atom::value, std::string{"nerves_fw_active"})
+        .then(
+            [=](const std::string&) mutable {
+              samples->push_back(
+                  std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+                      .count());
+              (*next)(rp);
+            },
+            [=](caf::error& err) mutable {
+              rp.deliver(std::move(err));
+              self->quit();
+            });
+  };
+  return {[self, next](go_atom) {
+    auto rp = self->make_response_promise();
+    (*next)(rp);
+    return rp;
+  }};
+}
+
+caf::expected<std::string> rtt_command(myelin::app::context& ctx,
+                                       const std::vector<std::string>& args) {
+  int n = args.empty() ? 1000 : std::atoi(args[0].c_str());
+  if (n <= 0 || n > 1000000) {
+    return caf::make_error(caf::sec::invalid_argument, "usage: rtt [N], N in 1..1000000");
+  }
+  caf::scoped_actor self{ctx.system()};
+  auto prober = ctx.system().spawn(rtt_prober, ctx.kv(), n);
+  caf::expected<std::string> reply{caf::error{}};
+  self->request(prober, caf::infinite, go_atom::value)
+      .receive([&](std::string& text) { reply = std::move(text); },
+               [&](caf::error& err) { reply = std::move(err); });
+  return reply;
+}
+
 }  // namespace
 
-MYELIN_APP(myelin::app::definition{start, {{"count", count_command}, {"kv", kv_command}}})
+MYELIN_APP(myelin::app::definition{
+    start, {{"count", count_command}, {"kv", kv_command}, {"rtt", rtt_command}}})

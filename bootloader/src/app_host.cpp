@@ -199,6 +199,8 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
         } else if (m.match_elements<link::failed_atom, std::string>()) {
           st->failure = m.get_as<std::string>(1);
         } else if (m.match_elements<link::reply_atom, uint64_t, bool, std::string>()) {
+          log()->debug("app {}: reply {} from host pid {}", st->opts.name, m.get_as<uint64_t>(1),
+                       st->pid);
           auto i = st->calls.find(m.get_as<uint64_t>(1));
           if (i != st->calls.end()) {
             if (m.get_as<bool>(2)) {
@@ -264,6 +266,7 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
       [self, st](app_call_atom, std::string& command, std::vector<std::string>& args) {
         auto rp = self->make_response_promise();
         auto id = st->next_call++;
+        log()->debug("app {}: call {} '{}' to host pid {}", st->opts.name, id, command, st->pid);
         link::send(
             self, st->hdl,
             caf::make_message(link::call_atom::value, id, std::move(command), std::move(args)));

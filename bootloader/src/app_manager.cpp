@@ -20,6 +20,9 @@ using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 namespace sup = myelin::supervisors;
 
+/// How long an app may take to answer a command.
+constexpr auto call_timeout = 30s;
+
 std::shared_ptr<spdlog::logger> log() {
   auto l = spdlog::get("apps");
   return l ? l : spdlog::default_logger();
@@ -330,9 +333,36 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
                     rp.deliver(make_error(app_errc::not_running, "app " + name + " is restarting"));
                     return;
                   }
-                  self->request(rows.front().handle, 30s, app_call_atom::value, command, args)
-                      .then([rp](std::string& reply) mutable { rp.deliver(std::move(reply)); },
-                            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+                  // A broker that ends drops the requests in its mailbox (CAF
+                  // 0.17): a call racing with a crash would wait out its whole
+                  // timeout. A helper watches the host and answers at once.
+                  self->spawn([host = rows.front().handle, command, args, rp,
+                               name](caf::event_based_actor* h) mutable -> caf::behavior {
+                    h->monitor(host);
+                    auto promise = std::make_shared<caf::typed_response_promise<std::string>>(rp);
+                    h->set_down_handler([h, promise, name](caf::down_msg&) {
+                      if (promise->pending()) {
+                        promise->deliver(make_error(app_errc::not_running,
+                                                    "app " + name + " stopped before answering"));
+                      }
+                      h->quit();
+                    });
+                    h->request(host, call_timeout, app_call_atom::value, command, args)
+                        .then(
+                            [h, promise](std::string& reply) {
+                              if (promise->pending()) {
+                                promise->deliver(std::move(reply));
+                              }
+                              h->quit();
+                            },
+                            [h, promise](caf::error& err) {
+                              if (promise->pending()) {
+                                promise->deliver(std::move(err));
+                              }
+                              h->quit();
+                            });
+                    return {[] {}};
+                  });
                 },
                 [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
         return rp;
