@@ -6,11 +6,11 @@
 #include <filesystem>
 #include <memory>
 
+#include <spdlog/spdlog.h>
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
-#include <spdlog/spdlog.h>
 
 #include "myelin/runtime/kv_store.hpp"
 #include "myelin/runtime/memory_kv.hpp"
@@ -102,9 +102,10 @@ supervisors::start_fn kv_start(kv_options opts) {
       self->state.store = std::make_unique<runtime::kv_store>(make_backend(opts));
       auto& store = *self->state.store;
       if (store.last_error()) {
-        log()->error("kv: {} cannot be read: {}; serving what is left, a write will "
-                     "create a valid store",
-                     store.backend_name(), runtime::describe(store.last_error()));
+        log()->error(
+            "kv: {} cannot be read: {}; serving what is left, a write will "
+            "create a valid store",
+            store.backend_name(), runtime::describe(store.last_error()));
       } else {
         log()->info("kv: {} with {} keys", store.backend_name(), store.get_all().size());
       }
@@ -120,9 +121,9 @@ supervisors::start_fn kv_start(kv_options opts) {
             if (auto v = self->state.store->get_active(key)) {
               return *v;
             }
-            return runtime::make_error(runtime::kv_errc::not_found,
-                                       "no key '" + self->state.store->active_slot() + "." +
-                                           key + "'");
+            return runtime::make_error(
+                runtime::kv_errc::not_found,
+                "no key '" + self->state.store->active_slot() + "." + key + "'");
           },
           [self](kv_get_all_active_atom) { return self->state.store->get_all_active(); },
           [self](kv_put_atom, const runtime::kv_map& values) -> caf::result<caf::unit_t> {

@@ -70,7 +70,7 @@ std::string other_slot(const std::string& slot) {
 
 validation_scheme scheme_of(const kv_map& kv) {
   return find(kv, "upgrade_available") != nullptr ? validation_scheme::uboot_bootcount
-                                                   : validation_scheme::nerves;
+                                                  : validation_scheme::nerves;
 }
 
 validation validation_status(const kv_map& kv) {
@@ -99,7 +99,9 @@ validation validation_status(const kv_map& kv) {
   return validation::unknown;
 }
 
-bool firmware_valid(const kv_map& kv) { return validation_status(kv) != validation::unvalidated; }
+bool firmware_valid(const kv_map& kv) {
+  return validation_status(kv) != validation::unvalidated;
+}
 
 std::string next_slot(const kv_map& kv) {
   auto active = active_slot(kv);

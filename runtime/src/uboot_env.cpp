@@ -46,7 +46,8 @@ std::string to_string(kv_errc x) {
 }
 
 caf::error make_error(kv_errc x, std::string context) {
-  return caf::error{static_cast<uint8_t>(x), caf::atom("kv"), caf::make_message(std::move(context))};
+  return caf::error{static_cast<uint8_t>(x), caf::atom("kv"),
+                    caf::make_message(std::move(context))};
 }
 
 caf::error check_key(const std::string& key) {
@@ -111,7 +112,9 @@ struct uboot_ctx_guard {
   }
 };
 
-std::string errno_text(int rc) { return std::strerror(rc < 0 ? -rc : rc); }
+std::string errno_text(int rc) {
+  return std::strerror(rc < 0 ? -rc : rc);
+}
 
 // Checks that every device exists; libubootenv 0.3.2 must not be given a
 // config whose device is missing (a later store then crashes).
@@ -124,11 +127,10 @@ caf::error check_devices(const std::vector<env_device>& devs) {
     }
     if (S_ISREG(st.st_mode) && d.offset >= 0 &&
         static_cast<uint64_t>(st.st_size) < static_cast<uint64_t>(d.offset) + d.size) {
-      return make_error(kv_errc::unreadable, "environment file " + d.path + " is " +
-                                                 std::to_string(st.st_size) +
-                                                 " bytes, too short for a copy at offset " +
-                                                 std::to_string(d.offset) + " of " +
-                                                 std::to_string(d.size) + " bytes");
+      return make_error(kv_errc::unreadable,
+                        "environment file " + d.path + " is " + std::to_string(st.st_size) +
+                            " bytes, too short for a copy at offset " + std::to_string(d.offset) +
+                            " of " + std::to_string(d.size) + " bytes");
     }
   }
   return {};
@@ -233,7 +235,9 @@ caf::expected<std::vector<env_device>> parse_fw_env_config(std::string_view text
 uboot_env_backend::uboot_env_backend(std::string config_path)
     : config_path_(std::move(config_path)) {}
 
-std::string uboot_env_backend::describe() const { return "uboot:" + config_path_; }
+std::string uboot_env_backend::describe() const {
+  return "uboot:" + config_path_;
+}
 
 caf::expected<kv_map> uboot_env_backend::read() {
   auto devs = read_devices(config_path_);
@@ -309,9 +313,8 @@ caf::error uboot_env_backend::write(const kv_changes& changes) {
   // -ENODATA: no valid copy. Writing then creates a valid environment (with
   // only the new keys) rather than refusing every write forever.
   if (rc < 0 && rc != -ENODATA) {
-    return make_error(kv_errc::write_failed,
-                      "environment " + config_path_ + ": cannot read before writing: " +
-                          errno_text(rc));
+    return make_error(kv_errc::write_failed, "environment " + config_path_ +
+                                                 ": cannot read before writing: " + errno_text(rc));
   }
   for (const auto& [key, value] : changes) {
     if (libuboot_set_env(g.ctx, key.c_str(), value ? value->c_str() : nullptr) < 0 && value) {

@@ -3,6 +3,8 @@
 
 namespace myelin::runtime {
 
-std::string version() { return MYELIN_VERSION; }
+std::string version() {
+  return MYELIN_VERSION;
+}
 
 }  // namespace myelin::runtime

@@ -60,8 +60,8 @@ TEST(uboot_block, redundant_env_on_loop_device) {
               0);
   }
   auto config = (loop.dir / "fw_env.config").string();
-  myelin::test::write_file(config, loop.path + " 0x10000 0x4000\n" + loop.path +
-                                       " 0x20000 0x4000\n");
+  myelin::test::write_file(config,
+                           loop.path + " 0x10000 0x4000\n" + loop.path + " 0x20000 0x4000\n");
   uboot_env_backend env(config);
   auto kv = env.read();
   ASSERT_TRUE(kv) << describe(kv.error());

@@ -34,7 +34,7 @@ validation expected_validation(const std::optional<std::string>& upgrade_availab
   if (!deciding) {
     return validation::unknown;
   }
-  return *deciding == "1" ? validation::validated
+  return *deciding == "1"   ? validation::validated
          : *deciding == "0" ? validation::unvalidated
                             : validation::unknown;
 }
@@ -62,12 +62,13 @@ TEST(firmware_status, every_key_combination) {
             put(kv, other + ".nerves_fw_validated", ov);  // must never matter
             auto want = expected_validation(ua, sv, gv);
             auto s = status_of(kv);
-            SCOPED_TRACE(testing::Message() << "active=" << active.value_or("-")
-                                            << " ua=" << ua.value_or("-") << " sv="
-                                            << sv.value_or("-") << " gv=" << gv.value_or("-"));
+            SCOPED_TRACE(testing::Message()
+                         << "active=" << active.value_or("-") << " ua=" << ua.value_or("-")
+                         << " sv=" << sv.value_or("-") << " gv=" << gv.value_or("-"));
             EXPECT_EQ(s.active, slot);
             EXPECT_EQ(s.validation, want);
-            EXPECT_EQ(s.scheme, ua ? validation_scheme::uboot_bootcount : validation_scheme::nerves);
+            EXPECT_EQ(s.scheme,
+                      ua ? validation_scheme::uboot_bootcount : validation_scheme::nerves);
             EXPECT_EQ(firmware_valid(kv), want != validation::unvalidated);
             EXPECT_EQ(s.next, want == validation::unvalidated ? other : slot);
             // validate() always ends validated, and the next boot stays here.

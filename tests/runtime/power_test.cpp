@@ -44,7 +44,8 @@ TEST(power, pid1_order_apps_core_sync_kernel) {
   power_options opts;
   opts.system_call = true;
   auto log = run_power_sequence(power_action::reboot, "0 tryboot", opts, r.steps());
-  EXPECT_EQ(r.calls, (std::vector<std::string>{"apps", "core", "sync", "kernel reboot(0 tryboot)"}));
+  EXPECT_EQ(r.calls,
+            (std::vector<std::string>{"apps", "core", "sync", "kernel reboot(0 tryboot)"}));
   EXPECT_EQ(log.back(), "system call reboot 0 tryboot");
 }
 

@@ -32,7 +32,8 @@ struct fake_root {
     write_file(dir / "sys/class/dmi/id/product_serial", "DMI-SERIAL-9\n");
     write_file(dir / "sys/class/net/eth0/address", "b8:27:eb:12:34:56\n");
     write_file(dir / "sys/class/net/dummy0/address", "00:00:00:00:00:00\n");
-    write_file(dir / "etc/eeprom", std::string("\xff\xff\xff\xffSN-EEPROM-77\0\0\xde\xad\xbe\xef", 22));
+    write_file(dir / "etc/eeprom",
+               std::string("\xff\xff\xff\xffSN-EEPROM-77\0\0\xde\xad\xbe\xef", 22));
   }
 
   serial_options with(const std::vector<std::string>& strategies) {
@@ -118,16 +119,16 @@ TEST(serial_number, fallback_when_all_fail) {
 
 // Malformed strategies are refused with the reason.
 TEST(serial_number, bad_strategies_refused) {
-  for (const auto& [text, why] : std::vector<std::pair<std::string, std::string>>{
-           {"serial", "unknown strategy"},
-           {"env", "needs an argument"},
-           {"env:", "needs an argument"},
-           {"cpuinfo:x", "takes no argument"},
-           {"mac:../../etc", "not an interface name"},
-           {"file:relative/path", "absolute"},
-           {"file:/x@zz", "bad offset"},
-           {"file:/x@0:0", "length must be 1..64"},
-           {"file:/x@0:65", "length must be 1..64"}}) {
+  for (const auto& [text, why] :
+       std::vector<std::pair<std::string, std::string>>{{"serial", "unknown strategy"},
+                                                        {"env", "needs an argument"},
+                                                        {"env:", "needs an argument"},
+                                                        {"cpuinfo:x", "takes no argument"},
+                                                        {"mac:../../etc", "not an interface name"},
+                                                        {"file:relative/path", "absolute"},
+                                                        {"file:/x@zz", "bad offset"},
+                                                        {"file:/x@0:0", "length must be 1..64"},
+                                                        {"file:/x@0:65", "length must be 1..64"}}) {
     auto s = parse_serial_strategy(text);
     ASSERT_FALSE(s) << text;
     EXPECT_NE(describe(s.error()).find(why), std::string::npos) << describe(s.error());

@@ -22,7 +22,9 @@ namespace {
 
 constexpr uint64_t env_size = 0x2000;
 
-kv_errc code_of(const caf::error& err) { return static_cast<kv_errc>(err.code()); }
+kv_errc code_of(const caf::error& err) {
+  return static_cast<kv_errc>(err.code());
+}
 
 /// Skips unless the U-Boot tools are installed.
 #define REQUIRE_UBOOT_TOOLS()                                                          \
@@ -44,9 +46,8 @@ struct env_image {
   env_image(const std::string& contents, bool redundant) {
     write_file(dir / "env.txt", contents);
     auto size = std::to_string(env_size);
-    std::string cmd = "mkenvimage " + std::string(redundant ? "-r " : "") + "-s " + size +
-                      " -o " + shell_quote(image + ".one") + " " +
-                      shell_quote((dir / "env.txt").string());
+    std::string cmd = "mkenvimage " + std::string(redundant ? "-r " : "") + "-s " + size + " -o " +
+                      shell_quote(image + ".one") + " " + shell_quote((dir / "env.txt").string());
     auto r = run(cmd);
     EXPECT_EQ(r.exit_code, 0) << r.output;
     if (redundant) {

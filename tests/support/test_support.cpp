@@ -125,7 +125,7 @@ bool child_process::read_some(std::chrono::milliseconds timeout) {
 }
 
 std::optional<std::string> child_process::wait_for_line(const std::string& needle,
-                                                         std::chrono::milliseconds timeout) {
+                                                        std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     // Look only at complete lines not scanned before.

@@ -41,7 +41,8 @@ TEST(device_address, environment_default) {
 
 // Malformed addresses are refused with a reason.
 TEST(device_address, rejects_malformed) {
-  for (const char* bad : {":4848", "host:", "host:0", "host:65536", "host:12ab", "[::1", "[::1]x"}) {
+  for (const char* bad :
+       {":4848", "host:", "host:0", "host:65536", "host:12ab", "[::1", "[::1]x"}) {
     auto a = parse_device_address(bad);
     EXPECT_FALSE(a) << bad;
     if (!a) {

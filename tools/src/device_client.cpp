@@ -4,10 +4,10 @@
 #include <charconv>
 #include <cstdlib>
 
+#include <httplib.h>
 #include <caf/atom.hpp>
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 namespace myelin::tools {
@@ -82,8 +82,8 @@ namespace {
 caf::expected<std::string> answer(const device_address& dev, const httplib::Result& res) {
   auto where = dev.host + ":" + std::to_string(dev.port);
   if (!res) {
-    return make_error(client_errc::unreachable,
-                      "cannot reach the device at " + where + ": " + httplib::to_string(res.error()));
+    return make_error(client_errc::unreachable, "cannot reach the device at " + where + ": " +
+                                                    httplib::to_string(res.error()));
   }
   if (res->status < 200 || res->status > 299) {
     std::string why = res->body;

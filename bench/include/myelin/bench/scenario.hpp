@@ -33,6 +33,6 @@ double percentile(std::vector<double>& samples, double p);
 #define MYELIN_BENCH_CONCAT(a, b) MYELIN_BENCH_CONCAT_(a, b)
 
 /// Registers a scenario: MYELIN_BENCH_SCENARIO("name", "what it measures", fn).
-#define MYELIN_BENCH_SCENARIO(name, description, fn)                                   \
-  static const bool MYELIN_BENCH_CONCAT(myelin_bench_registered_, __LINE__) =          \
+#define MYELIN_BENCH_SCENARIO(name, description, fn)                          \
+  static const bool MYELIN_BENCH_CONCAT(myelin_bench_registered_, __LINE__) = \
       ::myelin::bench::register_scenario({name, description, fn})

@@ -47,11 +47,11 @@ std::string missing_root();
 }  // namespace myelin::test
 
 /// Skips the current test with a visible reason unless running as root.
-#define MYELIN_REQUIRE_ROOT()                                          \
-  do {                                                                 \
-    if (auto why_ = ::myelin::test::missing_root(); !why_.empty()) {   \
-      GTEST_SKIP() << why_;                                            \
-    }                                                                  \
+#define MYELIN_REQUIRE_ROOT()                                        \
+  do {                                                               \
+    if (auto why_ = ::myelin::test::missing_root(); !why_.empty()) { \
+      GTEST_SKIP() << why_;                                          \
+    }                                                                \
   } while (false)
 
 namespace myelin::test {
