@@ -153,9 +153,6 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
       ::kill(st->pid, SIGKILL);
     }
   });
-  auto me = caf::actor_cast<caf::actor>(self);
-  child_reaper::instance().watch(
-      pid, [me](int status) { caf::anon_send(me, exited_atom::value, status); });
   self->set_exit_handler([self, st](caf::exit_msg& msg) {
     if (st->stopping) {
       return;
@@ -348,6 +345,9 @@ supervisors::start_fn app_host_start(app_host_options opts) {
     }
     ::close(sv[1]);
     auto self = sys.middleman().spawn_broker(host_broker, sv[0], pid, opts);
+    // Watched at once, so that as PID 1 the reaper never takes it for an orphan.
+    child_reaper::instance().watch(
+        pid, [self](int status) { caf::anon_send(self, exited_atom::value, status); });
     return self;
   };
 }

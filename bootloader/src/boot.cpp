@@ -1,5 +1,6 @@
 // The boot sequence of myelin-boot: config, logging, the root supervision tree,
-// waiting for a stop signal, and the orderly stop in reverse start order.
+// waiting for a stop signal, and the orderly stop in reverse start order; in
+// PID 1 mode also the init duties of pid1.hpp.
 #include "myelin/bootloader/boot.hpp"
 
 #include <poll.h>
@@ -16,6 +17,8 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -35,6 +38,7 @@
 #include "myelin/runtime/power.hpp"
 #include "myelin/runtime/version.hpp"
 #include "myelin/supervisors/supervisor.hpp"
+#include "pid1.hpp"
 
 namespace myelin::bootloader {
 
@@ -74,6 +78,10 @@ const char* signal_name(int sig) {
       return "SIGINT";
     case SIGTERM:
       return "SIGTERM";
+    case SIGUSR1:
+      return "SIGUSR1";
+    case SIGUSR2:
+      return "SIGUSR2";
     default:
       return "signal";
   }
@@ -256,6 +264,255 @@ std::vector<std::string> child_ids(caf::actor_system& sys, const caf::actor& s) 
   return ids;
 }
 
+namespace {
+
+/// What PID 1 mode needs to know at the end: whether it is on, how to make
+/// the last system call, and what to do when the runtime failed.
+struct pid1_context {
+  /// --pid1 or getpid() == 1: mounts, hostname, reap every child, signals.
+  bool mode = false;
+  /// getpid() == 1: the process must never end (the kernel would panic).
+  bool real = false;
+  /// The test power hook is active: the system call is only recorded, and
+  /// ending the process is then allowed (it is never the initial namespace).
+  bool hook = false;
+  bool hang_on_failure = false;
+  runtime::power_options power;
+  runtime::power_steps steps;
+  sigset_t signals{};
+};
+
+runtime::power_options power_options_from(const runtime::config& cfg) {
+  runtime::power_options popts;
+  popts.system_call = getpid() == 1;
+  popts.reboot_command = cfg.get_string("power.reboot_command");
+  popts.poweroff_command = cfg.get_string("power.poweroff_command");
+  popts.halt_command = cfg.get_string("power.halt_command");
+  popts.stop_timeout = milliseconds{cfg.get_int("runtime.shutdown_timeout_ms")};
+  return popts;
+}
+
+void log_power(const std::vector<std::string>& lines) {
+  for (const auto& line : lines) {
+    spdlog::get("boot")->info("power: {}", line);
+  }
+}
+
+/// PID 1 with nothing left to run: wait forever, still reaping orphans; a
+/// reboot/halt/poweroff signal makes the system call (it returns only if
+/// that fails, or with the test hook).
+void hang(const pid1_context& ctx) {
+  auto log = spdlog::get("boot");
+  log->critical(
+      "hanging (pid1.on_failure = hang, or the system call failed); SIGTERM reboots, "
+      "SIGUSR1 halts, SIGUSR2 powers off");
+  // The actors that watched children are gone with their actor system.
+  child_reaper::instance().forget_all();
+  int fd = signalfd(-1, &ctx.signals, SFD_CLOEXEC);
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 1000) > 0) {
+      signalfd_siginfo info{};
+      if (::read(fd, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+        if (auto action = pid1::action_for_signal(static_cast<int>(info.ssi_signo))) {
+          log->warn("{} received while hanging: {}", signal_name(static_cast<int>(info.ssi_signo)),
+                    runtime::to_string(*action));
+          log_power(runtime::run_immediate_power(*action, "", ctx.power, ctx.steps));
+          if (ctx.hook || !ctx.real) {
+            ::close(fd);
+            return;
+          }
+        }
+      }
+    }
+    child_reaper::instance().reap();
+  }
+}
+
+/// What PID 1 does instead of ending with `code`. `failed`: the runtime itself
+/// failed (the boot, or the root supervisor gave up). Returns the exit code
+/// when ending is allowed (not PID 1, or the test hook), otherwise never.
+int pid1_end(int code, bool failed, const pid1_context& ctx) {
+  if (!ctx.mode) {
+    return code;
+  }
+  auto log = spdlog::get("boot");
+  if (failed) {
+    log->critical("the runtime failed in PID 1 mode; pid1.on_failure = {}",
+                  ctx.hang_on_failure ? "hang" : "reboot");
+    if (!ctx.hang_on_failure) {
+      log_power(run_immediate_power(runtime::power_action::reboot, "", ctx.power, ctx.steps));
+      if (ctx.hook || !ctx.real) {
+        return code;
+      }
+    }
+  } else if (ctx.hook || !ctx.real) {
+    return code;
+  }
+  hang(ctx);
+  return code;
+}
+
+/// After a successful boot: the ready line, the hostname (PID 1), then waits
+/// for a stop signal, a power request or the end of the root supervisor, and
+/// stops accordingly. Returns the exit code and whether the runtime failed.
+std::pair<int, bool> run_until_stop(caf::actor_system& sys, const caf::actor& root,
+                                    const runtime::config& cfg, const std::string& state_dir,
+                                    steady::time_point t0, power_mailbox& mailbox,
+                                    const pid1_context& pid1_ctx, const sigset_t& signals) {
+  auto log = spdlog::get("boot");
+  // The root supervisor ending for any reason wakes the main thread.
+  int root_down = eventfd(0, EFD_CLOEXEC);
+  auto root_reason = std::make_shared<caf::error>();
+  root->attach_functor([root_down, root_reason](const caf::error& reason) {
+    *root_reason = reason;
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(root_down, &one, sizeof(one));
+  });
+
+  std::string control = "(none)";
+  {
+    caf::scoped_actor self{sys};
+    auto console = sys.registry().get<caf::actor>(actors::console_registry_name);
+    if (console) {
+      self->request(console, std::chrono::seconds{2}, caf::get_atom::value)
+          .receive([&](const std::string& url) { control = url; },
+                   [&](const caf::error& err) { control = "unknown (" + sys.render(err) + ")"; });
+    }
+  }
+  std::vector<std::string> core_services, apps;
+  if (auto rows = sup::which_children(sys, root, milliseconds{2000})) {
+    for (const auto& r : *rows) {
+      if (r.id == core_id && r.handle) {
+        core_services = child_ids(sys, r.handle);
+      } else if (r.id == apps_id && r.handle) {
+        apps = child_ids(sys, r.handle);
+      }
+    }
+  }
+  if (pid1_ctx.mode) {
+    // The core is up: the kv service knows the serial number.
+    log->info("pid1: {}", pid1::set_hostname(sys, cfg.get_string("pid1.hostname_pattern")));
+  }
+  auto ready_ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+  log->info("ready in {:.1f} ms: core [{}], apps [{}]; control channel {}; state {}", ready_ms,
+            join(core_services), join(apps), control, state_dir);
+
+  auto& reaper = child_reaper::instance();
+  int sigfd = signalfd(-1, &signals, SFD_CLOEXEC);
+  pollfd fds[3] = {{sigfd, POLLIN, 0}, {root_down, POLLIN, 0}, {mailbox.fd, POLLIN, 0}};
+  // Until every enabled app has answered (or failed), look every few ms.
+  bool apps_pending = !apps.empty();
+  int stop_signal = 0;
+  std::optional<power_mailbox::request> signal_power;
+  while (stop_signal == 0 && !signal_power) {
+    // Exited orphans wait out their grace period without a new SIGCHLD.
+    int rc = ::poll(fds, 3, apps_pending ? 5 : reaper.has_unclaimed() ? 100 : -1);
+    if (rc < 0 && errno != EINTR) {
+      break;
+    }
+    if (apps_pending) {
+      if (auto line = apps_ready_line(sys, t0)) {
+        log->info("{}", *line);
+        apps_pending = false;
+      } else if (steady::now() - t0 > std::chrono::seconds{30}) {
+        apps_pending = false;
+      }
+    }
+    if (rc <= 0) {
+      if (reaper.has_unclaimed()) {
+        reaper.reap();
+      }
+      continue;
+    }
+    if ((fds[0].revents & POLLIN) != 0) {
+      signalfd_siginfo info{};
+      if (::read(sigfd, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+        auto sig = static_cast<int>(info.ssi_signo);
+        if (sig == SIGCHLD) {
+          reaper.reap();
+        } else if (auto action = pid1::action_for_signal(sig); action && pid1_ctx.mode) {
+          // As PID 1 a stop signal is a power request: same path, same order.
+          log->info("{} received in PID 1 mode: {}", signal_name(sig), runtime::to_string(*action));
+          signal_power = power_mailbox::request{*action, "", false};
+        } else {
+          stop_signal = sig;
+        }
+      }
+    }
+    if ((fds[1].revents & POLLIN) != 0 || (fds[2].revents & POLLIN) != 0) {
+      break;
+    }
+  }
+  // Exits of app hosts during the stop are still collected.
+  std::atomic<bool> reaping{true};
+  std::thread reaper_thread([&reaping, sigfd] {
+    while (reaping) {
+      pollfd p{sigfd, POLLIN, 0};
+      if (::poll(&p, 1, 20) > 0) {
+        signalfd_siginfo info{};
+        [[maybe_unused]] auto n = ::read(sigfd, &info, sizeof(info));
+      }
+      child_reaper::instance().reap();
+    }
+  });
+  int exit_code = 0;
+  bool failed = false;
+  auto timeout = milliseconds{cfg.get_int("runtime.shutdown_timeout_ms")};
+  bool power_requested =
+      signal_power || ((fds[2].revents & POLLIN) != 0 && (fds[1].revents & POLLIN) == 0);
+  if (stop_signal != 0) {
+    log->info("{} received: stopping apps, then the core, in reverse start order",
+              signal_name(stop_signal));
+    caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
+    if (!wait_fd(root_down, timeout)) {
+      log->critical("stop did not finish within {} ms; cutting it short", timeout.count());
+      spdlog::shutdown();
+      std::_Exit(1);
+    }
+    log->info("stopped cleanly");
+  } else if (power_requested) {
+    auto req = signal_power ? *signal_power : mailbox.take();
+    auto steps = pid1_ctx.steps;
+    // Apps first, then the core: terminate_child keeps the root from
+    // restarting them.
+    auto stop = [&sys, r = root](const char* id) {
+      return [&sys, r, id](milliseconds limit) {
+        caf::scoped_actor self{sys};
+        bool done = false;
+        self->request(r, limit, sup::terminate_child_atom::value, std::string{id})
+            .receive([&] { done = true; }, [&](caf::error&) {});
+        return done;
+      };
+    };
+    steps.stop_apps = stop(apps_id);
+    steps.stop_core = stop(core_id);
+    log->warn("{}{}{}: {}", runtime::to_string(req.action), req.arg.empty() ? "" : " " + req.arg,
+              req.immediate ? " (immediate)" : "",
+              req.immediate ? "no graceful stop" : "stopping apps, then the core");
+    spdlog::default_logger()->flush();
+    auto steps_done = req.immediate
+                          ? runtime::run_immediate_power(req.action, req.arg, pid1_ctx.power, steps)
+                          : runtime::run_power_sequence(req.action, req.arg, pid1_ctx.power, steps);
+    log_power(steps_done);
+    caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
+    wait_fd(root_down, timeout);
+    log->info("stopped for {}", runtime::to_string(req.action));
+  } else {
+    log->critical("the supervision tree gave up: {}", sys.render(*root_reason));
+    exit_code = 1;
+    failed = true;
+  }
+  reaping = false;
+  reaper_thread.join();
+  sys.registry().erase(actors::root_registry_name);
+  ::close(sigfd);
+  ::close(root_down);
+  return {exit_code, failed};
+}
+
+}  // namespace
+
 int boot_main(int argc, char** argv) {
   auto t0 = steady::now();
 
@@ -283,11 +540,30 @@ int boot_main(int argc, char** argv) {
   bool foreground = false;
   app.add_flag("--foreground", foreground,
                "Take the terminal's foreground, so Ctrl-C reaches only myelin-boot (make run)");
+  bool pid1_flag = false;
+  app.add_flag("--pid1", pid1_flag,
+               "PID 1 duties even when not PID 1 (automatic as PID 1): mounts, hostname, "
+               "reaping every child, SIGTERM/SIGUSR1/SIGUSR2 = reboot/halt/poweroff");
+  std::string power_hook;
+  app.add_option("--test-power-hook", power_hook,
+                 "TESTS ONLY: record reboot/halt/poweroff system calls in FILE and exit "
+                 "instead; refused in the initial PID namespace (on a real device)")
+      ->type_name("FILE");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  pid1_context pid1_ctx;
+  pid1_ctx.real = getpid() == 1;
+  pid1_ctx.mode = pid1_ctx.real || pid1_flag;
+  if (pid1_ctx.mode) {
+    // Halt and poweroff requests; still no thread exists.
+    sigaddset(&stop_signals, SIGUSR1);
+    sigaddset(&stop_signals, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  }
+  pid1_ctx.signals = stop_signals;
   std::optional<terminal_foreground> terminal;
   if (foreground) {
     terminal.emplace();
@@ -309,11 +585,16 @@ int boot_main(int argc, char** argv) {
       config_error = runtime::describe(loaded.error());
     }
   }
+  std::string override_error;
   for (const auto& o : overrides) {
     if (auto err = runtime::apply_override(cfg, o)) {
-      std::cerr << "myelin-boot: " << runtime::describe(err) << "\n";
-      return 2;
+      override_error = runtime::describe(err);
+      break;
     }
+  }
+  if (!override_error.empty() && (check_only || !pid1_ctx.mode)) {
+    std::cerr << "myelin-boot: " << override_error << "\n";
+    return 2;
   }
   if (check_only) {
     if (!config_error.empty()) {
@@ -330,6 +611,40 @@ int boot_main(int argc, char** argv) {
     log->error("config: {}; booting on built-in defaults", config_error);
   }
 
+  pid1_ctx.hang_on_failure = cfg.get_string("pid1.on_failure") == "hang";
+  pid1_ctx.power = power_options_from(cfg);
+  pid1_ctx.steps = runtime::default_power_steps();
+  if (!power_hook.empty()) {
+    if (pid1::in_initial_pid_namespace()) {
+      log->error(
+          "--test-power-hook refused: this is the initial PID namespace (a real "
+          "device), so reboot/halt/poweroff stay real");
+    } else {
+      pid1_ctx.hook = true;
+      pid1_ctx.steps.system_call = pid1::recording_system_call(power_hook);
+      log->warn("TEST HOOK: reboot/halt/poweroff system calls are recorded in {}", power_hook);
+    }
+  }
+  if (!override_error.empty()) {
+    // As PID 1 there is nobody to read an exit code: a bad --set (the kernel
+    // command line, say) is a failure of the runtime.
+    log->critical("{}", override_error);
+    return pid1_end(2, true, pid1_ctx);
+  }
+  if (pid1_ctx.mode) {
+    log->info("PID 1 mode (pid {}{})", getpid(), pid1_ctx.real ? "" : ", --pid1");
+    if (cfg.get_bool("pid1.mount")) {
+      for (const auto& line : pid1::mount_essentials()) {
+        if (line.rfind("mount ", 0) == 0) {
+          log->error("pid1: {}", line);
+        } else {
+          log->info("pid1: {}", line);
+        }
+      }
+    }
+    child_reaper::instance().reap_all(true);
+  }
+
   std::error_code ec;
   auto state_dir = std::filesystem::absolute(cfg.get_string("state.dir"), ec);
   std::filesystem::create_directories(state_dir, ec);
@@ -344,6 +659,7 @@ int boot_main(int argc, char** argv) {
   caf_cfg.load<caf::io::middleman>();
   link::register_types(caf_cfg);
   int exit_code = 0;
+  bool runtime_failed = false;
   {
     caf::actor_system sys{caf_cfg};
     auto mailbox = std::make_shared<power_mailbox>();
@@ -352,145 +668,14 @@ int boot_main(int argc, char** argv) {
                                      bool immediate) { mailbox->post(a, arg, immediate); });
     if (!root) {
       log->critical("boot failed: {}", sys.render(root.error()));
-      return 1;
-    }
-
-    // The root supervisor ending for any reason wakes the main thread.
-    int root_down = eventfd(0, EFD_CLOEXEC);
-    auto root_reason = std::make_shared<caf::error>();
-    (*root)->attach_functor([root_down, root_reason](const caf::error& reason) {
-      *root_reason = reason;
-      uint64_t one = 1;
-      [[maybe_unused]] auto n = ::write(root_down, &one, sizeof(one));
-    });
-
-    std::string control = "(none)";
-    {
-      caf::scoped_actor self{sys};
-      auto console = sys.registry().get<caf::actor>(actors::console_registry_name);
-      if (console) {
-        self->request(console, std::chrono::seconds{2}, caf::get_atom::value)
-            .receive([&](const std::string& url) { control = url; },
-                     [&](const caf::error& err) { control = "unknown (" + sys.render(err) + ")"; });
-      }
-    }
-    std::vector<std::string> core_services, apps;
-    if (auto rows = sup::which_children(sys, *root, milliseconds{2000})) {
-      for (const auto& r : *rows) {
-        if (r.id == core_id && r.handle) {
-          core_services = child_ids(sys, r.handle);
-        } else if (r.id == apps_id && r.handle) {
-          apps = child_ids(sys, r.handle);
-        }
-      }
-    }
-    auto ready_ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
-    log->info("ready in {:.1f} ms: core [{}], apps [{}]; control channel {}; state {}", ready_ms,
-              join(core_services), join(apps), control, state_dir.string());
-
-    int sigfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
-    pollfd fds[3] = {{sigfd, POLLIN, 0}, {root_down, POLLIN, 0}, {mailbox->fd, POLLIN, 0}};
-    // Until every enabled app has answered (or failed), look every few ms.
-    bool apps_pending = !apps.empty();
-    int stop_signal = 0;
-    while (stop_signal == 0) {
-      int rc = ::poll(fds, 3, apps_pending ? 5 : -1);
-      if (rc < 0 && errno != EINTR) {
-        break;
-      }
-      if (apps_pending) {
-        if (auto line = apps_ready_line(sys, t0)) {
-          log->info("{}", *line);
-          apps_pending = false;
-        } else if (steady::now() - t0 > std::chrono::seconds{30}) {
-          apps_pending = false;
-        }
-      }
-      if (rc <= 0) {
-        continue;
-      }
-      if ((fds[0].revents & POLLIN) != 0) {
-        signalfd_siginfo info{};
-        if (::read(sigfd, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
-          if (info.ssi_signo == SIGCHLD) {
-            child_reaper::instance().reap();
-          } else {
-            stop_signal = static_cast<int>(info.ssi_signo);
-          }
-        }
-      }
-      if ((fds[1].revents & POLLIN) != 0 || (fds[2].revents & POLLIN) != 0) {
-        break;
-      }
-    }
-    // Exits of app hosts during the stop are still collected.
-    std::atomic<bool> reaping{true};
-    std::thread reaper_thread([&reaping, sigfd] {
-      while (reaping) {
-        pollfd p{sigfd, POLLIN, 0};
-        if (::poll(&p, 1, 20) > 0) {
-          signalfd_siginfo info{};
-          [[maybe_unused]] auto n = ::read(sigfd, &info, sizeof(info));
-        }
-        child_reaper::instance().reap();
-      }
-    });
-    auto timeout = milliseconds{cfg.get_int("runtime.shutdown_timeout_ms")};
-    if (stop_signal != 0) {
-      log->info("{} received: stopping apps, then the core, in reverse start order",
-                signal_name(stop_signal));
-      caf::anon_send_exit(*root, caf::exit_reason::user_shutdown);
-      if (!wait_fd(root_down, timeout)) {
-        log->critical("stop did not finish within {} ms; cutting it short", timeout.count());
-        spdlog::shutdown();
-        std::_Exit(1);
-      }
-      log->info("stopped cleanly");
-    } else if ((fds[2].revents & POLLIN) != 0 && (fds[1].revents & POLLIN) == 0) {
-      auto req = mailbox->take();
-      runtime::power_options popts;
-      popts.system_call = getpid() == 1;
-      popts.reboot_command = cfg.get_string("power.reboot_command");
-      popts.poweroff_command = cfg.get_string("power.poweroff_command");
-      popts.halt_command = cfg.get_string("power.halt_command");
-      popts.stop_timeout = timeout;
-      auto steps = runtime::default_power_steps();
-      // Apps first, then the core: terminate_child keeps the root from
-      // restarting them.
-      auto stop = [&sys, r = *root](const char* id) {
-        return [&sys, r, id](milliseconds limit) {
-          caf::scoped_actor self{sys};
-          bool done = false;
-          self->request(r, limit, sup::terminate_child_atom::value, std::string{id})
-              .receive([&] { done = true; }, [&](caf::error&) {});
-          return done;
-        };
-      };
-      steps.stop_apps = stop(apps_id);
-      steps.stop_core = stop(core_id);
-      log->warn("{}{}{}: {}", runtime::to_string(req.action), req.arg.empty() ? "" : " " + req.arg,
-                req.immediate ? " (immediate)" : "",
-                req.immediate ? "no graceful stop" : "stopping apps, then the core");
-      spdlog::default_logger()->flush();
-      auto steps_done = req.immediate
-                            ? runtime::run_immediate_power(req.action, req.arg, popts, steps)
-                            : runtime::run_power_sequence(req.action, req.arg, popts, steps);
-      for (const auto& line : steps_done) {
-        log->info("power: {}", line);
-      }
-      caf::anon_send_exit(*root, caf::exit_reason::user_shutdown);
-      wait_fd(root_down, timeout);
-      log->info("stopped for {}", runtime::to_string(req.action));
-    } else {
-      log->critical("the supervision tree gave up: {}", sys.render(*root_reason));
       exit_code = 1;
+      runtime_failed = true;
+    } else {
+      std::tie(exit_code, runtime_failed) =
+          run_until_stop(sys, *root, cfg, state_dir.string(), t0, *mailbox, pid1_ctx, stop_signals);
     }
-    reaping = false;
-    reaper_thread.join();
-    sys.registry().erase(actors::root_registry_name);
-    ::close(sigfd);
-    ::close(root_down);
   }
+  exit_code = pid1_end(exit_code, runtime_failed, pid1_ctx);
   spdlog::shutdown();
   return exit_code;
 }

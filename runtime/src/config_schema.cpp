@@ -133,6 +133,17 @@ const std::vector<config_key>& config_schema() {
           "empty: myelin-boot only stops."),
       str("power.poweroff_command", "", "Likewise for poweroff."),
       str("power.halt_command", "", "Likewise for halt."),
+      // [pid1]
+      flag("pid1.mount", true,
+           "In PID 1 mode: mount /proc, /sys, /dev, /dev/pts, /run and /tmp where nothing is "
+           "mounted yet."),
+      str("pid1.hostname_pattern", "myelin-%s",
+          "In PID 1 mode: the hostname, each %s replaced by the serial number; empty: leave "
+          "the hostname alone."),
+      str("pid1.on_failure", "reboot",
+          "In PID 1 mode, when the runtime itself fails (boot failure, the root supervisor "
+          "gives up): reboot, or hang forever (debugging).",
+          {"reboot", "hang"}),
   };
   return schema;
 }

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "myelin/runtime/child_guard.hpp"
 #include "myelin/runtime/config.hpp"
 
 namespace myelin::runtime {
@@ -64,6 +65,9 @@ power_steps default_power_steps() {
     return rc == 0 ? 0 : errno;
   };
   s.run_command = [](const std::string& command) -> int {
+    // std::system waits for its child by pid, which we cannot learn: a reaper
+    // of every child leaves all unknown children alone meanwhile.
+    child_guard awaited;
     int status = std::system(command.c_str());
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   };

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "myelin/runtime/child_guard.hpp"
 #include "myelin/runtime/config.hpp"
 
 namespace myelin::runtime {
@@ -74,7 +75,10 @@ std::string run_script(const std::string& command, std::chrono::milliseconds tim
   if (pipe2(fds, O_CLOEXEC) != 0) {
     return {};
   }
+  // We wait for this child by pid: a reaper of every child must not take it.
+  child_guard awaited;
   pid_t pid = fork();
+  awaited.set(pid);
   if (pid < 0) {
     close(fds[0]);
     close(fds[1]);
@@ -128,8 +132,7 @@ std::string run_script(const std::string& command, std::chrono::milliseconds tim
   return out.substr(0, out.find('\n'));
 }
 
-std::string try_strategy(const serial_strategy& s, const serial_options& opts,
-                         const kv_map& env) {
+std::string try_strategy(const serial_strategy& s, const serial_options& opts, const kv_map& env) {
   switch (s.how) {
     case serial_strategy::kind::env: {
       auto i = env.find(s.arg);
@@ -150,8 +153,8 @@ std::string try_strategy(const serial_strategy& s, const serial_options& opts,
     case serial_strategy::kind::dmi:
       return read_bytes(under_root(opts.root, "/sys/class/dmi/id/product_serial"), 0, 0);
     case serial_strategy::kind::mac: {
-      auto text = trim(read_bytes(under_root(opts.root, "/sys/class/net/" + s.arg + "/address"),
-                                  0, 0));
+      auto text =
+          trim(read_bytes(under_root(opts.root, "/sys/class/net/" + s.arg + "/address"), 0, 0));
       std::string digits;
       for (char c : text) {
         if (std::isxdigit(static_cast<unsigned char>(c)) != 0) {
@@ -230,8 +233,9 @@ caf::expected<serial_strategy> parse_serial_strategy(const std::string& text) {
     return s;
   }
   if (name != "env" && name != "mac" && name != "file" && name != "script") {
-    return bad("unknown strategy (env:KEY, cpuinfo, device_tree, dmi, mac:IFNAME, "
-               "file:PATH[@OFFSET[:LENGTH]], script:COMMAND)");
+    return bad(
+        "unknown strategy (env:KEY, cpuinfo, device_tree, dmi, mac:IFNAME, "
+        "file:PATH[@OFFSET[:LENGTH]], script:COMMAND)");
   }
   if (arg.empty()) {
     return bad("needs an argument");

@@ -32,6 +32,11 @@ std::vector<std::string> child_ids(caf::actor_system& sys, const caf::actor& sup
 
 /// myelin-boot's main: parses the command line, boots, waits for a stop signal,
 /// stops everything in reverse start order. Returns the process exit code.
+/// In PID 1 mode (PID 1, or --pid1) it also mounts the essential file
+/// systems, sets the hostname, reaps every child, takes SIGTERM/SIGINT,
+/// SIGUSR1, SIGUSR2 as reboot, halt, poweroff, and when the runtime fails it
+/// reboots or hangs (pid1.on_failure): as PID 1 it never returns, except with
+/// --test-power-hook outside the initial PID namespace.
 int boot_main(int argc, char** argv);
 
 }  // namespace myelin::bootloader

@@ -1,0 +1,410 @@
+// myelin-boot as PID 1 of a PID namespace (unshare --pid --fork --mount-proc
+// --uts): essential mounts, hostname, reaping orphans, signals → power calls
+// recorded by the test power hook, and what happens when the runtime fails.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "device_fixture.hpp"
+
+namespace {
+
+using namespace myelin::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+/// The full path of a program on $PATH, or empty.
+std::string find_program(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    auto candidate = fs::path{dir} / name;
+    if (::access(candidate.c_str(), X_OK) == 0) {
+      return candidate.string();
+    }
+  }
+  return {};
+}
+
+/// Why these tests cannot run here, or empty.
+std::string missing_pid1_support() {
+  if (auto why = missing_root(); !why.empty()) {
+    return why;
+  }
+  for (const char* tool : {"unshare", "nsenter"}) {
+    if (find_program(tool).empty()) {
+      return std::string{tool} + " (util-linux) is missing";
+    }
+  }
+  return {};
+}
+
+#define REQUIRE_PID1_SUPPORT()                                     \
+  do {                                                             \
+    if (auto why_ = missing_pid1_support(); !why_.empty()) {       \
+      GTEST_SKIP() << "needs root, unshare and nsenter: " << why_; \
+    }                                                              \
+  } while (false)
+
+/// A scratch directory outside /tmp and /run: in its mount namespace
+/// myelin-boot mounts fresh tmpfs there, which would hide a temp_dir.
+class scratch_dir {
+ public:
+  scratch_dir() {
+    auto base = bin_dir().parent_path() / "test-tmp";
+    fs::create_directories(base);
+    auto pattern = (base / "pid1-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp " + pattern);
+    }
+    path_ = pattern;
+  }
+  ~scratch_dir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(task.path() / "children");
+    for (pid_t child = 0; in >> child;) {
+      out.push_back(child);
+    }
+  }
+  return out;
+}
+
+/// pid, comm and state of a process, from /proc/<pid>/stat.
+struct proc_stat {
+  std::string comm;
+  char state = '?';
+};
+
+std::optional<proc_stat> stat_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) {
+    return std::nullopt;
+  }
+  auto open = line.find('(');
+  auto close = line.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close + 2 >= line.size()) {
+    return std::nullopt;
+  }
+  return proc_stat{line.substr(open + 1, close - open - 1), line[close + 2]};
+}
+
+std::string pid1_hook_name = "power-calls";
+
+/// myelin-boot --pid1 as PID 1 of new PID, mount and UTS namespaces, with its
+/// state and the power hook file in a scratch directory.
+struct pid1_device {
+  scratch_dir dir;
+  std::unique_ptr<child_process> proc;  // unshare; myelin-boot is its child
+  pid_t boot_pid = -1;                  // myelin-boot as this (outer) namespace sees it
+  std::optional<std::string> ready;
+
+  /// `before` runs in a shell inside the namespaces before myelin-boot is
+  /// exec'd (still PID 1), e.g. to mount something first.
+  explicit pid1_device(std::vector<std::string> extra = {}, const std::string& before = {},
+                       const std::string& wait_for = "ready in") {
+    std::vector<std::string> boot{bin("myelin-boot"),
+                                  "--pid1",
+                                  "--config",
+                                  host_config(),
+                                  "--set",
+                                  "control.port=0",
+                                  "--set",
+                                  "state.dir=" + (dir / "state").string(),
+                                  "--set",
+                                  "apphost.base_dir=" + (bin_dir().parent_path() / "apps").string(),
+                                  "--test-power-hook",
+                                  hook().string()};
+    boot.insert(boot.end(), extra.begin(), extra.end());
+    std::vector<std::string> argv{find_program("unshare"), "--pid", "--fork", "--mount-proc",
+                                  "--uts"};
+    if (before.empty()) {
+      argv.insert(argv.end(), boot.begin(), boot.end());
+    } else {
+      std::string script = before + " && exec";
+      for (const auto& a : boot) {
+        script += " " + shell_quote(a);
+      }
+      argv.insert(argv.end(), {"/bin/sh", "-c", script});
+    }
+    proc = std::make_unique<child_process>(argv);
+    ready = proc->wait_for_line(wait_for, 20s);
+    if (!ready) {
+      ADD_FAILURE() << "no '" << wait_for << "' line; output:\n" << proc->output();
+      return;
+    }
+    for (auto deadline = std::chrono::steady_clock::now() + 5s;
+         boot_pid < 0 && std::chrono::steady_clock::now() < deadline;
+         std::this_thread::sleep_for(10ms)) {
+      auto kids = children_of(proc->pid());
+      if (!kids.empty()) {
+        boot_pid = kids.front();
+      }
+    }
+  }
+
+  fs::path hook() const { return dir / pid1_hook_name; }
+
+  /// Runs a shell command inside myelin-boot's PID and mount namespaces.
+  command_result in_namespace(const std::string& flags, const std::string& command) const {
+    return run(shell_quote(find_program("nsenter")) + " -t " + std::to_string(boot_pid) + " " +
+               flags + " /bin/sh -c " + shell_quote(command));
+  }
+
+  /// Waits for the namespace (unshare) to end; its exit code, or -1.
+  int wait_exit() {
+    auto status = proc->wait(30s);
+    return status ? exit_code_of(*status) : -1;
+  }
+};
+
+size_t position(const std::string& text, const std::string& needle) {
+  auto at = text.find(needle);
+  EXPECT_NE(at, std::string::npos) << "missing '" << needle << "' in:\n" << text;
+  return at;
+}
+
+bool host_has_mount(const std::string& target) {
+  auto info = read_file("/proc/self/mountinfo");
+  return info.find(" " + target + " ") != std::string::npos;
+}
+
+// -- mounts ------------------------------------------------------------------
+
+// What is missing is mounted, what is there is left alone; every essential
+// file system is then mounted in myelin-boot's mount namespace.
+TEST(pid1, mounts_missing_file_systems) {
+  REQUIRE_PID1_SUPPORT();
+  pid1_device dev;
+  ASSERT_TRUE(dev.ready);
+  const auto& out = dev.proc->output();
+  EXPECT_NE(out.find("pid1: /proc already mounted"), std::string::npos) << out;
+  for (const char* target : {"/run", "/tmp"}) {
+    auto expected = host_has_mount(target) ? std::string{"pid1: "} + target + " already mounted"
+                                           : std::string{"pid1: mounted tmpfs on "} + target;
+    EXPECT_NE(out.find(expected), std::string::npos) << expected << "\n" << out;
+  }
+  auto info = read_file("/proc/" + std::to_string(dev.boot_pid) + "/mountinfo");
+  for (const char* target : {"/proc", "/sys", "/dev", "/dev/pts", "/run", "/tmp"}) {
+    EXPECT_NE(info.find(std::string{" "} + target + " "), std::string::npos)
+        << target << " not mounted:\n"
+        << info;
+  }
+  ::kill(dev.boot_pid, SIGTERM);
+  EXPECT_EQ(dev.wait_exit(), 0);
+}
+
+// With everything mounted already, nothing is mounted again.
+TEST(pid1, mounts_idempotent_when_all_mounted) {
+  REQUIRE_PID1_SUPPORT();
+  pid1_device dev({}, "mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /tmp");
+  ASSERT_TRUE(dev.ready);
+  const auto& out = dev.proc->output();
+  for (const char* target : {"/proc", "/sys", "/dev", "/dev/pts", "/run", "/tmp"}) {
+    EXPECT_NE(out.find(std::string{"pid1: "} + target + " already mounted"), std::string::npos)
+        << target << "\n"
+        << out;
+  }
+  EXPECT_EQ(out.find("pid1: mounted"), std::string::npos) << out;
+  EXPECT_EQ(out.find("pid1: mount "), std::string::npos) << out;
+  ::kill(dev.boot_pid, SIGTERM);
+  EXPECT_EQ(dev.wait_exit(), 0);
+}
+
+// -- hostname ----------------------------------------------------------------
+
+// The default pattern myelin-%s with the serial number of host.toml's kv.
+TEST(pid1, hostname_from_serial_number) {
+  REQUIRE_PID1_SUPPORT();
+  pid1_device dev;
+  ASSERT_TRUE(dev.ready);
+  auto r = dev.in_namespace("-u", "hostname");
+  EXPECT_EQ(r.output, "myelin-HOST-0001\n");
+  ::kill(dev.boot_pid, SIGTERM);
+  EXPECT_EQ(dev.wait_exit(), 0);
+}
+
+// A custom pattern; the serial number from a script strategy (a child that
+// run_script waits for by pid while every other child is reaped).
+TEST(pid1, hostname_custom_pattern_and_script_serial) {
+  REQUIRE_PID1_SUPPORT();
+  pid1_device dev({"--set", "pid1.hostname_pattern=unit-%s-x", "--set",
+                   "serial.strategies=script:echo SCRIPT42"});
+  ASSERT_TRUE(dev.ready);
+  auto r = dev.in_namespace("-u", "hostname");
+  EXPECT_EQ(r.output, "unit-SCRIPT42-x\n");
+  ::kill(dev.boot_pid, SIGTERM);
+  EXPECT_EQ(dev.wait_exit(), 0);
+}
+
+// -- reaping -----------------------------------------------------------------
+
+// Orphans re-parented to PID 1 are reaped (no zombies stay), and the app
+// hosts, which the app supervisor watches, still get their exit status.
+TEST(pid1, reaps_orphans_keeps_watched_statuses) {
+  REQUIRE_PID1_SUPPORT();
+  pid1_device dev;
+  ASSERT_TRUE(dev.ready);
+  ASSERT_TRUE(dev.proc->wait_for_line("apps ready in", 20s));
+  for (int i = 0; i < 5; ++i) {
+    // The subshell exits at once: its background sleep is an orphan.
+    auto r = dev.in_namespace("-p -m", "(sleep 0.2 &) ; exit 0");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  auto orphans_left = [&] {
+    int left = 0;
+    for (auto pid : children_of(dev.boot_pid)) {
+      auto st = stat_of(pid);
+      if (st && (st->state == 'Z' || st->comm == "sleep")) {
+        ++left;
+      }
+    }
+    return left;
+  };
+  int left = orphans_left();
+  for (auto deadline = std::chrono::steady_clock::now() + 15s;
+       left > 0 && std::chrono::steady_clock::now() < deadline; left = orphans_left()) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(left, 0) << "zombies or orphans left under PID 1";
+  // A watched child's status still reaches its owner.
+  pid_t hello = -1;
+  for (auto pid : children_of(dev.boot_pid)) {
+    auto cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+    if (cmdline.find("libhello.so") != std::string::npos) {
+      hello = pid;
+    }
+  }
+  ASSERT_GT(hello, 0);
+  ::kill(hello, SIGKILL);
+  auto line = dev.proc->wait_for_line("app hello exited", 10s);
+  ASSERT_TRUE(line) << dev.proc->output();
+  EXPECT_NE(line->find("SIGKILL"), std::string::npos) << *line;
+  ::kill(dev.boot_pid, SIGTERM);
+  EXPECT_EQ(dev.wait_exit(), 0);
+}
+
+// -- signals → power ---------------------------------------------------------
+
+// SIGTERM: apps stop, then the core, sync, then the reboot call (recorded).
+TEST(pid1, sigterm_orderly_stop_then_reboot) {
+  REQUIRE_PID1_SUPPORT();
+  pid1_device dev;
+  ASSERT_TRUE(dev.ready);
+  ASSERT_TRUE(dev.proc->wait_for_line("apps ready in", 20s));
+  ::kill(dev.boot_pid, SIGTERM);
+  EXPECT_EQ(dev.wait_exit(), 0);
+  EXPECT_EQ(read_file(dev.hook()), "reboot\n");
+  const auto& out = dev.proc->output();
+  auto hello = position(out, "app hello stopped");
+  auto apps = position(out, "service apps stopped");
+  auto kv = position(out, "service kv stopped");
+  auto stop_apps = position(out, "power: stop apps");
+  auto stop_core = position(out, "power: stop core");
+  auto sync = position(out, "power: sync");
+  auto call = position(out, "power: system call reboot");
+  EXPECT_LT(hello, apps);
+  EXPECT_LT(apps, kv);
+  EXPECT_LT(kv, stop_apps);
+  EXPECT_LT(stop_apps, stop_core);
+  EXPECT_LT(stop_core, sync);
+  EXPECT_LT(sync, call);
+}
+
+// SIGUSR1 halts.
+TEST(pid1, sigusr1_halts) {
+  REQUIRE_PID1_SUPPORT();
+  pid1_device dev;
+  ASSERT_TRUE(dev.ready);
+  ::kill(dev.boot_pid, SIGUSR1);
+  EXPECT_EQ(dev.wait_exit(), 0);
+  EXPECT_EQ(read_file(dev.hook()), "halt\n");
+  position(dev.proc->output(), "power: stop core");
+}
+
+// SIGUSR2 powers off.
+TEST(pid1, sigusr2_powers_off) {
+  REQUIRE_PID1_SUPPORT();
+  pid1_device dev;
+  ASSERT_TRUE(dev.ready);
+  ::kill(dev.boot_pid, SIGUSR2);
+  EXPECT_EQ(dev.wait_exit(), 0);
+  EXPECT_EQ(read_file(dev.hook()), "poweroff\n");
+  position(dev.proc->output(), "power: stop core");
+}
+
+// -- failure of the runtime --------------------------------------------------
+
+/// A listening socket on a free loopback port, so that the console cannot bind it.
+struct busy_port {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int port = 0;
+  busy_port() {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0 && ::listen(fd, 1) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      port = ntohs(addr.sin_port);
+    }
+  }
+  ~busy_port() { ::close(fd); }
+  busy_port(const busy_port&) = delete;
+  busy_port& operator=(const busy_port&) = delete;
+};
+
+// A boot that fails as PID 1 reboots (pid1.on_failure = reboot, the default).
+TEST(pid1, boot_failure_reboots) {
+  REQUIRE_PID1_SUPPORT();
+  busy_port busy;
+  ASSERT_GT(busy.port, 0);
+  pid1_device dev({"--set", "control.port=" + std::to_string(busy.port)}, {}, "boot failed");
+  ASSERT_TRUE(dev.ready);
+  EXPECT_EQ(dev.wait_exit(), 1);
+  EXPECT_EQ(read_file(dev.hook()), "reboot\n");
+  position(dev.proc->output(), "pid1.on_failure = reboot");
+}
+
+// pid1.on_failure = hang: it stays up (reaping, signals still work) instead of
+// ending; SIGUSR2 then powers off.
+TEST(pid1, boot_failure_hangs_when_configured) {
+  REQUIRE_PID1_SUPPORT();
+  busy_port busy;
+  ASSERT_GT(busy.port, 0);
+  pid1_device dev(
+      {"--set", "control.port=" + std::to_string(busy.port), "--set", "pid1.on_failure=hang"}, {},
+      "hanging");
+  ASSERT_TRUE(dev.ready);
+  EXPECT_FALSE(dev.proc->wait(300ms)) << "PID 1 ended instead of hanging";
+  EXPECT_EQ(read_file(dev.hook()), "");
+  ::kill(dev.boot_pid, SIGUSR2);
+  EXPECT_EQ(dev.wait_exit(), 1);
+  EXPECT_EQ(read_file(dev.hook()), "poweroff\n");
+}
+
+}  // namespace
