@@ -35,12 +35,12 @@ using steady = std::chrono::steady_clock;
 
 /// The HTTP server and the thread that runs it; stopped when the actor exits.
 struct http_endpoint {
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server;
   std::thread thread;
   std::string url;
 
   void stop() {
-    server.stop();
+    server->stop();
     if (thread.joinable()) {
       thread.join();
     }
@@ -402,7 +402,7 @@ void install_service_routes(caf::actor_system& sys, httplib::Server& srv,
 
 void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_options& opts) {
   auto started = steady::now();
-  auto& srv = ep.server;
+  auto& srv = *ep.server;
   srv.Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(R"({"ok":true})", "application/json");
   });
@@ -449,25 +449,70 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
       });
 }
 
+bool is_loopback(const std::string& address) {
+  return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
+}
+
+caf::error refuse(const std::string& why) {
+  return caf::make_error(caf::sec::cannot_open_port, "control channel: " + why);
+}
+
+/// A plain HTTP server on loopback, or HTTPS that requires client
+/// certificates; plain HTTP elsewhere only when explicitly allowed.
+caf::expected<std::unique_ptr<httplib::Server>> make_server(const console_options& opts) {
+  if (!opts.tls) {
+    if (!is_loopback(opts.address) && !opts.allow_unauthenticated) {
+      return refuse("refusing plain HTTP on " + opts.address +
+                    ", which is not loopback: anyone who reaches it would control the device. "
+                    "Set control.tls = true with control.cert, control.key and "
+                    "control.client_ca (or control.allow_unauthenticated = true)");
+    }
+    return std::make_unique<httplib::Server>();
+  }
+  for (const auto& [key, path] :
+       {std::pair{"control.cert", opts.cert}, std::pair{"control.key", opts.key},
+        std::pair{"control.client_ca", opts.client_ca}}) {
+    if (path.empty()) {
+      return refuse(std::string{key} + " is required with control.tls");
+    }
+    if (::access(path.c_str(), R_OK) != 0) {
+      return refuse(std::string{key} + " = " + path + ": " + std::strerror(errno));
+    }
+  }
+  auto server = std::make_unique<httplib::SSLServer>(opts.cert.c_str(), opts.key.c_str(),
+                                                     opts.client_ca.c_str());
+  if (!server->is_valid()) {
+    return refuse(
+        "TLS setup failed: control.cert, control.key and control.client_ca must be "
+        "PEM files, and the key must match the certificate");
+  }
+  return std::unique_ptr<httplib::Server>{std::move(server)};
+}
+
 }  // namespace
 
 supervisors::start_fn console_start(console_options opts) {
   return [opts](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
     auto ep = std::make_shared<http_endpoint>();
+    auto server = make_server(opts);
+    if (!server) {
+      return server.error();
+    }
+    ep->server = std::move(*server);
     // Few threads: the control channel is not a web server, and RSS matters.
-    ep->server.new_task_queue = [] { return new httplib::ThreadPool(3); };
-    ep->server.set_keep_alive_timeout(1);
-    ep->server.set_read_timeout(std::chrono::seconds{10});
+    ep->server->new_task_queue = [] { return new httplib::ThreadPool(3); };
+    ep->server->set_keep_alive_timeout(1);
+    ep->server->set_read_timeout(std::chrono::seconds{10});
     // Requests carry small JSON documents; bulk uploads get their own routes.
-    ep->server.set_payload_max_length(1 << 20);
+    ep->server->set_payload_max_length(1 << 20);
     int port = opts.port;
     errno = 0;
     if (port == 0) {
-      port = ep->server.bind_to_any_port(opts.address);
+      port = ep->server->bind_to_any_port(opts.address);
       if (port <= 0) {
         port = 0;
       }
-    } else if (!ep->server.bind_to_port(opts.address, port)) {
+    } else if (!ep->server->bind_to_port(opts.address, port)) {
       port = 0;
     }
     if (port == 0) {
@@ -476,9 +521,10 @@ supervisors::start_fn console_start(console_options opts) {
                              "control channel: cannot listen on " + opts.address + ":" +
                                  std::to_string(opts.port) + ": " + why);
     }
-    ep->url = "http://" + opts.address + ":" + std::to_string(port);
+    ep->url =
+        std::string{opts.tls ? "https://" : "http://"} + opts.address + ":" + std::to_string(port);
     install_routes(sys, *ep, opts);
-    ep->thread = std::thread([ep] { ep->server.listen_after_bind(); });
+    ep->thread = std::thread([ep] { ep->server->listen_after_bind(); });
     auto self = sys.spawn([ep](caf::event_based_actor*) -> caf::behavior {
       return {
           [ep](caf::get_atom) { return ep->url; },

@@ -87,7 +87,8 @@ std::optional<std::chrono::steady_clock::time_point> device::wait_for(const std:
     if (pos != std::string::npos && buffer_.find('\n', pos) != std::string::npos) {
       auto now = std::chrono::steady_clock::now();
       std::smatch m;
-      if (port_ == 0 && std::regex_search(buffer_, m, std::regex{R"(http://127\.0\.0\.1:(\d+))"})) {
+      if (port_ == 0 &&
+          std::regex_search(buffer_, m, std::regex{R"(https?://127\.0\.0\.1:(\d+))"})) {
         port_ = std::stoi(m[1]);
       }
       buffer_.erase(0, buffer_.find('\n', pos) + 1);

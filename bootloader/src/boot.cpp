@@ -214,6 +214,11 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   console.request_power = request_power;
   console.address = cfg.get_string("control.address");
   console.port = static_cast<uint16_t>(cfg.get_int("control.port"));
+  console.tls = cfg.get_bool("control.tls");
+  console.cert = cfg.get_string("control.cert");
+  console.key = cfg.get_string("control.key");
+  console.client_ca = cfg.get_string("control.client_ca");
+  console.allow_unauthenticated = cfg.get_bool("control.allow_unauthenticated");
   console.device_name = cfg.get_string("device.name");
   console.state_dir = state_dir;
 

@@ -61,6 +61,15 @@ const std::vector<config_key>& config_schema() {
           "Address the control channel listens on (host mode: keep it on loopback)."),
       num("control.port", 4848, 0, 65535,
           "TCP port of the control channel; 0 picks a free port (printed when ready)."),
+      flag("control.tls", false,
+           "Serve HTTPS and require a client certificate signed by control.client_ca."),
+      str("control.cert", "", "Server certificate (PEM) for control.tls."),
+      str("control.key", "", "Server private key (PEM) for control.tls."),
+      str("control.client_ca", "",
+          "CA certificate(s) (PEM) that client certificates must be signed by."),
+      flag("control.allow_unauthenticated", false,
+           "Allow plain HTTP on an address other than loopback (anyone who can reach it "
+           "controls the device). Off: such a configuration is refused."),
       // [state]
       str("state.dir", "/var/lib/myelin",
           "Directory for myelin's writable state (overlays, host-mode environment). "

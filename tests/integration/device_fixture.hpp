@@ -55,7 +55,7 @@ struct booted_device {
     }
     ready_line = *line;
     std::smatch m;
-    if (std::regex_search(ready_line, m, std::regex{R"(http://127\.0\.0\.1:(\d+))"})) {
+    if (std::regex_search(ready_line, m, std::regex{R"(https?://127\.0\.0\.1:(\d+))"})) {
       port = std::stoi(m[1]);
     }
   }

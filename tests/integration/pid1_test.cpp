@@ -56,12 +56,20 @@ std::string missing_pid1_support() {
     }                                                              \
   } while (false)
 
+/// True when the build lives under /tmp or /run, where myelin-boot's own
+/// tmpfs mounts (PID 1 mode) would hide it inside its mount namespace.
+bool build_under_tmpfs_targets() {
+  auto build = fs::absolute(bin_dir()).lexically_normal().string() + "/";
+  return build.rfind("/tmp/", 0) == 0 || build.rfind("/run/", 0) == 0;
+}
+
 /// A scratch directory outside /tmp and /run: in its mount namespace
 /// myelin-boot mounts fresh tmpfs there, which would hide a temp_dir.
 class scratch_dir {
  public:
   scratch_dir() {
-    auto base = bin_dir().parent_path() / "test-tmp";
+    auto base = build_under_tmpfs_targets() ? fs::path{"/var/tmp/myelin-pid1-tests"}
+                                            : bin_dir().parent_path() / "test-tmp";
     fs::create_directories(base);
     auto pattern = (base / "pid1-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) {
@@ -126,7 +134,12 @@ struct pid1_device {
   /// `before` runs in a shell inside the namespaces before myelin-boot is
   /// exec'd (still PID 1), e.g. to mount something first.
   explicit pid1_device(std::vector<std::string> extra = {}, const std::string& before = {},
-                       const std::string& wait_for = "ready in") {
+                       const std::string& wait_for = "ready in", bool mount = false) {
+    if (!mount) {
+      // Only the mount tests mount: elsewhere a fresh /tmp could hide the
+      // build (and its binaries) when it lives under /tmp.
+      extra.insert(extra.begin(), {"--set", "pid1.mount=false"});
+    }
     std::vector<std::string> boot{bin("myelin-boot"),
                                   "--pid1",
                                   "--config",
@@ -197,9 +210,25 @@ bool host_has_mount(const std::string& target) {
 
 // What is missing is mounted, what is there is left alone; every essential
 // file system is then mounted in myelin-boot's mount namespace.
+/// The mount tests need the build outside /tmp and /run (the mounts under
+/// test would hide it) and run without apps.
+#define REQUIRE_BUILD_OUTSIDE_TMPFS_TARGETS()                                  \
+  do {                                                                         \
+    if (build_under_tmpfs_targets()) {                                         \
+      GTEST_SKIP() << "the build directory " << bin_dir()                      \
+                   << " lies under /tmp or /run, which this test mounts over"; \
+    }                                                                          \
+  } while (false)
+
+std::vector<std::string> without_apps() {
+  return {"--set", "apps.fault.enabled=false", "--set", "apps.hello.enabled=false",
+          "--set", "apps.ticker.enabled=false"};
+}
+
 TEST(pid1, mounts_missing_file_systems) {
   REQUIRE_PID1_SUPPORT();
-  pid1_device dev;
+  REQUIRE_BUILD_OUTSIDE_TMPFS_TARGETS();
+  pid1_device dev(without_apps(), {}, "ready in", true);
   ASSERT_TRUE(dev.ready);
   const auto& out = dev.proc->output();
   EXPECT_NE(out.find("pid1: /proc already mounted"), std::string::npos) << out;
@@ -221,7 +250,9 @@ TEST(pid1, mounts_missing_file_systems) {
 // With everything mounted already, nothing is mounted again.
 TEST(pid1, mounts_idempotent_when_all_mounted) {
   REQUIRE_PID1_SUPPORT();
-  pid1_device dev({}, "mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /tmp");
+  REQUIRE_BUILD_OUTSIDE_TMPFS_TARGETS();
+  pid1_device dev(without_apps(), "mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /tmp",
+                  "ready in", true);
   ASSERT_TRUE(dev.ready);
   const auto& out = dev.proc->output();
   for (const char* target : {"/proc", "/sys", "/dev", "/dev/pts", "/run", "/tmp"}) {

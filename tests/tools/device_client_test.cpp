@@ -54,7 +54,13 @@ TEST(device_address, rejects_malformed) {
 // A device that is not there gives `unreachable` naming the address.
 TEST(device_client, unreachable_device) {
   // Port 1 on loopback: nothing listens there.
-  auto body = get(device_address{"127.0.0.1", 1}, "/v1/status");
+  auto body = get(
+      [] {
+        device_address d;
+        d.port = 1;
+        return d;
+      }(),
+      "/v1/status");
   ASSERT_FALSE(body);
   EXPECT_EQ(static_cast<client_errc>(body.error().code()), client_errc::unreachable);
   EXPECT_NE(myelin::runtime::describe(body.error()).find("127.0.0.1:1"), std::string::npos);

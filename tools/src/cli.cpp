@@ -3,6 +3,7 @@
 // environment with --fw-env-config, as fw_printenv/fw_setenv do.
 #include "myelin/tools/cli.hpp"
 
+#include <csignal>
 #include <iostream>
 #include <memory>
 
@@ -199,6 +200,9 @@ void print_tree(const json& rows, int depth) {
 /// Options every device command has.
 struct common_options {
   std::string device;
+  std::string ca;
+  std::string cert;
+  std::string key;
   std::string fw_env_config;
   bool json = false;
 };
@@ -207,6 +211,10 @@ void add_common(CLI::App* cmd, common_options& o, bool local_allowed) {
   cmd->add_option("--device", o.device,
                   "HOST:PORT of the device's control channel "
                   "(default: $MYELIN_DEVICE, else 127.0.0.1:4848)");
+  cmd->add_option("--ca", o.ca,
+                  "Talk HTTPS: the CA that signed the device's certificate (or $MYELIN_CA)");
+  cmd->add_option("--cert", o.cert, "Client certificate for HTTPS (or $MYELIN_CERT)");
+  cmd->add_option("--key", o.key, "Client private key for HTTPS (or $MYELIN_KEY)");
   if (local_allowed) {
     cmd->add_option("--fw-env-config", o.fw_env_config,
                     "Work directly on the U-Boot environment this fw_env.config describes");
@@ -214,11 +222,23 @@ void add_common(CLI::App* cmd, common_options& o, bool local_allowed) {
   cmd->add_flag("--json", o.json, "Print JSON");
 }
 
+/// The device from --device and the TLS options.
+caf::expected<device_address> device_of(const common_options& o) {
+  auto dev = parse_device_address(o.device);
+  if (!dev) {
+    return dev.error();
+  }
+  if (auto err = set_credentials(*dev, o.ca, o.cert, o.key)) {
+    return err;
+  }
+  return dev;
+}
+
 caf::expected<std::unique_ptr<target>> make_target(const common_options& o) {
   if (!o.fw_env_config.empty()) {
     return std::unique_ptr<target>{std::make_unique<local_target>(o.fw_env_config)};
   }
-  auto dev = parse_device_address(o.device);
+  auto dev = device_of(o);
   if (!dev) {
     return dev.error();
   }
@@ -228,6 +248,9 @@ caf::expected<std::unique_ptr<target>> make_target(const common_options& o) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+  // A device that drops the connection (e.g. refusing our certificate) must
+  // give an error message, not kill the tool.
+  std::signal(SIGPIPE, SIG_IGN);
   if (argc == 2 && std::string{argv[1]} == "--version") {
     std::cout << "myelin " << runtime::version() << "\n";
     return 0;
@@ -297,7 +320,7 @@ int run_cli(int argc, char** argv) {
   }
 
   if (status->parsed()) {
-    auto dev = parse_device_address(o.device);
+    auto dev = device_of(o);
     if (!dev) {
       return fail(dev.error());
     }
@@ -345,7 +368,7 @@ int run_cli(int argc, char** argv) {
     if (!sub->parsed()) {
       continue;
     }
-    auto dev = parse_device_address(o.device);
+    auto dev = device_of(o);
     if (!dev) {
       return fail(dev.error());
     }
@@ -360,7 +383,7 @@ int run_cli(int argc, char** argv) {
   }
 
   if (call->parsed()) {
-    auto dev = parse_device_address(o.device);
+    auto dev = device_of(o);
     if (!dev) {
       return fail(dev.error());
     }

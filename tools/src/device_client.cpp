@@ -98,13 +98,44 @@ caf::expected<std::string> answer(const device_address& dev, const httplib::Resu
 }
 
 httplib::Client client_for(const device_address& dev) {
-  httplib::Client cli(dev.host, dev.port);
+  auto host = dev.host.find(':') != std::string::npos ? "[" + dev.host + "]" : dev.host;
+  auto base = (dev.ca.empty() ? "http://" : "https://") + host + ":" + std::to_string(dev.port);
+  httplib::Client cli =
+      dev.ca.empty() ? httplib::Client(base) : httplib::Client(base, dev.cert, dev.key);
+  if (!dev.ca.empty()) {
+    cli.set_ca_cert_path(dev.ca.c_str());
+    cli.enable_server_certificate_verification(true);
+  }
   cli.set_connection_timeout(std::chrono::seconds{3});
   cli.set_read_timeout(std::chrono::seconds{30});
   return cli;
 }
 
 }  // namespace
+
+caf::error set_credentials(device_address& dev, std::string ca, std::string cert, std::string key) {
+  auto from_env = [](std::string& value, const char* name) {
+    if (value.empty()) {
+      if (const char* env = std::getenv(name); env != nullptr) {
+        value = env;
+      }
+    }
+  };
+  from_env(ca, "MYELIN_CA");
+  from_env(cert, "MYELIN_CERT");
+  from_env(key, "MYELIN_KEY");
+  if (cert.empty() != key.empty()) {
+    return make_error(client_errc::bad_address, "a client certificate needs both --cert and --key");
+  }
+  if (!cert.empty() && ca.empty()) {
+    return make_error(client_errc::bad_address,
+                      "--cert and --key need --ca, the CA that signed the device's certificate");
+  }
+  dev.ca = std::move(ca);
+  dev.cert = std::move(cert);
+  dev.key = std::move(key);
+  return {};
+}
 
 caf::expected<std::string> get(const device_address& dev, const std::string& path) {
   auto cli = client_for(dev);

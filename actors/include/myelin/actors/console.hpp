@@ -33,6 +33,13 @@ struct console_options {
   std::string address = "127.0.0.1";
   /// 0 picks a free port.
   uint16_t port = 4848;
+  /// HTTPS with client certificates (required unless the address is
+  /// loopback or allow_unauthenticated is set).
+  bool tls = false;
+  std::string cert;
+  std::string key;
+  std::string client_ca;
+  bool allow_unauthenticated = false;
   std::string device_name = "myelin";
   std::string state_dir;
   /// How POST /v1/power/<action> reaches myelin-boot.

@@ -29,7 +29,16 @@ caf::error make_error(client_errc x, std::string context);
 struct device_address {
   std::string host = "127.0.0.1";
   uint16_t port = 4848;
+  /// HTTPS when `ca` is set: the device's certificate must be signed by `ca`,
+  /// and we present `cert` / `key`.
+  std::string ca;
+  std::string cert;
+  std::string key;
 };
+
+/// Fills the TLS files from the arguments, else from $MYELIN_CA, $MYELIN_CERT
+/// and $MYELIN_KEY. Errors: a client certificate without its key or CA.
+caf::error set_credentials(device_address& dev, std::string ca, std::string cert, std::string key);
 
 /// Parses HOST:PORT, HOST, or [IPV6]:PORT. An empty string gives
 /// $MYELIN_DEVICE, else 127.0.0.1:4848.
