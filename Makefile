@@ -39,10 +39,10 @@ bench: build
 	$(BUILD_DIR)/bin/myelin-bench all
 
 format:
-	@git ls-files '*.cpp' '*.hpp' '*.h' | xargs -r clang-format -i
+	@git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp' '*.h' | xargs -r clang-format -i
 
 format-check:
-	@git ls-files '*.cpp' '*.hpp' '*.h' | xargs -r clang-format --dry-run --Werror
+	@git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp' '*.h' | xargs -r clang-format --dry-run --Werror
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -26,11 +26,11 @@ struct pki {
     auto d = shell_quote(dir.path().string());
     std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes ";
     std::string script =
-        "set -e; cd " + d + "; " +
-        "openssl req -x509" + ec + "-keyout ca.key -out ca.pem -days 2 -subj /CN=myelin-test-ca;" +
-        "openssl req -x509" + ec + "-keyout rogue-ca.key -out rogue-ca.pem -days 2 -subj /CN=rogue;" +
-        "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext;" +
-        "openssl req" + ec + "-keyout server.key -out server.csr -subj /CN=device;" +
+        "set -e; cd " + d + "; " + "openssl req -x509" + ec +
+        "-keyout ca.key -out ca.pem -days 2 -subj /CN=myelin-test-ca;" + "openssl req -x509" + ec +
+        "-keyout rogue-ca.key -out rogue-ca.pem -days 2 -subj /CN=rogue;" +
+        "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext;" + "openssl req" + ec +
+        "-keyout server.key -out server.csr -subj /CN=device;" +
         "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
         "-extfile san.ext -out server.pem;" +
         "openssl req" + ec + "-keyout client.key -out client.csr -subj /CN=developer;" +
@@ -45,13 +45,16 @@ struct pki {
   }
 
   std::vector<std::string> server_args() const {
-    return {"--set", "control.tls=true",           "--set", "control.cert=" + path("server.pem"),
-            "--set", "control.key=" + path("server.key"), "--set",
-            "control.client_ca=" + path("ca.pem")};
+    return {"--set", "control.tls=true",
+            "--set", "control.cert=" + path("server.pem"),
+            "--set", "control.key=" + path("server.key"),
+            "--set", "control.client_ca=" + path("ca.pem")};
   }
 };
 
-bool has_openssl() { return run("command -v openssl").exit_code == 0; }
+bool has_openssl() {
+  return run("command -v openssl").exit_code == 0;
+}
 
 }  // namespace
 
@@ -78,9 +81,9 @@ TEST(tls, client_certificates_required) {
   auto plain = run_myelin({"status", "--device", dev.address()});
   EXPECT_EQ(plain.exit_code, 1) << plain.output;
   // A device certificate from another CA is not trusted by the client.
-  auto wrong_ca = run_myelin({"status", "--device", dev.address(), "--ca",
-                              certs.path("rogue-ca.pem"), "--cert", certs.path("client.pem"),
-                              "--key", certs.path("client.key")});
+  auto wrong_ca =
+      run_myelin({"status", "--device", dev.address(), "--ca", certs.path("rogue-ca.pem"), "--cert",
+                  certs.path("client.pem"), "--key", certs.path("client.key")});
   EXPECT_EQ(wrong_ca.exit_code, 1) << wrong_ca.output;
   // The tool reads the same settings from the environment.
   auto env = run("MYELIN_CA=" + shell_quote(certs.path("ca.pem")) +
@@ -98,18 +101,18 @@ TEST(tls, client_certificates_required) {
 // unless explicitly allowed.
 TEST(tls, plain_http_off_loopback_refused) {
   myelin::test::temp_dir state;
-  myelin::test::child_process refused(
-      {myelin::test::bin("myelin-boot"), "--config", myelin::test::host_config(), "--set",
-       "control.address=0.0.0.0", "--set", "control.port=0", "--set",
-       "state.dir=" + state.path().string()});
+  myelin::test::child_process refused({myelin::test::bin("myelin-boot"), "--config",
+                                       myelin::test::host_config(), "--set",
+                                       "control.address=0.0.0.0", "--set", "control.port=0",
+                                       "--set", "state.dir=" + state.path().string()});
   auto status = refused.wait(20s);
   ASSERT_TRUE(status);
   EXPECT_EQ(exit_code_of(*status), 1);
   EXPECT_NE(refused.output().find("refusing plain HTTP on 0.0.0.0, which is not loopback"),
             std::string::npos)
       << refused.output();
-  booted_device allowed({"--set", "control.address=0.0.0.0", "--set",
-                         "control.allow_unauthenticated=true"});
+  booted_device allowed(
+      {"--set", "control.address=0.0.0.0", "--set", "control.allow_unauthenticated=true"});
   EXPECT_FALSE(allowed.ready_line.empty());
 }
 
@@ -122,10 +125,14 @@ TEST(tls, bad_tls_files_refused) {
   ASSERT_TRUE(certs.ok);
   myelin::test::temp_dir state;
   auto boot = [&](std::vector<std::string> extra) {
-    std::vector<std::string> argv{myelin::test::bin("myelin-boot"), "--config",
-                                  myelin::test::host_config(),      "--set",
-                                  "control.port=0",                 "--set",
-                                  "state.dir=" + state.path().string(), "--set",
+    std::vector<std::string> argv{myelin::test::bin("myelin-boot"),
+                                  "--config",
+                                  myelin::test::host_config(),
+                                  "--set",
+                                  "control.port=0",
+                                  "--set",
+                                  "state.dir=" + state.path().string(),
+                                  "--set",
                                   "control.tls=true"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto proc = std::make_unique<myelin::test::child_process>(argv);
