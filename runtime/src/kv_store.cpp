@@ -6,15 +6,8 @@
 namespace myelin::runtime {
 
 caf::error memory_kv_backend::write(const kv_changes& changes) {
-  for (const auto& [key, value] : changes) {
-    if (auto err = check_key(key)) {
-      return err;
-    }
-    if (value) {
-      if (auto err = check_value(key, *value)) {
-        return err;
-      }
-    }
+  if (auto err = check_changes(changes)) {
+    return err;
   }
   for (const auto& [key, value] : changes) {
     if (value) {
@@ -96,15 +89,8 @@ caf::error kv_store::put_active(const kv_map& values) {
 
 caf::error kv_store::apply(const kv_changes& changes) {
   // Refuse bad keys before touching the backend, whatever the backend checks.
-  for (const auto& [key, value] : changes) {
-    if (auto err = check_key(key)) {
-      return err;
-    }
-    if (value) {
-      if (auto err = check_value(key, *value)) {
-        return err;
-      }
-    }
+  if (auto err = check_changes(changes)) {
+    return err;
   }
   if (changes.empty()) {
     return {};

@@ -70,6 +70,20 @@ caf::error check_value(const std::string& key, const std::string& value) {
   return {};
 }
 
+caf::error check_changes(const kv_changes& changes) {
+  for (const auto& [key, value] : changes) {
+    if (auto err = check_key(key)) {
+      return err;
+    }
+    if (value) {
+      if (auto err = check_value(key, *value)) {
+        return err;
+      }
+    }
+  }
+  return {};
+}
+
 // -- fw_env.config ------------------------------------------------------------
 
 namespace {
@@ -279,15 +293,8 @@ caf::expected<kv_map> uboot_env_backend::read() {
 }
 
 caf::error uboot_env_backend::write(const kv_changes& changes) {
-  for (const auto& [key, value] : changes) {
-    if (auto err = check_key(key)) {
-      return err;
-    }
-    if (value) {
-      if (auto err = check_value(key, *value)) {
-        return err;
-      }
-    }
+  if (auto err = check_changes(changes)) {
+    return err;
   }
   auto devs = read_devices(config_path_);
   if (!devs) {

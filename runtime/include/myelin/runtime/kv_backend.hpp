@@ -67,4 +67,7 @@ caf::error check_key(const std::string& key);
 /// Checks a value: no NUL.
 caf::error check_value(const std::string& key, const std::string& value);
 
+/// Checks every key and value of a change set (check_key, check_value).
+caf::error check_changes(const kv_changes& changes);
+
 }  // namespace myelin::runtime
