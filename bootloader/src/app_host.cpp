@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <mutex>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
@@ -313,6 +314,16 @@ supervisors::start_fn app_host_start(app_host_options opts) {
     rlimit limit{};
     limit.rlim_cur = limit.rlim_max =
         opts.memory_limit_mb > 0 ? static_cast<rlim_t>(opts.memory_limit_mb) << 20 : RLIM_INFINITY;
+#ifdef MYELIN_SANITIZE_BUILD
+    // AddressSanitizer reserves terabytes of address space: RLIMIT_AS would
+    // kill every app host at start.
+    if (opts.memory_limit_mb > 0) {
+      static std::once_flag warned;
+      std::call_once(warned, [] {
+        log()->warn("sanitizer build: app memory limits (RLIMIT_AS) are not applied");
+      });
+    }
+#endif
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) {
@@ -337,9 +348,11 @@ supervisors::start_fn app_host_start(app_host_options opts) {
       } else {
         ::dup2(sv[1], 3);
       }
+#ifndef MYELIN_SANITIZE_BUILD
       if (opts.memory_limit_mb > 0) {
         ::setrlimit(RLIMIT_AS, &limit);
       }
+#endif
       ::execve(argv[0], argv.data(), envp.data());
       ::_exit(127);
     }

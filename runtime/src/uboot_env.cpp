@@ -323,6 +323,38 @@ caf::error uboot_env_backend::write(const kv_changes& changes) {
     return make_error(kv_errc::write_failed, "environment " + config_path_ +
                                                  ": cannot read before writing: " + errno_text(rc));
   }
+  // What the environment will hold: refuse what does not fit before asking
+  // libubootenv to store it (0.3.2 leaks its buffer when it finds out itself).
+  kv_map merged;
+  if (rc == 0) {
+    void* it = nullptr;
+    while ((it = libuboot_iterator(g.ctx, it)) != nullptr) {
+      const char* name = libuboot_getname(it);
+      const char* value = libuboot_getvalue(it);
+      if (name != nullptr) {
+        merged[name] = value != nullptr ? value : "";
+      }
+    }
+  }
+  for (const auto& [key, value] : changes) {
+    if (value) {
+      merged[key] = *value;
+    } else {
+      merged.erase(key);
+    }
+  }
+  uint64_t needed = 1;  // the empty entry that ends the list
+  for (const auto& [key, value] : merged) {
+    needed += key.size() + 1 + value.size() + 1;
+  }
+  // Each copy: CRC32, a flag byte when redundant, then the data.
+  uint64_t room = (*devs)[0].size - 4 - (devs->size() == 2 ? 1 : 0);
+  if (needed > room) {
+    return make_error(kv_errc::too_large,
+                      "environment " + config_path_ + " is too small for the new contents (" +
+                          std::to_string(needed) + " bytes needed, " + std::to_string(room) +
+                          " available per copy); nothing written");
+  }
   for (const auto& [key, value] : changes) {
     if (libuboot_set_env(g.ctx, key.c_str(), value ? value->c_str() : nullptr) < 0 && value) {
       return make_error(kv_errc::write_failed, "cannot set '" + key + "'");
