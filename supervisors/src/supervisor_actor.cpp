@@ -809,27 +809,37 @@ void supervisor_actor::terminate_child(child_iter i, caf::response_promise& rp) 
   after();
 }
 
-void supervisor_actor::restart_child(const std::string& id, caf::response_promise& rp) {
+supervisor_actor::child_iter supervisor_actor::find_stopped_child(const char* op,
+                                                                  const std::string& id,
+                                                                  caf::response_promise& rp) {
   if (dynamic()) {
-    rp.deliver(
-        make_error(supervisor_errc::simple_one_for_one, "restart_child under simple_one_for_one"));
-    return;
+    rp.deliver(make_error(supervisor_errc::simple_one_for_one,
+                          std::string{op} + " under simple_one_for_one"));
+    return children_.end();
   }
   auto i = find_id(id);
   if (i == children_.end()) {
     rp.deliver(make_error(supervisor_errc::not_found, "child '" + id + "'"));
-    return;
+    return children_.end();
   }
   switch (i->second.state) {
     case child_state::running:
     case child_state::terminating:
       rp.deliver(make_error(supervisor_errc::running, "child '" + id + "'"));
-      return;
+      return children_.end();
     case child_state::restarting:
       rp.deliver(make_error(supervisor_errc::restarting, "child '" + id + "'"));
-      return;
+      return children_.end();
     case child_state::stopped:
       break;
+  }
+  return i;
+}
+
+void supervisor_actor::restart_child(const std::string& id, caf::response_promise& rp) {
+  auto i = find_stopped_child("restart_child", id, rp);
+  if (i == children_.end()) {
+    return;
   }
   auto res = call_start(i->second);
   if (!res) {
@@ -847,26 +857,9 @@ void supervisor_actor::restart_child(const std::string& id, caf::response_promis
 }
 
 void supervisor_actor::delete_child(const std::string& id, caf::response_promise& rp) {
-  if (dynamic()) {
-    rp.deliver(
-        make_error(supervisor_errc::simple_one_for_one, "delete_child under simple_one_for_one"));
-    return;
-  }
-  auto i = find_id(id);
+  auto i = find_stopped_child("delete_child", id, rp);
   if (i == children_.end()) {
-    rp.deliver(make_error(supervisor_errc::not_found, "child '" + id + "'"));
     return;
-  }
-  switch (i->second.state) {
-    case child_state::running:
-    case child_state::terminating:
-      rp.deliver(make_error(supervisor_errc::running, "child '" + id + "'"));
-      return;
-    case child_state::restarting:
-      rp.deliver(make_error(supervisor_errc::restarting, "child '" + id + "'"));
-      return;
-    case child_state::stopped:
-      break;
   }
   erase_child(i);
   rp.deliver(caf::unit);

@@ -164,6 +164,9 @@ class supervisor_actor : public caf::event_based_actor {
   void terminate_child(child_iter i, caf::response_promise& rp);
   void restart_child(const std::string& id, caf::response_promise& rp);
   void delete_child(const std::string& id, caf::response_promise& rp);
+  /// The stopped static child `id` for restart_child / delete_child (`op`),
+  /// or children_.end() after delivering OTP's error for that call to `rp`.
+  child_iter find_stopped_child(const char* op, const std::string& id, caf::response_promise& rp);
 
   // -- helpers ----------------------------------------------------------------
 
