@@ -106,6 +106,21 @@ const std::vector<config_key>& config_schema() {
       str("firmware.app_data", "",
           "What factory_reset erases: a directory (its contents) or a block device "
           "(its first and last MiB, so it is reformatted on the next boot). Empty: nothing."),
+      // [app_partition]
+      flag("app_partition.enabled", false,
+           "Mount the application partition (app_partition.device) at app_partition.target, "
+           "reformatting it when it cannot be mounted read-write. Off: state.dir is a plain "
+           "directory (host mode)."),
+      str("app_partition.device", "",
+          "Block device of the application partition, e.g. /dev/mmcblk0p3 or "
+          "/dev/disk/by-label/APPDATA."),
+      str("app_partition.target", "/root", "Where it is mounted; state.dir should be inside it."),
+      str("app_partition.fstype", "ext4",
+          "File system of the partition: ext4, vfat or f2fs (checked when mounting, so a "
+          "typo does not discard the rest of the configuration)."),
+      str("app_partition.options", "", "Extra mount options, comma-separated (rw is implied)."),
+      str("app_partition.mkfs_options", "",
+          "Extra arguments of mkfs.<fstype> when the partition is formatted, e.g. \"-L APPDATA\"."),
       // [apphost]
       str("apphost.path", "", "The myelin-apphost binary; empty: the one next to myelin-boot."),
       str("apphost.base_dir", "/usr/lib/myelin/apps",
