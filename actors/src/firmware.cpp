@@ -176,6 +176,12 @@ supervisors::start_fn firmware_start(firmware_options opts) {
               log()->error("{}", runtime::describe(err));
               return err;
             }
+            if (opts.app_partition) {
+              if (auto err = opts.app_partition->erase()) {
+                log()->error("factory reset: {}", runtime::describe(err));
+                return err;
+              }
+            }
             log()->warn("firmware: factory reset: application data erased; rebooting now");
             if (opts.request_power) {
               opts.request_power(runtime::power_action::reboot, "", true);

@@ -29,6 +29,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "app_partition_boot.hpp"
 #include "child_reaper.hpp"
 #include "link.hpp"
 #include "myelin/actors/console.hpp"
@@ -201,7 +202,8 @@ std::string boot_binary_dir() {
 
 caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::config& cfg,
                                      const std::string& state_dir,
-                                     actors::power_request_fn request_power) {
+                                     actors::power_request_fn request_power,
+                                     std::shared_ptr<runtime::app_partition> partition) {
   auto kv = actors::kv_options_from(cfg, state_dir);
   if (!kv) {
     return kv.error();
@@ -209,6 +211,9 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   actors::firmware_options firmware;
   firmware.app_data = cfg.get_string("firmware.app_data");
   firmware.request_power = request_power;
+  if (partition && partition->status().kind == "mount") {
+    firmware.app_partition = partition;
+  }
 
   actors::console_options console;
   console.request_power = request_power;
@@ -221,6 +226,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   console.allow_unauthenticated = cfg.get_bool("control.allow_unauthenticated");
   console.device_name = cfg.get_string("device.name");
   console.state_dir = state_dir;
+  console.app_partition = partition;
 
   sup::supervisor_flags core_flags;
   core_flags.strategy = sup::strategy::rest_for_one;
@@ -652,6 +658,7 @@ int boot_main(int argc, char** argv) {
 
   std::error_code ec;
   auto state_dir = std::filesystem::absolute(cfg.get_string("state.dir"), ec);
+  auto partition = prepare_app_partition(cfg, state_dir.string());
   std::filesystem::create_directories(state_dir, ec);
   if (ec) {
     log->error("state directory {}: {}", state_dir.string(), ec.message());
@@ -668,9 +675,12 @@ int boot_main(int argc, char** argv) {
   {
     caf::actor_system sys{caf_cfg};
     auto mailbox = std::make_shared<power_mailbox>();
-    auto root = start_tree(sys, cfg, state_dir.string(),
-                           [mailbox](runtime::power_action a, const std::string& arg,
-                                     bool immediate) { mailbox->post(a, arg, immediate); });
+    auto root = start_tree(
+        sys, cfg, state_dir.string(),
+        [mailbox](runtime::power_action a, const std::string& arg, bool immediate) {
+          mailbox->post(a, arg, immediate);
+        },
+        partition);
     if (!root) {
       log->critical("boot failed: {}", sys.render(root.error()));
       exit_code = 1;

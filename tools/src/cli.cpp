@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli_app_partition.hpp"
 #include "myelin/runtime/config.hpp"
 #include "myelin/runtime/firmware_status.hpp"
 #include "myelin/runtime/kv_store.hpp"
@@ -346,6 +347,7 @@ int run_cli(int argc, char** argv) {
       }
       std::cout << "\n";
     }
+    print_app_partition_line(*dev, std::cout);
     std::cout << "tree:\n";
     print_tree(doc->value("tree", json::array()), 1);
     auto apps = doc->value("apps", json::array());

@@ -7,7 +7,8 @@
 //   GET /v1/kv[?active=1], GET /v1/kv/<key>[?active=1], PUT /v1/kv[?active=1],
 //   POST /v1/kv/reload, GET /v1/serial, GET /v1/fw, POST /v1/fw/validate,
 //   POST /v1/fw/revert {"reboot": bool}, POST /v1/fw/prevent-revert,
-//   POST /v1/fw/factory-reset, POST /v1/power/{reboot,poweroff,halt} {"arg": s}
+//   POST /v1/fw/factory-reset, POST /v1/power/{reboot,poweroff,halt} {"arg": s},
+//   GET /v1/app-partition (console_app_partition.hpp)
 //   anything else   -> 404 {"error": "..."}
 // Actor messages:
 //   (caf::get_atom) -> std::string   the base URL it serves, e.g. http://127.0.0.1:4848
@@ -19,10 +20,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <caf/atom.hpp>
 
+#include "myelin/runtime/app_partition.hpp"
 #include "myelin/runtime/power.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 
@@ -42,6 +45,8 @@ struct console_options {
   bool allow_unauthenticated = false;
   std::string device_name = "myelin";
   std::string state_dir;
+  /// What GET /v1/app-partition reports (null: 404).
+  std::shared_ptr<runtime::app_partition> app_partition;
   /// How POST /v1/power/<action> reaches myelin-boot.
   std::function<void(runtime::power_action, const std::string& arg, bool immediate)> request_power;
 };

@@ -7,20 +7,23 @@
 //   (fw_revert_atom, bool reboot)-> caf::unit | no_firmware_to_revert_to, unknown_slot, kv errors
 //                                   then, if reboot, asks for a reboot
 //   (fw_prevent_revert_atom)     -> caf::unit | kv errors
-//   (fw_factory_reset_atom)      -> caf::unit | factory_reset_failed; then asks for an
-//                                   immediate reboot (no graceful stop that could undo it)
+//   (fw_factory_reset_atom)      -> caf::unit | write_failed, erase_failed (the app
+//                                   partition); erases app_data and the app partition, then asks
+//                                   for an immediate reboot (no graceful stop that could undo it)
 // Every KV change is one atomic read-modify-write in the kv service (found in
 // the registry as `kv`). Registered as `firmware`; supervised by the core
 // supervisor after kv.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "myelin/runtime/app_partition.hpp"
 #include "myelin/runtime/firmware_status.hpp"
 #include "myelin/runtime/power.hpp"
 #include "myelin/supervisors/supervisor.hpp"
@@ -44,6 +47,9 @@ struct firmware_options {
   /// What factory_reset erases: a directory's contents, or a block device's
   /// first and last MiB. Empty: nothing to erase.
   std::string app_data;
+  /// The application partition, erased too by factory_reset (its superblock
+  /// wiped, so the next boot reformats it). Null: none.
+  std::shared_ptr<runtime::app_partition> app_partition;
   power_request_fn request_power;
 };
 

@@ -1,6 +1,7 @@
 // The boot sequence of myelin-boot: config, logging, the root supervision tree.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,11 +22,13 @@ inline constexpr const char* apps_id = "apps";
 ///   root (rest_for_one)
 ///   ├─ core (rest_for_one, core.intensity / core.period_ms): kv, firmware, console
 ///   └─ apps (one_for_one): the application supervisor
-/// Returns the root supervisor, registered as `root` in the actor registry, or
-/// failed_to_start_child naming the service that could not start.
+/// `partition` (see runtime/app_partition.hpp) is shown by the console and,
+/// when it is a mounted one, erased by factory_reset. Returns the root supervisor, registered as
+/// `root` in the actor registry, or failed_to_start_child naming the service that could not start.
 caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::config& cfg,
                                      const std::string& state_dir,
-                                     actors::power_request_fn request_power);
+                                     actors::power_request_fn request_power,
+                                     std::shared_ptr<runtime::app_partition> partition = {});
 
 /// The ids of the children of `sup` in start order (blocking; outside actors).
 std::vector<std::string> child_ids(caf::actor_system& sys, const caf::actor& sup);
