@@ -63,7 +63,7 @@ caf::error check_partition_options(const mounted_partition_options& opts) {
   if (opts.device.empty()) {
     return make_error(mount_errc::bad_config,
                       "app_partition.device is empty: set the partition's block device, "
-                      "e.g. /dev/mmcblk0p3");
+                      "e.g. /dev/mmcblk0p4");
   }
   const auto& types = known_partition_fstypes();
   if (std::find(types.begin(), types.end(), opts.fstype) == types.end()) {

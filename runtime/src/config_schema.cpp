@@ -112,7 +112,7 @@ const std::vector<config_key>& config_schema() {
            "reformatting it when it cannot be mounted read-write. Off: state.dir is a plain "
            "directory (host mode)."),
       str("app_partition.device", "",
-          "Block device of the application partition, e.g. /dev/mmcblk0p3 or "
+          "Block device of the application partition, e.g. /dev/mmcblk0p4 or "
           "/dev/disk/by-label/APPDATA."),
       str("app_partition.target", "/root", "Where it is mounted; state.dir should be inside it."),
       str("app_partition.fstype", "ext4",

@@ -66,7 +66,7 @@ struct partition_status {
   /// True once a factory reset erased the partition (this boot).
   bool erased = false;
 
-  /// One line for the boot log: "mounted /dev/mmcblk0p3 (ext4) on /root",
+  /// One line for the boot log: "mounted /dev/mmcblk0p4 (ext4) on /root",
   /// "formatted because: ...", "unavailable: ...; state on tmpfs ...".
   std::string summary() const;
 };
@@ -92,7 +92,7 @@ class app_partition {
 
 /// Options of the real implementation.
 struct mounted_partition_options {
-  /// The block device, e.g. /dev/mmcblk0p3 or /dev/disk/by-label/APPDATA.
+  /// The block device, e.g. /dev/mmcblk0p4 or /dev/disk/by-label/APPDATA.
   std::string device;
   /// Where it is mounted.
   std::string target;
