@@ -36,7 +36,7 @@ std::string partition_status::summary() const {
     case partition_outcome::directory:
       return "plain directory " + target + " (host mode, nothing mounted)";
     case partition_outcome::mounted:
-      return "mounted " + what;
+      return "mounted " + what + (reason.empty() ? "" : "; " + reason);
     case partition_outcome::already_mounted:
       return "already mounted read-write: " + what;
     case partition_outcome::remounted_rw:

@@ -41,19 +41,21 @@ context_ptr new_context() {
   return cxt;
 }
 
-/// Errors that a new file system cannot fix: formatting would only destroy
-/// data (the device is busy elsewhere) or fail the same way.
-bool formatting_cannot_help(int err) {
+/// mount(2) errors that say the file system on the device is missing or
+/// broken, which a new one fixes: blank or bad superblock (EINVAL), corrupted
+/// (EUCLEAN, EBADMSG for a bad checksum), unreadable metadata (EIO), a file
+/// system larger than the device (EFBIG, EOVERFLOW). Anything else (no
+/// permission, no such device or directory, busy, type unknown to the kernel,
+/// read-only medium, ...) would fail the same way after formatting, or destroy
+/// data in use elsewhere.
+bool formatting_may_help(int err) {
   switch (err) {
-    case EPERM:
-    case EACCES:
-    case ENODEV:
-    case ENOENT:
-    case ENXIO:
-    case ENOTBLK:
-    case EBUSY:
-    case ENOMEM:
-    case EROFS:
+    case EINVAL:
+    case EUCLEAN:
+    case EBADMSG:
+    case EIO:
+    case EFBIG:
+    case EOVERFLOW:
       return true;
     default:
       return false;
@@ -61,23 +63,24 @@ bool formatting_cannot_help(int err) {
 }
 
 /// The outcome of a libmount call as an error (none on success). `what` says
-/// what was tried; `errc` is used unless formatting cannot help.
+/// what was tried; a mount_failed that formatting cannot fix becomes
+/// mount_refused.
 caf::error outcome(libmnt_context* cxt, int rc, const std::string& what, mount_errc errc) {
   if (rc == 0) {
     return {};
   }
   char buf[512] = {0};
   mnt_context_get_excode(cxt, rc, buf, sizeof(buf));
-  int err = mnt_context_syscall_called(cxt) != 0 ? mnt_context_get_syscall_errno(cxt)
-            : rc < 0                             ? -rc
-                                                 : 0;
+  bool syscall = mnt_context_syscall_called(cxt) != 0;
+  int err = syscall ? mnt_context_get_syscall_errno(cxt) : rc < 0 ? -rc : 0;
   std::string why = buf[0] != '\0' ? std::string{buf}
                     : err != 0     ? std::string{std::strerror(err)}
                                    : "libmount error " + std::to_string(rc);
   if (err != 0 && why.find(std::strerror(err)) == std::string::npos) {
     why += " (" + std::string{std::strerror(err)} + ")";
   }
-  if (errc == mount_errc::mount_failed && (err == 0 || formatting_cannot_help(err))) {
+  // Only the kernel's verdict on the device can justify formatting it.
+  if (errc == mount_errc::mount_failed && !(syscall && formatting_may_help(err))) {
     errc = mount_errc::mount_refused;
   }
   return make_error(errc, what + ": " + why);
@@ -257,6 +260,42 @@ class mounted_partition : public app_partition {
     return {};
   }
 
+  /// Mounts the device read-write with app_partition.options. When that
+  /// fails, tries once without the options before anything is formatted: the
+  /// kernel answers EINVAL both for a bad superblock and for an unknown
+  /// option, and a typo in the options must not cost the data. `note` says
+  /// when the options were dropped.
+  caf::error mount_rw(std::string& note) {
+    auto err = lm_mount(opts_.device, opts_.target, opts_.fstype, mount_options());
+    if (!err) {
+      err = check_mounted_rw();
+    }
+    if (!err || opts_.options.empty() ||
+        err.code() == static_cast<uint8_t>(mount_errc::mount_refused)) {
+      return err;
+    }
+    unmount_ours();
+    auto plain = lm_mount(opts_.device, opts_.target, opts_.fstype, "rw");
+    if (!plain) {
+      plain = check_mounted_rw();
+    }
+    if (plain) {
+      return err;
+    }
+    note = "app_partition.options '" + opts_.options + "' refused (" + describe(err) +
+           "); mounted without them";
+    return {};
+  }
+
+  /// Unmounts the device from the target if it is mounted there (e.g. read-only).
+  void unmount_ours() {
+    if (auto table = mount_table::load(opts_.mountinfo)) {
+      if (auto m = table->find_by_target(opts_.target); m && is_ours(*table, *m)) {
+        lm_unmount(opts_.target, false);
+      }
+    }
+  }
+
   /// Mounts, remounts or formats; returns the outcome and fills the reason.
   partition_outcome run(partition_status& s) {
     s.reason.clear();
@@ -295,11 +334,10 @@ class mounted_partition : public app_partition {
       }
       std::error_code ec;
       std::filesystem::create_directories(opts_.target, ec);
-      auto err = lm_mount(opts_.device, opts_.target, opts_.fstype, mount_options());
+      std::string note;
+      auto err = mount_rw(note);
       if (!err) {
-        err = check_mounted_rw();
-      }
-      if (!err) {
+        s.reason = note;
         return partition_outcome::mounted;
       }
       if (err.code() == static_cast<uint8_t>(mount_errc::mount_refused)) {
@@ -332,15 +370,12 @@ class mounted_partition : public app_partition {
       s.reason = reason + "; formatting failed: " + describe(err);
       return partition_outcome::unavailable;
     }
-    auto err = lm_mount(opts_.device, opts_.target, opts_.fstype, mount_options());
-    if (!err) {
-      err = check_mounted_rw();
-    }
-    if (err) {
+    std::string note;
+    if (auto err = mount_rw(note)) {
       s.reason = reason + "; formatted, but mounting failed again: " + describe(err);
       return partition_outcome::unavailable;
     }
-    s.reason = reason;
+    s.reason = note.empty() ? reason : reason + "; " + note;
     return partition_outcome::formatted;
   }
 

@@ -133,6 +133,47 @@ TEST(app_partition, unmounted_valid_mounted_with_data) {
   EXPECT_NE(loop.mount()->vfs_options.find("noatime"), std::string::npos);
 }
 
+// Mount options the kernel refuses (EINVAL, as for a bad superblock) do not
+// lead to formatting: the partition is mounted without them, data kept, and
+// the reason says so.
+TEST(app_partition, bad_mount_options_keep_data) {
+  loop_partition loop;
+  REQUIRE_LOOP(loop);
+  ASSERT_EQ(make_mounted_partition(loop.options())->prepare().outcome,
+            partition_outcome::formatted);
+  write_file(std::filesystem::path{loop.target} / "keep", "me");
+  ASSERT_EQ(loop.unmount(), 0);
+  auto opts = loop.options();
+  opts.options = "nosuchoption=1";
+  auto s = make_mounted_partition(opts)->prepare();
+  EXPECT_EQ(s.outcome, partition_outcome::mounted) << s.summary();
+  EXPECT_NE(s.reason.find("app_partition.options 'nosuchoption=1' refused"), std::string::npos)
+      << s.reason;
+  EXPECT_EQ(myelin::test::read_file(std::filesystem::path{loop.target} / "keep"), "me");
+}
+
+// A target that is a file: the mount is refused, nothing is formatted, and
+// there is no tmpfs either (the state stays where it is).
+TEST(app_partition, target_not_a_directory_refused) {
+  loop_partition loop;
+  REQUIRE_LOOP(loop);
+  ASSERT_EQ(make_mounted_partition(loop.options())->prepare().outcome,
+            partition_outcome::formatted);
+  write_file(std::filesystem::path{loop.target} / "keep", "me");
+  ASSERT_EQ(loop.unmount(), 0);
+  auto opts = loop.options();
+  opts.target = (loop.dir / "a-file").string();
+  write_file(opts.target, "not a directory");
+  auto s = make_mounted_partition(opts)->prepare();
+  EXPECT_EQ(s.outcome, partition_outcome::unavailable) << s.summary();
+  EXPECT_NE(s.reason.find("formatting would not help"), std::string::npos) << s.reason;
+  EXPECT_EQ(s.fallback, "root file system");
+  // Still the old file system, data intact.
+  auto again = make_mounted_partition(loop.options())->prepare();
+  EXPECT_EQ(again.outcome, partition_outcome::mounted) << again.summary();
+  EXPECT_EQ(myelin::test::read_file(std::filesystem::path{loop.target} / "keep"), "me");
+}
+
 // A corrupted ext4 superblock (offset 1024) makes the mount fail: reformatted.
 TEST(app_partition, corrupted_superblock_reformatted) {
   loop_partition loop;

@@ -54,7 +54,8 @@ struct partition_status {
   std::string target;
   std::string fstype;
   partition_outcome outcome = partition_outcome::pending;
-  /// Why it was formatted, or why it is unavailable (empty otherwise).
+  /// Why it was formatted, or why it is unavailable; for `mounted`, a note
+  /// when app_partition.options were refused and left out (empty otherwise).
   std::string reason;
   /// When unavailable: what holds the state instead, e.g. "tmpfs" (lost at
   /// power off), or "root file system" when even that failed.
