@@ -473,7 +473,8 @@ TEST(app_partition, boot_continues_without_partition) {
   EXPECT_TRUE(dev.proc->wait(std::chrono::seconds{30}));
 }
 
-// Host mode (the partition off): the route reports the plain directory.
+// Host mode (the partition off): the route reports the plain directory, and
+// ignores or refuses what is sent around it.
 TEST(app_partition, boot_host_mode_directory) {
   myelin::test::booted_device dev;
   ASSERT_NE(dev.port, 0) << dev.proc->output();
@@ -482,6 +483,18 @@ TEST(app_partition, boot_host_mode_directory) {
   EXPECT_EQ(doc.value("kind", ""), "directory");
   EXPECT_EQ(doc.value("outcome", ""), "directory");
   EXPECT_EQ(doc.value("target", ""), dev.state);
+  // The route takes no input: junk around it changes nothing.
+  httplib::Client cli("127.0.0.1", dev.port);
+  auto q = cli.Get("/v1/app-partition?outcome=formatted&%00=%ff");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(q->body, nullptr, false).value("outcome", ""), "directory");
+  auto post = cli.Post("/v1/app-partition", std::string(100000, '{'), "application/json");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 404);
+  auto deeper = cli.Get("/v1/app-partition/../../etc/passwd");
+  ASSERT_TRUE(deeper);
+  EXPECT_EQ(deeper->status, 404);
   dev.proc->signal(SIGTERM);
   EXPECT_TRUE(dev.proc->wait(std::chrono::seconds{30}));
 }
