@@ -154,7 +154,7 @@ int open_socket(const uevent_options& opts, int64_t& effective_rcvbuf, std::stri
 
 /// The reader thread: drains the socket whenever it is readable, parses, and
 /// hands each drained batch to `target`. Never waits for the actor.
-void read_loop(int fd, int stop_fd, caf::actor target) {
+void read_loop(int fd, int stop_fd, bool accept_foreign, caf::actor target) {
   // Larger than any accepted message, so a cut message is an oversized one.
   std::vector<char> buf(2 * runtime::max_uevent_size);
   for (;;) {
@@ -188,7 +188,7 @@ void read_loop(int fd, int stop_fd, caf::actor target) {
         break;  // EAGAIN: drained
       }
       ++batch.received;
-      if (from.nl_pid != 0) {
+      if (from.nl_pid != 0 && !accept_foreign) {
         ++batch.foreign;
         continue;
       }
@@ -610,7 +610,7 @@ supervisors::start_fn uevent_start(uevent_options opts) {
     });
     self->attach_functor([io] { io->stop(); });
     if (io->fd >= 0) {
-      io->reader = std::thread(read_loop, io->fd, io->stop_fd, self);
+      io->reader = std::thread(read_loop, io->fd, io->stop_fd, opts.accept_foreign, self);
       log()->info("uevent: listening (receive buffer {} bytes{}{})", stats.rcvbuf,
                   opts.coldplug ? ", coldplug" : "", opts.modprobe ? ", modprobe" : "");
       if (opts.coldplug) {

@@ -178,6 +178,10 @@ struct uevent_options {
   size_t history = 4096;
   /// Most aliases in one modprobe run.
   size_t modprobe_batch = 256;
+  /// Tests only (no configuration key): also parse messages that a process,
+  /// not the kernel, sent to the group, so tests can inject hostile input
+  /// through the real socket. Off, such messages are counted as ignored.
+  bool accept_foreign = false;
 };
 
 /// Reads the [uevent] section. `pid1`: myelin-boot runs as PID 1 (or with
