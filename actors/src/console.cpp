@@ -4,6 +4,8 @@
 
 #include "myelin/actors/registry.hpp"
 
+#include "console_uevent.hpp"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -429,6 +431,7 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
       });
   install_service_routes(sys, srv, opts);
   install_app_partition_routes(srv, opts);
+  install_uevent_routes(sys, srv);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.body.empty()) {
       auto what = res.status == 404 ? "no such endpoint: " + req.method + " " + req.path

@@ -34,6 +34,7 @@
 #include "link.hpp"
 #include "myelin/actors/console.hpp"
 #include "myelin/actors/kv.hpp"
+#include "myelin/actors/uevent.hpp"
 #include "myelin/bootloader/apps.hpp"
 #include "myelin/runtime/config.hpp"
 #include "myelin/runtime/power.hpp"
@@ -236,6 +237,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   std::vector<sup::child_spec> core_children{
       sup::worker("kv", actors::kv_start(*kv)),
       sup::worker("firmware", actors::firmware_start(firmware)),
+      sup::worker("uevent", actors::uevent_start(actors::uevent_options_from(cfg, getpid() == 1))),
       sup::worker("console", actors::console_start(console)),
   };
 

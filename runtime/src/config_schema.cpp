@@ -168,6 +168,25 @@ const std::vector<config_key>& config_schema() {
           "In PID 1 mode, when the runtime itself fails (boot failure, the root supervisor "
           "gives up): reboot, or hang forever (debugging).",
           {"reboot", "hang"}),
+      // [uevent]
+      flag("uevent.enabled", true,
+           "Listen to the kernel's device events (NETLINK_KOBJECT_UEVENT). Off, or when the "
+           "socket cannot be opened, the uevent service still runs and reports why it is "
+           "unavailable."),
+      num("uevent.rcvbuf", 4194304, 65536, 1073741824,
+          "Receive buffer of the uevent socket, in bytes (SO_RCVBUFFORCE as root, else "
+          "SO_RCVBUF, capped by net.core.rmem_max). Too small loses events in bursts."),
+      str("uevent.coldplug", "auto",
+          "Write \"add\" into every <uevent.sysfs>/devices/**/uevent at start, so devices "
+          "present at boot are announced: on, off, or auto (on when myelin-boot is process 1).",
+          {"auto", "on", "off"}),
+      str("uevent.modprobe", "auto",
+          "Run uevent.modprobe_path for the MODALIAS of add events (batched, one run at a "
+          "time): on, off, or auto (on when myelin-boot is process 1).",
+          {"auto", "on", "off"}),
+      str("uevent.modprobe_path", "/sbin/modprobe",
+          "The modprobe program, called as PROGRAM -a -q -b -- ALIAS...."),
+      str("uevent.sysfs", "/sys", "Where sysfs is mounted (coldplug and re-scans read it)."),
   };
   return schema;
 }

@@ -18,6 +18,7 @@
 #include "myelin/runtime/uboot_env.hpp"
 #include "myelin/runtime/version.hpp"
 #include "myelin/tools/device_client.hpp"
+#include "uevent_command.hpp"
 
 namespace myelin::tools {
 
@@ -314,10 +315,15 @@ int run_cli(int argc, char** argv) {
   call->add_option("ARG", call_args, "Arguments");
   add_common(call, o, false);
 
+  auto uevent_command = add_uevent_command(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  if (int rc = uevent_command(); rc >= 0) {
+    return rc;
   }
 
   if (status->parsed()) {
