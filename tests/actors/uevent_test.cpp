@@ -28,6 +28,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "myelin/runtime/config.hpp"
 #include "myelin/runtime/sysfs_devices.hpp"
 #include "myelin/test/support.hpp"
 
@@ -360,6 +361,12 @@ TEST(uevent_service, disabled_reports_unavailable) {
 TEST(uevent_service, coldplug_and_modprobe_batches) {
   REQUIRE_NETNS(ns);
   std::error_code ec;
+  // Coldplug makes the kernel announce the PCI devices (and their NICs) to
+  // everyone: with udevd running, it would re-run its rules for them.
+  if (std::filesystem::exists("/run/udev/control", ec)) {
+    GTEST_SKIP() << "udevd runs here (/run/udev/control): coldplugging the machine's PCI devices "
+                    "would make it re-run its rules";
+  }
   std::string pci_root;
   for (const auto& e : std::filesystem::directory_iterator{"/sys/devices", ec}) {
     if (e.path().filename().string().rfind("pci", 0) == 0) {
@@ -512,4 +519,28 @@ TEST(uevent_service, overflow_counted_and_rescanned) {
       },
       caf::after(std::chrono::seconds{20}) >> [] {});
   EXPECT_TRUE(told);
+}
+
+// [uevent] options: `auto` coldplug and modprobe are on only as process 1;
+// on and off are obeyed everywhere.
+TEST(uevent_options, auto_means_process_one) {
+  myelin::runtime::config cfg;
+  auto defaults = uevent_options_from(cfg, false);
+  EXPECT_TRUE(defaults.enabled);
+  EXPECT_EQ(defaults.rcvbuf, 4194304);
+  EXPECT_FALSE(defaults.coldplug);
+  EXPECT_FALSE(defaults.modprobe);
+  EXPECT_EQ(defaults.modprobe_path, "/sbin/modprobe");
+  EXPECT_EQ(defaults.sysfs, "/sys");
+  auto as_pid1 = uevent_options_from(cfg, true);
+  EXPECT_TRUE(as_pid1.coldplug);
+  EXPECT_TRUE(as_pid1.modprobe);
+  ASSERT_FALSE(myelin::runtime::apply_override(cfg, "uevent.coldplug=off"));
+  ASSERT_FALSE(myelin::runtime::apply_override(cfg, "uevent.modprobe=on"));
+  ASSERT_FALSE(myelin::runtime::apply_override(cfg, "uevent.modprobe_path=/tmp/fake"));
+  EXPECT_FALSE(uevent_options_from(cfg, true).coldplug);
+  EXPECT_TRUE(uevent_options_from(cfg, false).modprobe);
+  EXPECT_EQ(uevent_options_from(cfg, false).modprobe_path, "/tmp/fake");
+  EXPECT_TRUE(myelin::runtime::apply_override(cfg, "uevent.coldplug=maybe"));
+  EXPECT_TRUE(myelin::runtime::apply_override(cfg, "uevent.rcvbuf=100"));
 }
