@@ -410,8 +410,10 @@ void finish_scan(uevent_actor* self,
     }
   }
   st.table = std::move(fresh);
-  log()->warn("uevent: re-scan of {}/devices after lost events: {} devices, {} differences",
-              st.opts.sysfs, st.table.size(), changes.size());
+  if (worth_logging(st.stats.rescans)) {
+    log()->warn("uevent: re-scan #{} of {}/devices after lost events: {} devices, {} differences",
+                st.stats.rescans, st.opts.sysfs, st.table.size(), changes.size());
+  }
   for (auto& n : changes) {
     auto sub = n.properties.find("subsystem");
     if (sub != n.properties.end()) {

@@ -28,6 +28,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "myelin/runtime/config.hpp"
 #include "myelin/runtime/sysfs_devices.hpp"
 #include "myelin/test/support.hpp"
 
@@ -360,6 +361,12 @@ TEST(uevent_service, disabled_reports_unavailable) {
 TEST(uevent_service, coldplug_and_modprobe_batches) {
   REQUIRE_NETNS(ns);
   std::error_code ec;
+  // Coldplug makes the kernel announce the PCI devices (and their NICs) to
+  // everyone: with udevd running, it would re-run its rules for them.
+  if (std::filesystem::exists("/run/udev/control", ec)) {
+    GTEST_SKIP() << "udevd runs here (/run/udev/control): coldplugging the machine's PCI devices "
+                    "would make it re-run its rules";
+  }
   std::string pci_root;
   for (const auto& e : std::filesystem::directory_iterator{"/sys/devices", ec}) {
     if (e.path().filename().string().rfind("pci", 0) == 0) {
@@ -458,4 +465,82 @@ TEST(uevent_service, coldplug_and_modprobe_batches) {
     EXPECT_GE(largest, 2u) << "no batching:\n" << text;
   }
   EXPECT_EQ(svc.stats().modprobe_failures, 0u);
+}
+
+// A flood into a tiny receive buffer overflows it: ENOBUFS is counted, the
+// service survives, and a re-scan of sysfs (here a fake one) re-synchronises the
+// table and tells subscribers with events marked `rescan`.
+TEST(uevent_service, overflow_counted_and_rescanned) {
+  REQUIRE_NETNS(ns);
+  temp_dir dir;
+  std::filesystem::create_directories(dir / "sys/devices/virtual/net/fake0");
+  std::filesystem::create_directories(dir / "sys/class/net");
+  write_file(dir / "sys/devices/virtual/net/fake0/uevent", "INTERFACE=fake0\nIFINDEX=9\n");
+  std::filesystem::create_directory_symlink("../../../../class/net",
+                                            dir / "sys/devices/virtual/net/fake0/subsystem");
+  auto opts = test_options();
+  opts.accept_foreign = true;
+  opts.rcvbuf = 4096;
+  opts.sysfs = (dir / "sys").string();
+  service svc{opts};
+  caf::scoped_actor sub{*svc.sys};
+  sub->request(svc.actor, 10s, uevent_subscribe_atom::value,
+               std::string{"/devices/virtual/net/fake0"}, std::string{})
+      .receive([](uint64_t) {}, [&](caf::error& e) { FAIL() << svc.sys->render(e); });
+
+  std::string nul(1, '\0');
+  auto message = "add@/devices/virtual/net/flood" + nul + "ACTION=add" + nul + "SUBSYSTEM=net" +
+                 nul + "PAD=" + std::string(3000, 'x') + nul;
+  int fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
+  ASSERT_GE(fd, 0);
+  sockaddr_nl to{};
+  to.nl_family = AF_NETLINK;
+  to.nl_groups = 1;
+  // Floods until the reader falls behind at least once (bounded).
+  for (int round = 0; round < 200 && svc.stats().enobufs == 0; ++round) {
+    for (int i = 0; i < 500; ++i) {
+      ::sendto(fd, message.data(), message.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+    }
+  }
+  ::close(fd);
+  ASSERT_TRUE(eventually([&] { return svc.stats().enobufs > 0; })) << "never overflowed";
+  ASSERT_TRUE(eventually([&] { return svc.stats().rescans > 0; }));
+  auto s = svc.stats();
+  EXPECT_TRUE(s.available);
+  EXPECT_EQ(s.malformed, 0u);
+  auto fake = svc.devices("/devices/virtual/net/fake0");
+  ASSERT_EQ(fake.size(), 1u);
+  EXPECT_EQ(fake[0].properties.at("interface"), "fake0");
+  EXPECT_EQ(fake[0].properties.at("subsystem"), "net");
+  bool told = false;
+  sub->receive(
+      [&](uevent_notice& n) {
+        told = n.rescan && n.action == "add" && n.devpath == "/devices/virtual/net/fake0";
+      },
+      caf::after(std::chrono::seconds{20}) >> [] {});
+  EXPECT_TRUE(told);
+}
+
+// [uevent] options: `auto` coldplug and modprobe are on only as process 1;
+// on and off are obeyed everywhere.
+TEST(uevent_options, auto_means_process_one) {
+  myelin::runtime::config cfg;
+  auto defaults = uevent_options_from(cfg, false);
+  EXPECT_TRUE(defaults.enabled);
+  EXPECT_EQ(defaults.rcvbuf, 4194304);
+  EXPECT_FALSE(defaults.coldplug);
+  EXPECT_FALSE(defaults.modprobe);
+  EXPECT_EQ(defaults.modprobe_path, "/sbin/modprobe");
+  EXPECT_EQ(defaults.sysfs, "/sys");
+  auto as_pid1 = uevent_options_from(cfg, true);
+  EXPECT_TRUE(as_pid1.coldplug);
+  EXPECT_TRUE(as_pid1.modprobe);
+  ASSERT_FALSE(myelin::runtime::apply_override(cfg, "uevent.coldplug=off"));
+  ASSERT_FALSE(myelin::runtime::apply_override(cfg, "uevent.modprobe=on"));
+  ASSERT_FALSE(myelin::runtime::apply_override(cfg, "uevent.modprobe_path=/tmp/fake"));
+  EXPECT_FALSE(uevent_options_from(cfg, true).coldplug);
+  EXPECT_TRUE(uevent_options_from(cfg, false).modprobe);
+  EXPECT_EQ(uevent_options_from(cfg, false).modprobe_path, "/tmp/fake");
+  EXPECT_TRUE(myelin::runtime::apply_override(cfg, "uevent.coldplug=maybe"));
+  EXPECT_TRUE(myelin::runtime::apply_override(cfg, "uevent.rcvbuf=100"));
 }
