@@ -20,6 +20,7 @@
 #include <caf/scoped_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "console_logs.hpp"
 #include "myelin/actors/apps.hpp"
 #include "myelin/actors/firmware.hpp"
 #include "myelin/actors/kv.hpp"
@@ -427,6 +428,7 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
         res.set_content(body.dump(), "application/json");
       });
   install_service_routes(sys, srv, opts);
+  install_log_routes(srv);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.body.empty()) {
       auto what = res.status == 404 ? "no such endpoint: " + req.method + " " + req.path

@@ -33,8 +33,10 @@
 #include "link.hpp"
 #include "myelin/actors/console.hpp"
 #include "myelin/actors/kv.hpp"
+#include "myelin/actors/log.hpp"
 #include "myelin/bootloader/apps.hpp"
 #include "myelin/runtime/config.hpp"
+#include "myelin/runtime/log_hub.hpp"
 #include "myelin/runtime/power.hpp"
 #include "myelin/runtime/version.hpp"
 #include "myelin/supervisors/supervisor.hpp"
@@ -228,6 +230,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   core_flags.period = milliseconds{cfg.get_int("core.period_ms")};
   core_flags.name = core_id;
   std::vector<sup::child_spec> core_children{
+      sup::worker("log", actors::log_start(actors::log_options_from(cfg, state_dir))),
       sup::worker("kv", actors::kv_start(*kv)),
       sup::worker("firmware", actors::firmware_start(firmware)),
       sup::worker("console", actors::console_start(console)),
@@ -611,6 +614,7 @@ int boot_main(int argc, char** argv) {
   }
 
   setup_logging(cfg.get_string("log.level"));
+  runtime::start_logging(cfg);
   auto log = spdlog::get("boot");
   if (!config_error.empty()) {
     log->error("config: {}; booting on built-in defaults", config_error);
