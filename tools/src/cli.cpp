@@ -17,6 +17,7 @@
 #include "myelin/runtime/uboot_env.hpp"
 #include "myelin/runtime/version.hpp"
 #include "myelin/tools/device_client.hpp"
+#include "myelin/tools/logs_command.hpp"
 
 namespace myelin::tools {
 
@@ -312,6 +313,8 @@ int run_cli(int argc, char** argv) {
   call->add_option("COMMAND", call_command, "The app's command")->required();
   call->add_option("ARG", call_args, "Arguments");
   add_common(call, o, false);
+
+  add_logs_command(app);
 
   try {
     app.parse(argc, argv);
