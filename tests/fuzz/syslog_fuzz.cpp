@@ -12,8 +12,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text{reinterpret_cast<const char*>(data), size};
   auto m = myelin::runtime::parse_syslog_message(text);
-  if (m.priority < 0 || m.priority > 191 || m.message.size() > size ||
-      m.ident.size() > size || m.pid.size() > size) {
+  if (m.priority < 0 || m.priority > 191 || m.message.size() > size || m.ident.size() > size ||
+      m.pid.size() > size) {
     std::abort();
   }
   if (!m.error.empty() && m.priority != 13) {
