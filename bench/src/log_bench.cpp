@@ -120,8 +120,8 @@ double raw_floor(const std::string& path, uint64_t n) {
 
 int run(const std::vector<std::string>& args) {
   uint64_t n = args.empty() ? 200000 : std::stoull(args[0]);
-  auto dir = std::filesystem::temp_directory_path() /
-             ("myelin-bench-log-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("myelin-bench-log-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto path = (dir / "log.sock").string();
 
