@@ -206,6 +206,11 @@ TEST(log, bad_queries_refused) {
     EXPECT_EQ(status, 400) << bad;
     EXPECT_TRUE(body.is_object() && body.contains("error")) << bad;
   }
+  // The tool refuses bad options and reports an unreachable device.
+  EXPECT_NE(run_myelin({"logs", "--device", dev.address(), "--level", "loud"}).exit_code, 0);
+  auto down = run_myelin({"logs", "--device", "127.0.0.1:1"});
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_NE(down.output.find("cannot reach"), std::string::npos) << down.output;
   // A long-poll with nothing new returns at its deadline with an empty page.
   auto last = get_json(dev.port, "/v1/logs?limit=0")["last"].get<uint64_t>();
   auto page =
