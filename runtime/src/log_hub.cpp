@@ -154,6 +154,11 @@ void log_hub::dispatch(spdlog::level::level_enum level, log_origin origin, std::
     }
     if (extra) {
       extra_->log(msg);
+      // As the loggers do (flush_on info): a file that lags behind is no use
+      // after a crash.
+      if (level >= spdlog::level::info) {
+        extra_->flush();
+      }
     }
   }
   ring_->push(std::move(r));
