@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -50,13 +51,26 @@ class ring_sink : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
 
 /// The kernel log as console (PID 1 on a device): one write per record,
 /// `<PRI>myelin[pid]: [source] message`. The kmsg tailer skips these lines.
+/// Until the device can be opened (PID 1 logs before /dev is mounted) the
+/// lines go to stdout.
 class kmsg_sink : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  explicit kmsg_sink(int fd) : fd_(fd), pid_(::getpid()) {}
-  ~kmsg_sink() override { ::close(fd_); }
+  explicit kmsg_sink(std::string path) : path_(std::move(path)), pid_(::getpid()) { open(); }
+  ~kmsg_sink() override {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (fd_ < 0 && !open()) {
+      auto line = fmt::format("myelin: {} [{}] {}\n", spdlog::level::to_string_view(msg.level),
+                              msg.logger_name, msg.payload);
+      std::fwrite(line.data(), 1, line.size(), stdout);
+      std::fflush(stdout);
+      return;
+    }
     auto line = fmt::format("<{}>myelin[{}]: [{}] {}", 8 + severity_of_level(msg.level), pid_,
                             msg.logger_name, msg.payload);
     // The kernel takes at most about 1 KiB per record.
@@ -69,8 +83,14 @@ class kmsg_sink : public spdlog::sinks::base_sink<std::mutex> {
   void flush_() override {}
 
  private:
-  int fd_;
+  bool open() {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    return fd_ >= 0;
+  }
+
+  std::string path_;
   pid_t pid_;
+  int fd_ = -1;
 };
 
 std::mutex current_mtx;
@@ -97,12 +117,8 @@ log_hub::log_hub(const logging_options& opts)
       ring_sink_(std::make_shared<ring_sink>(ring_)),
       extra_(std::make_shared<spdlog::sinks::dist_sink_mt>()) {
   if (opts.console == "kmsg") {
-    int fd = ::open(opts.kmsg_path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      console_ = std::make_shared<kmsg_sink>(fd);
-    }
-  }
-  if (!console_ && opts.console != "none") {
+    console_ = std::make_shared<kmsg_sink>(opts.kmsg_path);
+  } else if (opts.console != "none") {
     console_ = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
     console_->set_pattern("%H:%M:%S.%e %^%-5l%$ [%n] %v");
   }

@@ -4,9 +4,13 @@
 
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <unistd.h>
+
 #include <sstream>
 
 #include <gtest/gtest.h>
+
+#include "myelin/test/support.hpp"
 
 using namespace myelin::runtime;
 
@@ -56,6 +60,36 @@ TEST(log_hub, options_from_config) {
   EXPECT_EQ(syslog_socket_path(cfg), "/var/lib/x/run/log.sock");
   ASSERT_FALSE(apply_override(cfg, "log.syslog_socket=/dev/log"));
   EXPECT_EQ(syslog_socket_path(cfg), "/dev/log");
+}
+
+}  // namespace
+
+namespace {
+
+// The kmsg console writes `<PRI>myelin[pid]: [source] message` lines, and
+// prints to stdout while the device cannot be opened (before /dev is mounted).
+TEST(log_hub, kmsg_console) {
+  myelin::test::temp_dir dir;
+  logging_options o;
+  o.console = "kmsg";
+  o.kmsg_path = (dir / "kmsg").string();
+  {
+    testing::internal::CaptureStdout();
+    log_hub early{o};
+    auto l = std::make_shared<spdlog::logger>("early", spdlog::sinks_init_list{});
+    early.adopt(*l);
+    l->error("before mount");
+    auto out = testing::internal::GetCapturedStdout();
+    EXPECT_NE(out.find("[early] before mount"), std::string::npos) << out;
+  }
+  myelin::test::write_file(dir / "kmsg", "");
+  log_hub hub{o};
+  auto l = std::make_shared<spdlog::logger>("kv", spdlog::sinks_init_list{});
+  hub.adopt(*l);
+  l->warn("to the kernel");
+  hub.dispatch(spdlog::level::err, log_origin::kernel, "kernel", "not written back");
+  EXPECT_EQ(myelin::test::read_file(dir / "kmsg"),
+            "<12>myelin[" + std::to_string(::getpid()) + "]: [kv] to the kernel\n");
 }
 
 }  // namespace
