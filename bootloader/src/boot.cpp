@@ -51,8 +51,8 @@ using steady = std::chrono::steady_clock;
 
 namespace sup = myelin::supervisors;
 
-// The loggers of the components share one sink; the log service (issue 6)
-// replaces this with kmsg / ring buffer sinks.
+// The loggers of the components share one sink; runtime::start_logging, called
+// right after, gives them the log hub's sinks (console or kmsg, ring, file).
 void setup_logging(const std::string& level) {
   auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
   sink->set_pattern("%H:%M:%S.%e %^%-5l%$ [%n] %v");

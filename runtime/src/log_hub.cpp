@@ -117,6 +117,7 @@ log_hub::log_hub(const logging_options& opts)
       ring_sink_(std::make_shared<ring_sink>(ring_)),
       extra_(std::make_shared<spdlog::sinks::dist_sink_mt>()) {
   if (opts.console == "kmsg") {
+    echo_ = false;
     console_ = std::make_shared<kmsg_sink>(opts.kmsg_path);
   } else if (opts.console != "none") {
     console_ = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
@@ -160,7 +161,10 @@ void log_hub::dispatch(spdlog::level::level_enum level, log_origin origin, std::
   r.origin = origin;
   r.source = std::string{source};
   r.message = std::string{message};
-  bool console = origin != log_origin::kernel && console_->should_log(level);
+  // Kernel records are in the kernel's log already; syslog and app records
+  // are not copied into it either (they would push the kernel's own lines
+  // out of its buffer), only printed on stdout.
+  bool console = echo_ && origin != log_origin::kernel && console_->should_log(level);
   bool extra = !extra_->sinks().empty();
   if (console || extra) {
     auto text = log_ring::clean(message, ring_->max_message());

@@ -93,3 +93,22 @@ TEST(log_hub, kmsg_console) {
 }
 
 }  // namespace
+
+namespace {
+
+// With the kmsg console, syslog and app records are not copied into the
+// kernel log (only core loggers write there); they still reach the ring.
+TEST(log_hub, kmsg_console_not_flooded_by_syslog) {
+  myelin::test::temp_dir dir;
+  myelin::test::write_file(dir / "kmsg", "");
+  logging_options o;
+  o.console = "kmsg";
+  o.kmsg_path = (dir / "kmsg").string();
+  log_hub hub{o};
+  hub.dispatch(spdlog::level::err, log_origin::syslog, "syslog:chatty", "spam");
+  hub.dispatch(spdlog::level::err, log_origin::app, "hello", "app line");
+  EXPECT_EQ(myelin::test::read_file(dir / "kmsg"), "");
+  EXPECT_EQ(hub.ring()->size(), 2u);
+}
+
+}  // namespace

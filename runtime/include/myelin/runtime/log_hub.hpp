@@ -80,8 +80,9 @@ class log_hub {
 
   /// A record that did not come through a logger (kernel, syslog, app).
   /// Below the hub's level it is dropped. It goes to the ring and the extra
-  /// sinks; syslog and app records also to the console (kernel records are
-  /// in the kernel's log and on its console already).
+  /// sinks; syslog and app records also to a stdout console (never into
+  /// /dev/kmsg, where they would push the kernel's own lines out of its
+  /// buffer; kernel records are there already).
   void dispatch(spdlog::level::level_enum level, log_origin origin, std::string_view source,
                 std::string_view message);
 
@@ -99,6 +100,8 @@ class log_hub {
   spdlog::sink_ptr ring_sink_;
   spdlog::sink_ptr console_;
   std::shared_ptr<spdlog::sinks::dist_sink_mt> extra_;
+  /// Whether dispatched records are printed on the console (not on kmsg).
+  bool echo_ = true;
   log_counters counters_;
 };
 
