@@ -138,7 +138,8 @@ void install_log_routes(httplib::Server& srv) {
     for (const auto& r : page.records) {
       records.push_back(record_json(r));
     }
-    res.set_content(dump({{"records", std::move(records)},
+    res.set_content(dump({{"boot", hub->boot_id()},
+                          {"records", std::move(records)},
                           {"next", page.next},
                           {"first", page.first},
                           {"last", page.last},

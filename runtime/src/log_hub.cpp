@@ -113,6 +113,10 @@ bool real_init() {
 
 log_hub::log_hub(const logging_options& opts)
     : level_(opts.level),
+      boot_id_(std::to_string(::getpid()) + "-" +
+               std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count())),
       ring_(std::make_shared<log_ring>(opts.ring_size, opts.max_message)),
       ring_sink_(std::make_shared<ring_sink>(ring_)),
       extra_(std::make_shared<spdlog::sinks::dist_sink_mt>()) {

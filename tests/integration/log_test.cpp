@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 #include <thread>
 
@@ -172,6 +173,39 @@ TEST(log, myelin_logs_shows_app_lines) {
     seen = follow.wait_for_line("greeting " + later, 500ms);
   }
   EXPECT_TRUE(seen) << follow.output();
+}
+
+// `myelin logs -f` keeps following through a restart of myelin-boot: it
+// retries while the device is down and starts over on the new boot.
+TEST(log, follow_survives_restart) {
+  myelin::test::temp_dir state;
+  auto first = std::make_unique<booted_device>(std::vector<std::string>{}, state.path().string());
+  ASSERT_NE(first->port, 0);
+  ASSERT_TRUE(first->apps_ready());
+  auto port = first->port;
+  child_process follow({myelin::test::bin("myelin"), "logs", "-f", "-n", "0", "--device",
+                        first->address(), "--app", "hello"});
+  auto before = unique("before");
+  std::optional<std::string> seen;
+  for (int i = 0; i < 40 && !seen; ++i) {
+    run_myelin({"call", "--device", first->address(), "hello", "hello", before});
+    seen = follow.wait_for_line("greeting " + before, 500ms);
+  }
+  ASSERT_TRUE(seen) << follow.output();
+  first->proc->signal(SIGTERM);
+  ASSERT_TRUE(first->proc->wait(30s));
+  first.reset();
+  booted_device second({"--set", "control.port=" + std::to_string(port)}, state.path().string());
+  ASSERT_EQ(second.port, port) << second.ready_line;
+  auto after = unique("after");
+  seen.reset();
+  for (int i = 0; i < 60 && !seen; ++i) {
+    run_myelin({"call", "--device", second.address(), "hello", "hello", after});
+    seen = follow.wait_for_line("greeting " + after, 500ms);
+  }
+  EXPECT_TRUE(seen) << follow.output();
+  EXPECT_NE(follow.output().find("-- the device restarted --"), std::string::npos)
+      << follow.output();
 }
 
 // With log.file the records are also written to a rotating file.

@@ -126,12 +126,23 @@ int run_logs(const logs_options& o) {
     return 0;
   }
   auto next = page->value("last", uint64_t{0});
+  auto boot = page->value("boot", std::string{});
   for (;;) {
     auto started = std::chrono::steady_clock::now();
     page =
         fetch("/v1/logs?since=" + std::to_string(next) + "&wait_ms=20000&limit=1000" + filters(o));
     if (!page) {
-      return 1;
+      // Following survives a device that reboots: try again.
+      std::cerr << "myelin: retrying in 2 s\n";
+      std::this_thread::sleep_for(std::chrono::seconds{2});
+      continue;
+    }
+    if (page->value("boot", boot) != boot) {
+      // The device restarted: its sequence numbers started over.
+      std::cerr << "-- the device restarted --\n";
+      boot = page->value("boot", boot);
+      next = 0;
+      continue;
     }
     print(*page);
     next = page->value("next", next);

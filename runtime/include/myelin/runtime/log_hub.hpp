@@ -70,6 +70,9 @@ class log_hub {
   const std::shared_ptr<log_ring>& ring() const { return ring_; }
   log_counters& counters() { return counters_; }
   spdlog::level::level_enum level() const { return level_; }
+  /// Names this hub among all runs of the device ("<pid>-<start µs>"): when it
+  /// changes, sequence numbers started over (GET /v1/logs "boot").
+  const std::string& boot_id() const { return boot_id_; }
 
   /// The logger `name` from spdlog's registry with this hub's sinks; created
   /// and registered if missing.
@@ -96,6 +99,7 @@ class log_hub {
 
  private:
   spdlog::level::level_enum level_;
+  std::string boot_id_;
   std::shared_ptr<log_ring> ring_;
   spdlog::sink_ptr ring_sink_;
   spdlog::sink_ptr console_;
