@@ -41,6 +41,7 @@ struct http_endpoint {
   std::string url;
 
   void stop() {
+    stop_log_routes(*server);
     server->stop();
     if (thread.joinable()) {
       thread.join();

@@ -5,6 +5,9 @@
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -18,6 +21,19 @@ namespace {
 
 using json = nlohmann::json;
 using steady = std::chrono::steady_clock;
+
+/// One flag per server: set when it stops, so that long-polls end.
+std::mutex stopping_mtx;
+std::map<const httplib::Server*, std::shared_ptr<std::atomic<bool>>> stopping;
+
+std::shared_ptr<std::atomic<bool>> stop_flag(const httplib::Server& srv) {
+  std::lock_guard<std::mutex> guard{stopping_mtx};
+  auto& flag = stopping[&srv];
+  if (!flag) {
+    flag = std::make_shared<std::atomic<bool>>(false);
+  }
+  return flag;
+}
 
 /// Long-polls allowed at once: each holds one of the server's few threads.
 constexpr int max_waiters = 2;
@@ -79,8 +95,19 @@ std::string dump(const json& j) {
 
 }  // namespace
 
+void stop_log_routes(const httplib::Server& srv) {
+  std::lock_guard<std::mutex> guard{stopping_mtx};
+  auto i = stopping.find(&srv);
+  if (i != stopping.end()) {
+    *i->second = true;
+    // A later server may get the same address.
+    stopping.erase(i);
+  }
+}
+
 void install_log_routes(httplib::Server& srv) {
-  srv.Get("/v1/logs", [&srv](const httplib::Request& req, httplib::Response& res) {
+  auto stopped = stop_flag(srv);
+  srv.Get("/v1/logs", [stopped](const httplib::Request& req, httplib::Response& res) {
     auto hub = runtime::log_hub::current();
     if (!hub) {
       res.status = 503;
@@ -122,7 +149,7 @@ void install_log_routes(httplib::Server& srv) {
     if (since && wait_ms && *wait_ms > 0 && page.records.empty()) {
       if (waiters.fetch_add(1) < max_waiters) {
         auto deadline = steady::now() + std::chrono::milliseconds{*wait_ms};
-        while (page.records.empty() && steady::now() < deadline && srv.is_running()) {
+        while (page.records.empty() && steady::now() < deadline && !*stopped) {
           // Short slices, so that a stopping server is not held up.
           ring.wait_newer(page.next,
                           std::min(deadline, steady::now() + std::chrono::milliseconds{250}));

@@ -10,4 +10,8 @@ namespace myelin::actors {
 /// through the actor system; without a hub they answer 503.
 void install_log_routes(httplib::Server& srv);
 
+/// Ends the long-polls waiting on `srv` (within 250 ms): call it before
+/// stopping the server, whose stop waits for every handler to return.
+void stop_log_routes(const httplib::Server& srv);
+
 }  // namespace myelin::actors

@@ -127,16 +127,21 @@ int run_logs(const logs_options& o) {
   }
   auto next = page->value("last", uint64_t{0});
   auto boot = page->value("boot", std::string{});
+  bool probe = false;
   for (;;) {
     auto started = std::chrono::steady_clock::now();
-    page =
-        fetch("/v1/logs?since=" + std::to_string(next) + "&wait_ms=20000&limit=1000" + filters(o));
+    // After the device was unreachable, first ask without waiting: it may
+    // have restarted, and then `next` means nothing there.
+    page = fetch("/v1/logs?since=" + std::to_string(next) + (probe ? "" : "&wait_ms=20000") +
+                 "&limit=1000" + filters(o));
     if (!page) {
       // Following survives a device that reboots: try again.
       std::cerr << "myelin: retrying in 2 s\n";
       std::this_thread::sleep_for(std::chrono::seconds{2});
+      probe = true;
       continue;
     }
+    probe = false;
     if (page->value("boot", boot) != boot) {
       // The device restarted: its sequence numbers started over.
       std::cerr << "-- the device restarted --\n";
