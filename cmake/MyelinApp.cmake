@@ -16,7 +16,8 @@ function(myelin_add_app name)
     ${PROJECT_SOURCE_DIR}/supervisors/include
     ${PROJECT_SOURCE_DIR}/runtime/include
     ${PROJECT_SOURCE_DIR}/actors/include)
-  target_link_libraries(${name} PRIVATE CAF::core)
+  # spdlog: an app logs with spdlog; its lines reach myelin's log (runtime/app_log.hpp).
+  target_link_libraries(${name} PRIVATE CAF::core spdlog::spdlog)
   target_compile_options(${name} PRIVATE ${MYELIN_WARNINGS})
   set_target_properties(${name} PROPERTIES
     PREFIX "lib"

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "console_app_partition.hpp"
+#include "console_logs.hpp"
 #include "myelin/actors/apps.hpp"
 #include "myelin/actors/firmware.hpp"
 #include "myelin/actors/kv.hpp"
@@ -43,6 +44,7 @@ struct http_endpoint {
   std::string url;
 
   void stop() {
+    stop_log_routes(*server);
     server->stop();
     if (thread.joinable()) {
       thread.join();
@@ -432,6 +434,7 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
   install_service_routes(sys, srv, opts);
   install_app_partition_routes(srv, opts);
   install_uevent_routes(sys, srv);
+  install_log_routes(srv);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.body.empty()) {
       auto what = res.status == 404 ? "no such endpoint: " + req.method + " " + req.path

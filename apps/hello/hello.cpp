@@ -1,5 +1,6 @@
 // The hello app: a greeter actor under the app's own supervisor, and the
 // command `hello [NAME]` that asks it for a greeting.
+#include <spdlog/spdlog.h>
 #include <caf/all.hpp>
 
 #include "myelin/app.hpp"
@@ -14,6 +15,7 @@ constexpr const char* greeting = "Hello from myelin";
 
 caf::behavior greeter(caf::event_based_actor*) {
   return {[](greet_atom, const std::string& name) {
+    spdlog::info("greeting {}", name);
     return std::string{greeting} + ", " + name + "!";
   }};
 }
@@ -28,6 +30,7 @@ caf::expected<caf::actor> start(myelin::app::context& ctx) {
         the_greeter = sys.spawn(greeter);
         return the_greeter;
       });
+  spdlog::info("starting the greeter of app {}", ctx.name());
   return myelin::supervisors::start_supervisor(ctx.system(), flags, {worker});
 }
 

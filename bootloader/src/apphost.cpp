@@ -30,6 +30,7 @@
 #include "module_loader.hpp"
 #include "myelin/actors/firmware.hpp"
 #include "myelin/actors/kv.hpp"
+#include "myelin/runtime/app_log.hpp"
 #include "myelin/runtime/config.hpp"
 #include "myelin/runtime/version.hpp"
 
@@ -314,6 +315,7 @@ int apphost_main(int argc, char** argv) {
     return cli.exit(e);
   }
 
+  runtime::start_app_logging(name);
   // Load the module before the actor system exists (types a module brings
   // must be known before the system starts).
   auto loaded = load_module(module);

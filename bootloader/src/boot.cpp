@@ -34,9 +34,11 @@
 #include "link.hpp"
 #include "myelin/actors/console.hpp"
 #include "myelin/actors/kv.hpp"
+#include "myelin/actors/log.hpp"
 #include "myelin/actors/uevent.hpp"
 #include "myelin/bootloader/apps.hpp"
 #include "myelin/runtime/config.hpp"
+#include "myelin/runtime/log_hub.hpp"
 #include "myelin/runtime/power.hpp"
 #include "myelin/runtime/version.hpp"
 #include "myelin/supervisors/supervisor.hpp"
@@ -51,8 +53,8 @@ using steady = std::chrono::steady_clock;
 
 namespace sup = myelin::supervisors;
 
-// The loggers of the components share one sink; the log service (issue 6)
-// replaces this with kmsg / ring buffer sinks.
+// The loggers of the components share one sink; runtime::start_logging, called
+// right after, gives them the log hub's sinks (console or kmsg, ring, file).
 void setup_logging(const std::string& level) {
   auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
   sink->set_pattern("%H:%M:%S.%e %^%-5l%$ [%n] %v");
@@ -235,6 +237,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   core_flags.period = milliseconds{cfg.get_int("core.period_ms")};
   core_flags.name = core_id;
   std::vector<sup::child_spec> core_children{
+      sup::worker("log", actors::log_start(actors::log_options_from(cfg, state_dir))),
       sup::worker("kv", actors::kv_start(*kv)),
       sup::worker("firmware", actors::firmware_start(firmware)),
       sup::worker("uevent", actors::uevent_start(actors::uevent_options_from(cfg, getpid() == 1))),
@@ -619,6 +622,7 @@ int boot_main(int argc, char** argv) {
   }
 
   setup_logging(cfg.get_string("log.level"));
+  runtime::start_logging(cfg);
   auto log = spdlog::get("boot");
   if (!config_error.empty()) {
     log->error("config: {}; booting on built-in defaults", config_error);

@@ -56,6 +56,28 @@ const std::vector<config_key>& config_schema() {
       // [log]
       str("log.level", "info", "Lowest level that is logged.",
           {"trace", "debug", "info", "warn", "error", "critical", "off"}),
+      str("log.console", "auto",
+          "Where records are printed: stdout, kmsg (the kernel log, /dev/kmsg), none; auto: "
+          "kmsg when PID 1 of a real device, else stdout.",
+          {"auto", "stdout", "kmsg", "none"}),
+      num("log.ring_size", 4096, 16, 1000000,
+          "Records kept in memory for `myelin logs` (the oldest is overwritten first)."),
+      num("log.max_message", 2048, 64, 65536,
+          "Longest message kept, in bytes; longer ones are cut with a marker."),
+      flag("log.kmsg", true, "Read the kernel log (/dev/kmsg) into the ring."),
+      str("log.kmsg_path", "/dev/kmsg", "The kernel log device (reader and kmsg console)."),
+      flag("log.kmsg_replay", true,
+           "At start, read the records already in the kernel's buffer (the boot log)."),
+      flag("log.syslog", true,
+           "Serve the syslog socket (log.syslog_socket); app hosts log through it."),
+      str("log.syslog_socket", "/dev/log",
+          "The syslog unix datagram socket; relative paths are taken from state.dir."),
+      str("log.file", "",
+          "A rotating log file (e.g. on the app partition); relative paths are taken from "
+          "state.dir. Empty: none."),
+      num("log.file_size", 1048576, 4096, 1073741824,
+          "Size at which log.file is rotated, in bytes."),
+      num("log.file_count", 3, 1, 100, "Rotated files kept besides log.file."),
       // [control]
       str("control.address", "127.0.0.1",
           "Address the control channel listens on (host mode: keep it on loopback)."),

@@ -28,8 +28,8 @@ using myelin::test::host_config;
 TEST(boot, ready_line_names_services_and_control) {
   booted_device dev;
   ASSERT_FALSE(dev.ready_line.empty());
-  // kv first, console last; the other core services in between.
-  EXPECT_NE(dev.ready_line.find("core [kv, firmware, "), std::string::npos) << dev.ready_line;
+  // log first, then kv; console last; the other core services in between.
+  EXPECT_NE(dev.ready_line.find("core [log, kv, firmware, "), std::string::npos) << dev.ready_line;
   EXPECT_NE(dev.ready_line.find(", uevent, "), std::string::npos) << dev.ready_line;
   EXPECT_NE(dev.ready_line.find(", console], apps"), std::string::npos) << dev.ready_line;
   EXPECT_NE(dev.ready_line.find("apps [fault, hello, ticker]"), std::string::npos)
@@ -53,7 +53,8 @@ TEST(boot, status_shows_tree) {
   EXPECT_EQ(doc["tree"][0]["id"], "core");
   EXPECT_EQ(doc["tree"][0]["status"], "running");
   EXPECT_EQ(doc["tree"][0]["type"], "supervisor");
-  EXPECT_EQ(doc["tree"][0]["children"][0]["id"], "kv");
+  EXPECT_EQ(doc["tree"][0]["children"][0]["id"], "log");
+  EXPECT_EQ(doc["tree"][0]["children"][1]["id"], "kv");
   EXPECT_EQ(doc["tree"][0]["children"].back()["id"], "console");
   EXPECT_EQ(doc["tree"][1]["id"], "apps");
   ASSERT_EQ(doc["tree"][1]["children"].size(), 3u) << doc.dump();

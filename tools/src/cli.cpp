@@ -19,6 +19,7 @@
 #include "myelin/runtime/version.hpp"
 #include "myelin/tools/device_client.hpp"
 #include "uevent_command.hpp"
+#include "myelin/tools/logs_command.hpp"
 
 namespace myelin::tools {
 
@@ -316,6 +317,7 @@ int run_cli(int argc, char** argv) {
   add_common(call, o, false);
 
   auto uevent_command = add_uevent_command(app);
+  add_logs_command(app);
 
   try {
     app.parse(argc, argv);

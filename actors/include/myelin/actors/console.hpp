@@ -9,6 +9,8 @@
 //   POST /v1/fw/revert {"reboot": bool}, POST /v1/fw/prevent-revert,
 //   POST /v1/fw/factory-reset, POST /v1/power/{reboot,poweroff,halt} {"arg": s},
 //   GET /v1/app-partition (console_app_partition.hpp)
+//   GET /v1/logs[?since=&app=&source=&level=&limit=&wait_ms=], GET /v1/logs/stats
+//        (console_logs.cpp: the ring of runtime::log_hub::current())
 //   anything else   -> 404 {"error": "..."}
 // Actor messages:
 //   (caf::get_atom) -> std::string   the base URL it serves, e.g. http://127.0.0.1:4848
