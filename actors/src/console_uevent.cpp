@@ -36,6 +36,7 @@ json stats_json(const uevent_stats& s) {
           {"ignored", s.ignored},
           {"enobufs", s.enobufs},
           {"rescans", s.rescans},
+          {"read_errors", s.read_errors},
           {"table_size", s.table_size},
           {"subscribers", s.subscribers},
           {"followers", s.followers},

@@ -41,6 +41,8 @@ struct reader_batch {
   /// Messages not sent by the kernel (netlink port id != 0).
   uint64_t foreign = 0;
   uint64_t enobufs = 0;
+  /// An unexpected read error (the reader backs off for a second).
+  std::string read_error;
 };
 
 /// The devices found by a re-scan of sysfs.
@@ -163,10 +165,11 @@ void read_loop(int fd, int stop_fd, bool accept_foreign, caf::actor target) {
     if (rc < 0 && errno == EINTR) {
       continue;
     }
-    if (rc < 0 || (fds[1].revents & POLLIN) != 0) {
+    if (rc < 0 || (fds[1].revents & POLLIN) != 0 || (fds[0].revents & POLLNVAL) != 0) {
       return;
     }
     reader_batch batch;
+    bool failing = false;
     // Bounded, so the actor sees progress during an endless storm.
     for (int i = 0; i < 1024; ++i) {
       sockaddr_nl from{};
@@ -185,7 +188,13 @@ void read_loop(int fd, int stop_fd, bool accept_foreign, caf::actor target) {
           ++batch.enobufs;
           continue;
         }
-        break;  // EAGAIN: drained
+        // EAGAIN: drained. Anything else is unexpected: say so, and do not
+        // spin on a socket that keeps failing.
+        failing = errno != EAGAIN && errno != EWOULDBLOCK;
+        if (failing) {
+          batch.read_error = std::string{"recvmsg: "} + std::strerror(errno);
+        }
+        break;
       }
       ++batch.received;
       if (from.nl_pid != 0 && !accept_foreign) {
@@ -204,8 +213,14 @@ void read_loop(int fd, int stop_fd, bool accept_foreign, caf::actor target) {
         batch.errors.emplace_back(r.error, std::move(r.detail));
       }
     }
-    if (batch.received > 0 || batch.enobufs > 0) {
+    if (batch.received > 0 || batch.enobufs > 0 || failing) {
       caf::anon_send(target, batch_atom::value, std::move(batch));
+    }
+    if (failing) {
+      pollfd stop{stop_fd, POLLIN, 0};
+      if (::poll(&stop, 1, 1000) > 0) {
+        return;
+      }
     }
   }
 }
@@ -436,6 +451,12 @@ void handle_batch(uevent_actor* self, reader_batch&& batch) {
     s.last_malformed = runtime::to_string(code) + ": " + detail;
     if (worth_logging(s.malformed)) {
       log()->warn("uevent: malformed message #{} ignored: {}", s.malformed, s.last_malformed);
+    }
+  }
+  if (!batch.read_error.empty()) {
+    ++s.read_errors;
+    if (worth_logging(s.read_errors)) {
+      log()->error("uevent: {} (retrying in a second)", batch.read_error);
     }
   }
   s.parsed += batch.events.size();

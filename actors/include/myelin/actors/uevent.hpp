@@ -98,6 +98,8 @@ struct uevent_stats {
   uint64_t enobufs = 0;
   /// Re-scans of sysfs done after an overflow.
   uint64_t rescans = 0;
+  /// Reads that failed otherwise (logged; the reader retries after a second).
+  uint64_t read_errors = 0;
   /// Devices in the table.
   uint64_t table_size = 0;
   /// Active subscriptions, and pending follow requests.
@@ -119,8 +121,9 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, uevent_stats& x) {
   return f(caf::meta::type_name("uevent_stats"), x.available, x.unavailable, x.rcvbuf, x.received,
            x.parsed, x.malformed, x.malformed_by_reason, x.last_malformed, x.ignored, x.enobufs,
-           x.rescans, x.table_size, x.subscribers, x.followers, x.modprobe_runs, x.modprobe_aliases,
-           x.modprobe_failures, x.modprobe_last, x.coldplug_written, x.coldplug_failed, x.cursor);
+           x.rescans, x.read_errors, x.table_size, x.subscribers, x.followers, x.modprobe_runs,
+           x.modprobe_aliases, x.modprobe_failures, x.modprobe_last, x.coldplug_written,
+           x.coldplug_failed, x.cursor);
 }
 
 /// One device of the table.
