@@ -2,6 +2,7 @@
 // owned by a CAF actor so that it is supervised like any other core service.
 #include "myelin/actors/console.hpp"
 
+#include "console_net.hpp"
 #include "myelin/actors/registry.hpp"
 
 #include <unistd.h>
@@ -427,6 +428,7 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
         res.set_content(body.dump(), "application/json");
       });
   install_service_routes(sys, srv, opts);
+  install_net_routes(sys, srv);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.body.empty()) {
       auto what = res.status == 404 ? "no such endpoint: " + req.method + " " + req.path

@@ -33,6 +33,7 @@
 #include "link.hpp"
 #include "myelin/actors/console.hpp"
 #include "myelin/actors/kv.hpp"
+#include "myelin/actors/net.hpp"
 #include "myelin/bootloader/apps.hpp"
 #include "myelin/runtime/config.hpp"
 #include "myelin/runtime/power.hpp"
@@ -54,7 +55,7 @@ namespace sup = myelin::supervisors;
 void setup_logging(const std::string& level) {
   auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
   sink->set_pattern("%H:%M:%S.%e %^%-5l%$ [%n] %v");
-  for (const char* name : {"boot", "supervisor", "console", "kv", "firmware", "apps"}) {
+  for (const char* name : {"boot", "supervisor", "console", "kv", "firmware", "apps", "net"}) {
     if (spdlog::get(name) == nullptr) {
       spdlog::register_logger(std::make_shared<spdlog::logger>(name, sink));
     }
@@ -206,6 +207,10 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   if (!kv) {
     return kv.error();
   }
+  auto net = actors::net_options_from(cfg, state_dir);
+  if (!net) {
+    return net.error();
+  }
   actors::firmware_options firmware;
   firmware.app_data = cfg.get_string("firmware.app_data");
   firmware.request_power = request_power;
@@ -230,6 +235,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   std::vector<sup::child_spec> core_children{
       sup::worker("kv", actors::kv_start(*kv)),
       sup::worker("firmware", actors::firmware_start(firmware)),
+      sup::worker("net", actors::net_start(*net)),
       sup::worker("console", actors::console_start(console)),
   };
 
