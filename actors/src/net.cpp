@@ -452,6 +452,9 @@ caf::behavior net_behavior(net_actor* self, net_options opts) {
   if (!nl) {
     st.status = "unavailable: " + runtime::describe(nl.error());
     log()->warn("net: {}", st.status);
+  } else if (!st.opts.config_error.empty()) {
+    st.status = "config error: " + st.opts.config_error;
+    log()->error("net: configuration refused: {}; observing only", st.opts.config_error);
   }
   int fifo_fd = -1;
   bool wants_dhcp = std::any_of(cfg.interfaces.begin(), cfg.interfaces.end(), [](const auto& ic) {
@@ -582,15 +585,15 @@ caf::behavior net_behavior(net_actor* self, net_options opts) {
 
 }  // namespace
 
-caf::expected<net_options> net_options_from(const runtime::config& cfg,
-                                            const std::string& state_dir) {
-  auto c = runtime::net_config_from(cfg);
-  if (!c) {
-    return c.error();
-  }
+net_options net_options_from(const runtime::config& cfg, const std::string& state_dir) {
   net_options o;
-  o.config = std::move(*c);
   o.state_dir = state_dir;
+  if (auto c = runtime::net_config_from(cfg)) {
+    o.config = std::move(*c);
+  } else {
+    o.config_error = runtime::describe(c.error());
+    o.config.node_name_prefix = cfg.get_string("device.name");
+  }
   return o;
 }
 

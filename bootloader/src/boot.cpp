@@ -207,10 +207,6 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   if (!kv) {
     return kv.error();
   }
-  auto net = actors::net_options_from(cfg, state_dir);
-  if (!net) {
-    return net.error();
-  }
   actors::firmware_options firmware;
   firmware.app_data = cfg.get_string("firmware.app_data");
   firmware.request_power = request_power;
@@ -235,7 +231,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   std::vector<sup::child_spec> core_children{
       sup::worker("kv", actors::kv_start(*kv)),
       sup::worker("firmware", actors::firmware_start(firmware)),
-      sup::worker("net", actors::net_start(*net)),
+      sup::worker("net", actors::net_start(actors::net_options_from(cfg, state_dir))),
       sup::worker("console", actors::console_start(console)),
   };
 

@@ -16,6 +16,7 @@
 #include "myelin/runtime/serial_number.hpp"
 #include "myelin/runtime/uboot_env.hpp"
 #include "myelin/runtime/version.hpp"
+#include "myelin/tools/cli_net.hpp"
 #include "myelin/tools/device_client.hpp"
 
 namespace myelin::tools {
@@ -313,12 +314,17 @@ int run_cli(int argc, char** argv) {
   call->add_option("ARG", call_args, "Arguments");
   add_common(call, o, false);
 
+  net_command net{app};
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
 
+  if (net.parsed()) {
+    return net.run();
+  }
   if (status->parsed()) {
     auto dev = device_of(o);
     if (!dev) {

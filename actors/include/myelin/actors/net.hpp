@@ -56,7 +56,8 @@ using net_properties = std::map<std::string, std::string>;
 
 /// What the net service reports about itself.
 struct net_status {
-  /// "ok", or "unavailable: <reason>" when rtnetlink cannot be used.
+  /// "ok"; "unavailable: <reason>" when rtnetlink cannot be used; "config
+  /// error: <why>" when the [net] section was refused (observing only).
   std::string status;
   std::string node_name;
   /// The interfaces the configuration manages (the others are only observed).
@@ -73,12 +74,16 @@ struct net_options {
   runtime::net_config config;
   /// The udhcpc script and its FIFO live in <state_dir>/net.
   std::string state_dir;
+  /// Why the [net] section was refused (the service then only observes and
+  /// reports "config error: <why>"), empty if it was not.
+  std::string config_error;
 };
 
-/// Reads the [net] section. Errors: see runtime::net_config_from (the
-/// context names the key).
-caf::expected<net_options> net_options_from(const runtime::config& cfg,
-                                            const std::string& state_dir);
+/// Reads the [net] section. Never fails: a section that
+/// runtime::net_config_from refuses (the error names the key) gives the
+/// observe-only defaults and `config_error`, so that a typo in a network
+/// setting cannot take the device's control channel down with it.
+net_options net_options_from(const runtime::config& cfg, const std::string& state_dir);
 
 /// A start function for the net service.
 supervisors::start_fn net_start(net_options opts);
