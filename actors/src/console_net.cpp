@@ -104,6 +104,7 @@ void install_net_routes(caf::actor_system& sys, httplib::Server& srv) {
           json{{"status", status->status},
                {"node_name", status->node_name},
                {"configured", status->configured},
+               {"subscriptions", status->subscriptions},
                {"properties", p}});
   });
   srv.Get(R"(/v1/net/([^/]+))", [&sys](const httplib::Request& req, httplib::Response& res) {

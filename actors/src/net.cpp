@@ -70,6 +70,9 @@ struct dhcp_slot {
   /// starting | restarting | stopped | deconfig | bound | renew | leasefail | nak
   std::string state = "stopped";
   dhcp_lease lease;
+  /// The lease is one of a udhcpc that died: the new one's first deconfig
+  /// (udhcpc's start ritual) keeps it; its bound replaces it, a failure drops it.
+  bool kept = false;
 };
 
 struct subscription {
@@ -237,6 +240,8 @@ void start_dhcp(net_actor* self, const std::string& ifname) {
     return;
   }
   slot.client = std::make_unique<runtime::udhcpc_client>(st.opts.config.udhcpc, ifname, st.script);
+  slot.kept = !slot.lease.ip.empty();
+  slot.client->request_ip(slot.lease.ip);
   if (auto err = slot.client->start()) {
     note_error(self, ifname, err);
     slot.client.reset();
@@ -353,12 +358,14 @@ void on_snapshot(net_actor* self, runtime::net_snapshot snap) {
   auto& st = self->state;
   auto before = connectable(st.snap);
   st.snap = std::move(snap);
+  bool configured = false;
   for (const auto& ic : st.opts.config.interfaces) {
     bool now = st.snap.find(ic.name) != nullptr;
     bool was = st.present.count(ic.name) != 0;
     if (now && !was) {
       st.present.insert(ic.name);
       configure(self, ic);
+      configured = true;
     } else if (!now && was) {
       st.present.erase(ic.name);
       log()->warn("net: {}: gone", ic.name);
@@ -367,6 +374,12 @@ void on_snapshot(net_actor* self, runtime::net_snapshot snap) {
         i->second.state = "stopped";
         i->second.lease = {};
       }
+    }
+  }
+  if (configured) {
+    // What was just configured shows at once, not one event later.
+    if (auto fresh = st.nl->snapshot()) {
+      st.snap = std::move(*fresh);
     }
   }
   // Links that lost their connection lose their internet result at once.
@@ -414,9 +427,17 @@ void on_dhcp_line(net_actor* self, const std::string& line) {
       }
     }
     slot.lease = dhcp_lease{ev->ip, ev->prefix, router, ev->dns};
+    slot.kept = false;
     log()->info("net: {}: dhcp {} {}/{}{}, lease {} s", ifname, ev->kind, ev->ip, ev->prefix,
                 router.empty() ? "" : " via " + router, ev->lease_s);
-  } else if (ev->kind == "deconfig") {
+  } else if (ev->kind == "deconfig" && slot.kept) {
+    log()->info("net: {}: new udhcpc, keeping {} until it has a lease", ifname, slot.lease.ip);
+    slot.kept = false;
+    slot.state = "starting";
+    recompute(self);
+    return;
+  } else if (ev->kind == "deconfig" || slot.kept) {
+    slot.kept = false;
     if (!slot.lease.ip.empty()) {
       note_error(self, ifname, st.nl->remove_ipv4(ifname, slot.lease.ip, slot.lease.prefix));
     }
@@ -424,10 +445,11 @@ void on_dhcp_line(net_actor* self, const std::string& line) {
       note_error(self, ifname, st.nl->remove_default_routes(ifname));
     }
     if (!slot.lease.ip.empty()) {
-      log()->info("net: {}: dhcp deconfig, {} removed", ifname, slot.lease.ip);
+      log()->info("net: {}: dhcp {}, {} removed", ifname, ev->kind, slot.lease.ip);
     }
     slot.lease = {};
-  } else {
+  }
+  if (ev->kind == "leasefail" || ev->kind == "nak") {
     log()->warn("net: {}: dhcp {}", ifname, ev->kind);
   }
   slot.state = ev->kind;
@@ -531,6 +553,7 @@ caf::behavior net_behavior(net_actor* self, net_options opts) {
         s.status = self->state.status;
         s.node_name = self->state.node_name;
         s.configured = configured_names(self->state.opts);
+        s.subscriptions = self->state.subs.size();
         return s;
       },
       [self](net_renew_atom, const std::string& ifname) -> caf::result<caf::unit_t> {

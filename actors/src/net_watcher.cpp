@@ -90,9 +90,8 @@ void net_watcher::read_fifo() {
 }
 
 void net_watcher::run() {
-  if (nl_) {
-    send_snapshot();
-  }
+  // No snapshot at start: the service read one after both sockets were
+  // subscribed, so every later change is queued on the event socket.
   uint64_t overflows = 0;
   for (;;) {
     pollfd fds[3] = {

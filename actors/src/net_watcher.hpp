@@ -14,7 +14,7 @@ namespace myelin::actors {
 
 /// A dedicated thread (not a CAF scheduler thread: libnl calls block, and a
 /// netlink datagram socket is no scribe a 0.17 broker could adopt). It
-/// sends the target a runtime::net_snapshot at start and after every change
+/// sends the target a runtime::net_snapshot after every change
 /// (events are drained first, so a burst gives one snapshot; an overflow
 /// is logged and answered by a snapshot too), and (net_dhcp_atom, line)
 /// for each line read from the FIFO. Destruction stops and joins it.

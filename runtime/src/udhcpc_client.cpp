@@ -31,6 +31,9 @@ caf::error udhcpc_client::start() {
   // async-signal-safe calls.
   std::vector<std::string> args{binary_, "-f", "-i", ifname_, "-s", script_,
                                 "-t",    "3",  "-T", "2",     "-A", "5"};
+  if (!requested_ip_.empty()) {
+    args.insert(args.end(), {"-r", requested_ip_});
+  }
   std::vector<char*> argv;
   for (auto& a : args) {
     argv.push_back(a.data());

@@ -28,7 +28,7 @@ using myelin::test::host_config;
 TEST(boot, ready_line_names_services_and_control) {
   booted_device dev;
   ASSERT_FALSE(dev.ready_line.empty());
-  EXPECT_NE(dev.ready_line.find("core [kv, firmware, console]"), std::string::npos)
+  EXPECT_NE(dev.ready_line.find("core [kv, firmware, net, console]"), std::string::npos)
       << dev.ready_line;
   EXPECT_NE(dev.ready_line.find("apps [fault, hello, ticker]"), std::string::npos)
       << dev.ready_line;
@@ -52,7 +52,8 @@ TEST(boot, status_shows_tree) {
   EXPECT_EQ(doc["tree"][0]["status"], "running");
   EXPECT_EQ(doc["tree"][0]["type"], "supervisor");
   EXPECT_EQ(doc["tree"][0]["children"][0]["id"], "kv");
-  EXPECT_EQ(doc["tree"][0]["children"][2]["id"], "console");
+  EXPECT_EQ(doc["tree"][0]["children"][2]["id"], "net");
+  EXPECT_EQ(doc["tree"][0]["children"][3]["id"], "console");
   EXPECT_EQ(doc["tree"][1]["id"], "apps");
   ASSERT_EQ(doc["tree"][1]["children"].size(), 3u) << doc.dump();
   EXPECT_EQ(doc["tree"][1]["children"][1]["id"], "hello");
@@ -74,10 +75,10 @@ TEST(boot, sigterm_stops_apps_then_core_in_reverse_order) {
   ASSERT_TRUE(status) << "myelin-boot did not stop; output:\n" << dev.proc->output();
   EXPECT_EQ(exit_code_of(*status), 0) << dev.proc->output();
   const auto& out = dev.proc->output();
-  std::vector<std::string> order{"app ticker stopped",      "app hello stopped",
-                                 "app fault stopped",       "service apps stopped",
-                                 "service console stopped", "service firmware stopped",
-                                 "service kv stopped",      "stopped cleanly"};
+  std::vector<std::string> order{
+      "app ticker stopped",       "app hello stopped",       "app fault stopped",
+      "service apps stopped",     "service console stopped", "service net stopped",
+      "service firmware stopped", "service kv stopped",      "stopped cleanly"};
   size_t last = 0;
   for (const auto& step : order) {
     auto at = out.find(step);

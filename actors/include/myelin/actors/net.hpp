@@ -62,11 +62,14 @@ struct net_status {
   std::string node_name;
   /// The interfaces the configuration manages (the others are only observed).
   std::vector<std::string> configured;
+  /// Live subscriptions (one per subscribe request not yet withdrawn).
+  uint64_t subscriptions = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, net_status& x) {
-  return f(caf::meta::type_name("net_status"), x.status, x.node_name, x.configured);
+  return f(caf::meta::type_name("net_status"), x.status, x.node_name, x.configured,
+           x.subscriptions);
 }
 
 /// What the net service needs.

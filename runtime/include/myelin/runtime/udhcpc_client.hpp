@@ -28,6 +28,10 @@ class udhcpc_client {
   udhcpc_client(const udhcpc_client&) = delete;
   udhcpc_client& operator=(const udhcpc_client&) = delete;
 
+  /// Asks for this address at the next start (-r IP), e.g. the lease of a
+  /// udhcpc that died; empty: none.
+  void request_ip(std::string ip) { requested_ip_ = std::move(ip); }
+
   /// Starts it. Error: net_errc::spawn_failed (fork failed; an exec failure
   /// shows up as an exit with code 127).
   caf::error start();
@@ -51,6 +55,7 @@ class udhcpc_client {
   std::string binary_;
   std::string ifname_;
   std::string script_;
+  std::string requested_ip_;
   pid_t pid_ = -1;
   std::unique_ptr<child_guard> guard_;
 };
