@@ -7,7 +7,8 @@
 //   GET /v1/kv[?active=1], GET /v1/kv/<key>[?active=1], PUT /v1/kv[?active=1],
 //   POST /v1/kv/reload, GET /v1/serial, GET /v1/fw, POST /v1/fw/validate,
 //   POST /v1/fw/revert {"reboot": bool}, POST /v1/fw/prevent-revert,
-//   POST /v1/fw/factory-reset, POST /v1/power/{reboot,poweroff,halt} {"arg": s}
+//   POST /v1/fw/factory-reset, POST /v1/power/{reboot,poweroff,halt} {"arg": s},
+//   GET /v1/net[?prefix=P], GET /v1/net/<ifname> (console_net.cpp)
 //   anything else   -> 404 {"error": "..."}
 // Actor messages:
 //   (caf::get_atom) -> std::string   the base URL it serves, e.g. http://127.0.0.1:4848
