@@ -2,9 +2,18 @@
 // veth pair, dnsmasq serving DHCP on the far end, the net service (in this
 // process, or myelin-boot) on the near end with a real udhcpc and rtnetlink.
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstddef>
 
 #include <chrono>
 #include <functional>
@@ -456,4 +465,83 @@ TEST(net, bad_config_names_key) {
             "config error: net.interfaces.eth9.address: '10.0.0.300' is not an IPv4 address");
   EXPECT_TRUE(doc["configured"].empty());
   EXPECT_NE(dev.proc->output().find("net.interfaces.eth9.address"), std::string::npos);
+}
+
+namespace {
+
+/// Runs `argv` with socket(AF_NETLINK, ...) failing (EAFNOSUPPORT) under a
+/// seccomp filter, output to `log`; returns its pid (the caller kills it).
+pid_t spawn_without_netlink(const std::vector<std::string>& argv, const std::string& log) {
+  std::vector<char*> args;
+  for (const auto& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_NETLINK, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EAFNOSUPPORT & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+      ::_exit(126);
+    }
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+// Without rtnetlink (socket(AF_NETLINK) refused by a seccomp filter) the
+// service still starts, the device boots, and GET /v1/net says why.
+TEST(net, netlink_unavailable_reported) {
+#if !defined(__x86_64__)
+  GTEST_SKIP() << "the seccomp filter of this test is written for x86_64";
+#endif
+  temp_dir dir;
+  auto log = (dir / "boot.log").string();
+  pid_t pid = spawn_without_netlink(
+      {bin("myelin-boot"), "--config", myelin::test::host_config(), "--set", "control.port=0",
+       "--set", "state.dir=" + (dir / "state").string(), "--set", "apphost.base_dir=/nonexistent"},
+      log);
+  ASSERT_GT(pid, 0);
+  struct killer {
+    pid_t pid;
+    ~killer() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } guard{pid};
+  std::smatch m;
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!std::regex_search(out, m, std::regex{R"(ready in .*127\.0\.0\.1:(\d+))"}) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    out = myelin::test::read_file(log);
+  }
+  ASSERT_FALSE(m.empty()) << out;
+  httplib::Client cli("127.0.0.1", std::stoi(m[1]));
+  auto res = cli.Get("/v1/net");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  auto doc = nlohmann::json::parse(res->body);
+  auto status = doc["status"].get<std::string>();
+  EXPECT_EQ(status.rfind("unavailable: netlink route socket: ", 0), 0U) << status;
+  EXPECT_EQ(doc["properties"]["node_name"], "myelin-host@127.0.0.1") << doc.dump();
+  EXPECT_NE(out.find("net: unavailable: "), std::string::npos) << out;
 }
