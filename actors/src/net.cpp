@@ -73,7 +73,18 @@ struct dhcp_slot {
   /// The lease is one of a udhcpc that died: the new one's first deconfig
   /// (udhcpc's start ritual) keeps it; its bound replaces it, a failure drops it.
   bool kept = false;
+  /// Deaths since the last lease: each doubles the restart delay (up to 30 s).
+  int deaths = 0;
 };
+
+/// The delay before restarting a udhcpc that died `deaths` times in a row.
+milliseconds restart_delay(milliseconds base, int deaths) {
+  auto d = base;
+  for (int i = 1; i < deaths && d < std::chrono::seconds{30}; ++i) {
+    d *= 2;
+  }
+  return std::min<milliseconds>(d, std::chrono::seconds{30});
+}
 
 struct subscription {
   caf::actor who;
@@ -250,9 +261,7 @@ void start_dhcp(net_actor* self, const std::string& ifname) {
     return;
   }
   log()->info("net: {}: udhcpc started (pid {})", ifname, slot.client->pid());
-  if (slot.state == "stopped") {
-    slot.state = "starting";
-  }
+  slot.state = "starting";
   schedule_tick(self);
 }
 
@@ -428,6 +437,7 @@ void on_dhcp_line(net_actor* self, const std::string& line) {
     }
     slot.lease = dhcp_lease{ev->ip, ev->prefix, router, ev->dns};
     slot.kept = false;
+    slot.deaths = 0;
     log()->info("net: {}: dhcp {} {}/{}{}, lease {} s", ifname, ev->kind, ev->ip, ev->prefix,
                 router.empty() ? "" : " via " + router, ev->lease_s);
   } else if (ev->kind == "deconfig" && slot.kept) {
@@ -574,13 +584,12 @@ caf::behavior net_behavior(net_actor* self, net_options opts) {
             continue;
           }
           if (auto status = slot.client->poll_exit()) {
+            auto delay = restart_delay(st.opts.config.dhcp_restart_delay, ++slot.deaths);
             log()->warn("net: {}: udhcpc {}; starting it again in {} ms", name,
-                        runtime::describe_wait_status(*status),
-                        st.opts.config.dhcp_restart_delay.count());
+                        runtime::describe_wait_status(*status), delay.count());
             slot.client.reset();
             slot.state = "restarting";
-            self->delayed_send(self, st.opts.config.dhcp_restart_delay, net_restart_atom::value,
-                               name);
+            self->delayed_send(self, delay, net_restart_atom::value, name);
             recompute(self);
           } else {
             any = true;

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -199,4 +200,42 @@ TEST(net_options, refused_section_reported) {
   EXPECT_EQ(o.config_error, "net.interfaces.eth0.address: '300.1.1.1' is not an IPv4 address");
   EXPECT_TRUE(o.config.interfaces.empty());
   EXPECT_EQ(o.config.node_name_prefix, "myelin");
+}
+
+// A udhcpc that cannot run (missing binary: exit 127) is started again, over
+// and over, reported as dhcp = restarting; the script and its FIFO are made.
+TEST(net_dhcp, dead_udhcpc_restarted) {
+  MYELIN_REQUIRE_ROOT();
+  // A private network namespace: its loopback is ours to configure.
+  ASSERT_EQ(::unshare(CLONE_NEWNET), 0);
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", 2);
+  caf::actor_system sys{cfg};
+  test::temp_dir state;
+  actors::net_options opts;
+  opts.state_dir = state.path().string();
+  opts.config.udhcpc = (state.path() / "no-such-udhcpc").string();
+  opts.config.dhcp_restart_delay = 20ms;
+  runtime::interface_config ic;
+  ic.name = "lo";
+  ic.method = runtime::address_method::dhcp;
+  opts.config.interfaces = {ic};
+  auto net = actors::net_start(opts)(sys, caf::message{});
+  ASSERT_TRUE(net);
+  caf::scoped_actor self{sys};
+  int restarts = 0;
+  self->request(*net, 5s, actors::net_subscribe_atom::value, std::string{"interface/lo/dhcp"})
+      .receive([](const actors::net_properties&) {}, [](const caf::error&) {});
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (restarts < 3 && std::chrono::steady_clock::now() < deadline) {
+    self->receive(
+        [&](actors::net_change_atom, const property_change& c) {
+          restarts += c.new_value == "restarting" ? 1 : 0;
+        },
+        caf::after(100ms) >> [] {});
+  }
+  EXPECT_GE(restarts, 3);
+  EXPECT_TRUE(std::filesystem::exists(state.path() / "net" / "udhcpc-script"));
+  EXPECT_TRUE(std::filesystem::is_fifo(state.path() / "net" / "dhcp-events"));
+  caf::anon_send_exit(*net, caf::exit_reason::user_shutdown);
 }
