@@ -103,19 +103,24 @@ struct net_state {
   std::map<std::string, std::string> errors;
   /// Links whose last internet check succeeded.
   std::vector<std::string> internet;
-  /// (name, address) of the links the last check was about.
-  std::vector<std::string> checked;
+  /// An internet check is under way; another is wanted once it is done.
   bool checking = false;
   bool recheck = false;
+  /// Runs the blocking TCP checks (a detached actor, spawned on first use).
   caf::actor checker;
   std::map<std::string, dhcp_slot> dhcp;
+  /// A udhcpc liveness tick is scheduled.
   bool ticking = false;
+  /// <state>/net/udhcpc-script and its FIFO; empty when DHCP is not possible.
   std::string script;
   std::string fifo;
   runtime::property_table table;
   std::vector<subscription> subs;
+  /// Subscribers monitored (once each, however many prefixes they watch).
   std::set<caf::actor_addr> monitored;
+  /// The node name last announced.
   std::string node_name;
+  /// The reader thread (rtnetlink events, the FIFO).
   std::unique_ptr<net_watcher> watcher;
 
   net_state() = default;
@@ -312,7 +317,6 @@ void run_check(net_actor* self) {
       sources.push_back(l.ipv4.front());
     }
   }
-  st.checked = connectable(st.snap);
   if (names.empty()) {
     if (!st.internet.empty()) {
       st.internet.clear();
