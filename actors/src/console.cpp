@@ -2,6 +2,7 @@
 // owned by a CAF actor so that it is supervised like any other core service.
 #include "myelin/actors/console.hpp"
 
+#include "console_net.hpp"
 #include "myelin/actors/registry.hpp"
 
 #include "console_uevent.hpp"
@@ -435,6 +436,7 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
   install_app_partition_routes(srv, opts);
   install_uevent_routes(sys, srv);
   install_log_routes(srv);
+  install_net_routes(sys, srv);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.body.empty()) {
       auto what = res.status == 404 ? "no such endpoint: " + req.method + " " + req.path

@@ -36,6 +36,7 @@
 #include "myelin/actors/kv.hpp"
 #include "myelin/actors/log.hpp"
 #include "myelin/actors/uevent.hpp"
+#include "myelin/actors/net.hpp"
 #include "myelin/bootloader/apps.hpp"
 #include "myelin/runtime/config.hpp"
 #include "myelin/runtime/log_hub.hpp"
@@ -58,7 +59,7 @@ namespace sup = myelin::supervisors;
 void setup_logging(const std::string& level) {
   auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
   sink->set_pattern("%H:%M:%S.%e %^%-5l%$ [%n] %v");
-  for (const char* name : {"boot", "supervisor", "console", "kv", "firmware", "apps"}) {
+  for (const char* name : {"boot", "supervisor", "console", "kv", "firmware", "apps", "net"}) {
     if (spdlog::get(name) == nullptr) {
       spdlog::register_logger(std::make_shared<spdlog::logger>(name, sink));
     }
@@ -241,6 +242,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
       sup::worker("kv", actors::kv_start(*kv)),
       sup::worker("firmware", actors::firmware_start(firmware)),
       sup::worker("uevent", actors::uevent_start(actors::uevent_options_from(cfg, getpid() == 1))),
+      sup::worker("net", actors::net_start(actors::net_options_from(cfg, state_dir))),
       sup::worker("console", actors::console_start(console)),
   };
 

@@ -209,6 +209,31 @@ const std::vector<config_key>& config_schema() {
       str("uevent.modprobe_path", "/sbin/modprobe",
           "The modprobe program, called as PROGRAM -a -q -b -- ALIAS...."),
       str("uevent.sysfs", "/sys", "Where sysfs is mounted (coldplug and re-scans read it)."),
+      // [net]
+      str("net.node_name_prefix", "",
+          "The part of the node name before '@'; empty: device.name. The node name is "
+          "<prefix>@<primary IPv4 address>."),
+      list("net.primary_interfaces", {},
+           "Interfaces whose address is the primary one, in order; then any other (by name)."),
+      list("net.internet_hosts", {"1.1.1.1:53", "8.8.8.8:53"},
+           "HOST:PORT list of the internet check: a TCP connect to any of them through an "
+           "interface makes its connection 'internet'. Empty: connections stop at 'lan'."),
+      num("net.check_interval_ms", 30000, 100, 86400000,
+          "How often the internet check runs (and at once after a link or address change)."),
+      num("net.check_timeout_ms", 3000, 10, 600000, "Time limit of one TCP connect of the check."),
+      str("net.udhcpc", "udhcpc", "The udhcpc binary (busybox) run for method = \"dhcp\"."),
+      num("net.dhcp_restart_delay_ms", 1000, 10, 600000,
+          "Delay before a udhcpc that died is started again."),
+      // [net.interfaces.<name>]
+      str("net.interfaces.*.method", "none",
+          "How the interface gets its IPv4 address: static (address/prefix/gateway), dhcp "
+          "(udhcpc), none (only brought up).",
+          {"static", "dhcp", "none"}),
+      flag("net.interfaces.*.up", true, "Set the link up (IFF_UP) when it appears."),
+      str("net.interfaces.*.address", "", "method = static: the IPv4 address."),
+      num("net.interfaces.*.prefix", 24, 0, 32, "method = static: the prefix length."),
+      str("net.interfaces.*.gateway", "",
+          "method = static: the default route's gateway; empty: no default route."),
   };
   return schema;
 }

@@ -30,7 +30,7 @@ TEST(boot, ready_line_names_services_and_control) {
   ASSERT_FALSE(dev.ready_line.empty());
   // log first, then kv; console last; the other core services in between.
   EXPECT_NE(dev.ready_line.find("core [log, kv, firmware, "), std::string::npos) << dev.ready_line;
-  EXPECT_NE(dev.ready_line.find(", uevent, "), std::string::npos) << dev.ready_line;
+  EXPECT_NE(dev.ready_line.find(", uevent, net, "), std::string::npos) << dev.ready_line;
   EXPECT_NE(dev.ready_line.find(", console], apps"), std::string::npos) << dev.ready_line;
   EXPECT_NE(dev.ready_line.find("apps [fault, hello, ticker]"), std::string::npos)
       << dev.ready_line;
@@ -79,7 +79,8 @@ TEST(boot, sigterm_stops_apps_then_core_in_reverse_order) {
   const auto& out = dev.proc->output();
   std::vector<std::string> order{
       "app ticker stopped",       "app hello stopped",       "app fault stopped",
-      "service apps stopped",     "service console stopped", "service uevent stopped",
+      "service apps stopped",     "service console stopped", "service net stopped",
+      "service uevent stopped",
       "service firmware stopped", "service kv stopped",      "stopped cleanly"};
   size_t last = 0;
   for (const auto& step : order) {

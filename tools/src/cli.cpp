@@ -17,6 +17,7 @@
 #include "myelin/runtime/serial_number.hpp"
 #include "myelin/runtime/uboot_env.hpp"
 #include "myelin/runtime/version.hpp"
+#include "myelin/tools/cli_net.hpp"
 #include "myelin/tools/device_client.hpp"
 #include "uevent_command.hpp"
 #include "myelin/tools/logs_command.hpp"
@@ -318,6 +319,7 @@ int run_cli(int argc, char** argv) {
 
   auto uevent_command = add_uevent_command(app);
   add_logs_command(app);
+  net_command net{app};
 
   try {
     app.parse(argc, argv);
@@ -328,6 +330,9 @@ int run_cli(int argc, char** argv) {
     return rc;
   }
 
+  if (net.parsed()) {
+    return net.run();
+  }
   if (status->parsed()) {
     auto dev = device_of(o);
     if (!dev) {

@@ -11,6 +11,7 @@
 //   GET /v1/app-partition (console_app_partition.hpp)
 //   GET /v1/logs[?since=&app=&source=&level=&limit=&wait_ms=], GET /v1/logs/stats
 //        (console_logs.cpp: the ring of runtime::log_hub::current())
+//   GET /v1/net[?prefix=P], GET /v1/net/<ifname> (console_net.cpp)
 //   anything else   -> 404 {"error": "..."}
 // Actor messages:
 //   (caf::get_atom) -> std::string   the base URL it serves, e.g. http://127.0.0.1:4848
