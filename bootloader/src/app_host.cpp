@@ -24,6 +24,7 @@
 #include "link.hpp"
 #include "myelin/actors/firmware.hpp"
 #include "myelin/actors/kv.hpp"
+#include "myelin/actors/kv_snapshot.hpp"
 #include "myelin/bootloader/apps.hpp"
 #include "myelin/runtime/config.hpp"
 
@@ -49,8 +50,12 @@ struct host_state {
   bool exited = false;
   caf::io::connection_handle hdl;
   link::frame_reader reader;
+  link::frame_writer writer;
   uint64_t next_call = 1;
   std::unordered_map<uint64_t, caf::response_promise> calls;
+  /// Requests of the app forwarded to a service and not yet answered: while
+  /// any is, reads go to the service too, so they stay in order (0007).
+  size_t in_flight = 0;
   uint64_t ping_seq = 0;
   steady::time_point last_pong = steady::now();
   /// Set when we asked the process to stop (or killed it): the exit reason.
@@ -88,8 +93,10 @@ caf::error exit_reason_of(int status, const std::string& failure) {
 template <class T>
 void forward(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
              const caf::actor& service, caf::message request) {
+  ++st->in_flight;
   auto answer = [self, st, id](caf::message reply) {
-    link::send(self, st->hdl, caf::make_message(link::response_atom::value, id, std::move(reply)));
+    --st->in_flight;
+    st->writer.send(self, caf::make_message(link::response_atom::value, id, std::move(reply)));
   };
   auto on_error = [answer](caf::error& err) { answer(caf::make_message(std::move(err))); };
   if constexpr (std::is_void_v<T>) {
@@ -106,8 +113,8 @@ void forward(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
 void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
            caf::atom_value service, caf::message request) {
   auto refuse = [&](const std::string& why) {
-    link::send(
-        self, st->hdl,
+    st->writer.send(
+        self,
         caf::make_message(link::response_atom::value, id,
                           caf::make_message(caf::make_error(caf::sec::unexpected_message, why))));
   };
@@ -123,6 +130,13 @@ void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
   }
   auto op = request.get_as<caf::atom_value>(0);
   using namespace actors;
+  if (service == kv_registry_name && st->in_flight == 0) {
+    // Reads are answered here, from the store the kv service published.
+    if (auto reply = kv_snapshot::of(self->system()).answer(request)) {
+      st->writer.send(self, caf::make_message(link::response_atom::value, id, std::move(*reply)));
+      return;
+    }
+  }
   if (op == kv_get_atom::value || op == kv_get_active_atom::value) {
     forward<std::string>(self, st, id, target, std::move(request));
   } else if (op == kv_get_all_atom::value || op == kv_get_all_active_atom::value) {
@@ -148,6 +162,7 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
   st->pid = pid;
   st->hdl = self->add_scribe(fd);
   st->reader.start(self, st->hdl);
+  st->writer.start(self, st->hdl, fd);
   // No app host outlives its actor, however the actor ends.
   self->attach_functor([st] {
     if (!st->exited && st->pid > 0) {
@@ -218,6 +233,7 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
           ::kill(st->pid, SIGKILL);
         }
       },
+      [st](caf::io::data_transferred_msg& msg) { st->writer.transferred(msg); },
       [self, st](caf::io::connection_closed_msg&) {
         // The process is ending; its exit status decides the reason.
       },
@@ -235,7 +251,7 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
           ::kill(st->pid, SIGKILL);
           return;
         }
-        link::send(self, st->hdl, caf::make_message(link::ping_atom::value, ++st->ping_seq));
+        st->writer.send(self, caf::make_message(link::ping_atom::value, ++st->ping_seq));
         self->delayed_send(self, st->opts.heartbeat, tick_atom::value);
       },
       [self, st](kill_atom) {
@@ -265,9 +281,8 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
         auto rp = self->make_response_promise();
         auto id = st->next_call++;
         log()->debug("app {}: call {} '{}' to host pid {}", st->opts.name, id, command, st->pid);
-        link::send(
-            self, st->hdl,
-            caf::make_message(link::call_atom::value, id, std::move(command), std::move(args)));
+        st->writer.send(self, caf::make_message(link::call_atom::value, id, std::move(command),
+                                                std::move(args)));
         st->calls.emplace(id, rp);
         return rp;
       },
@@ -292,7 +307,9 @@ supervisors::start_fn app_host_start(app_host_options opts) {
                                   "--link-fd",
                                   "3",
                                   "--scheduler-threads",
-                                  std::to_string(opts.scheduler_threads)};
+                                  std::to_string(opts.scheduler_threads),
+                                  "--scheduler-policy",
+                                  opts.scheduler_policy};
     std::vector<char*> argv;
     for (auto& a : args) {
       argv.push_back(a.data());

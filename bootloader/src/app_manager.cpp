@@ -91,6 +91,7 @@ caf::error start_app(caf::event_based_actor* self, manager_state& st, app_entry&
   host.module = e.cfg.module;
   host.apphost_path = st.opts.apphost_path;
   host.scheduler_threads = st.opts.scheduler_threads;
+  host.scheduler_policy = st.opts.scheduler_policy;
   host.heartbeat = st.opts.heartbeat;
   host.heartbeat_timeout = st.opts.heartbeat_timeout;
   host.memory_limit_mb = e.cfg.memory_limit_mb;
@@ -383,6 +384,7 @@ caf::expected<apps_options> apps_options_from(const runtime::config& cfg,
   std::error_code ec;
   auto base = fs::absolute(cfg.get_string("apphost.base_dir"), ec);
   o.scheduler_threads = static_cast<size_t>(cfg.get_int("apphost.scheduler_threads"));
+  o.scheduler_policy = cfg.get_string("apphost.scheduler_policy");
   o.heartbeat = std::chrono::milliseconds{cfg.get_int("apphost.heartbeat_ms")};
   o.heartbeat_timeout = std::chrono::milliseconds{cfg.get_int("apphost.heartbeat_timeout_ms")};
   for (const auto& name : cfg.table_names("apps")) {

@@ -1,6 +1,8 @@
 // Framing and serialization of the app-host link.
 #include "link.hpp"
 
+#include <sys/socket.h>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/binary_deserializer.hpp>
@@ -46,7 +48,11 @@ uint32_t payload_size(const char* header) {
 }
 
 caf::expected<caf::message> decode(caf::actor_system& sys, const std::vector<char>& payload) {
-  caf::binary_deserializer source{sys, payload};
+  return decode(sys, payload.data(), payload.size());
+}
+
+caf::expected<caf::message> decode(caf::actor_system& sys, const char* data, size_t size) {
+  caf::binary_deserializer source{sys, data, size};
   caf::message msg;
   if (auto err = source(msg)) {
     return err;
@@ -88,6 +94,39 @@ bool send(caf::io::broker* self, caf::io::connection_handle hdl, const caf::mess
   self->write(hdl, frame->size(), frame->data());
   self->flush(hdl);
   return true;
+}
+
+void frame_writer::start(caf::io::broker* self, caf::io::connection_handle hdl, int fd) {
+  hdl_ = hdl;
+  fd_ = fd;
+  self->ack_writes(hdl, true);
+}
+
+bool frame_writer::send(caf::io::broker* self, const caf::message& msg) {
+  auto frame = encode(self->system(), msg);
+  if (!frame) {
+    return false;
+  }
+  size_t done = 0;
+  if (queued_ == 0) {
+    // The broker runs on the multiplexer thread, the only one that writes
+    // this socket; with nothing queued in the scribe, order is kept.
+    auto n = ::send(fd_, frame->data(), frame->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    done = n > 0 ? static_cast<size_t>(n) : 0;
+  }
+  if (done < frame->size()) {
+    // A full socket (or an error the scribe will report when it writes).
+    self->write(hdl_, frame->size() - done, frame->data() + done);
+    self->flush(hdl_);
+    queued_ += frame->size() - done;
+  }
+  return true;
+}
+
+void frame_writer::transferred(const caf::io::data_transferred_msg& msg) {
+  if (msg.handle == hdl_) {
+    queued_ = msg.remaining;
+  }
 }
 
 }  // namespace myelin::bootloader::link

@@ -288,6 +288,18 @@ TEST(apps, app_reaches_kv_service) {
   EXPECT_NE(missing.output.find("no key 'no.such'"), std::string::npos) << missing.output;
 }
 
+// A write of an app not yet answered is seen by its next read: reads answered
+// from the kv snapshot wait for the app's writes in flight (decision 0007).
+TEST(apps, app_reads_its_own_writes_in_order) {
+  booted_device dev;
+  ASSERT_TRUE(dev.apps_ready());
+  for (int i = 0; i < 20; ++i) {
+    auto value = "v" + std::to_string(i);
+    EXPECT_EQ(call(dev.port, "ticker", "kv", {"order.key", value}), value);
+  }
+  EXPECT_EQ(run_myelin({"kv", "get", "--device", dev.address(), "order.key"}).output, "v19\n");
+}
+
 // Malformed call requests are refused.
 TEST(apps, hostile_call_requests) {
   booted_device dev;
