@@ -26,6 +26,7 @@
 #include "myelin/actors/kv.hpp"
 #include "myelin/actors/kv_snapshot.hpp"
 #include "myelin/bootloader/apps.hpp"
+#include "myelin/bootloader/memory_cgroup.hpp"
 #include "myelin/runtime/config.hpp"
 
 namespace myelin::bootloader {
@@ -156,6 +157,13 @@ void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
   }
 }
 
+/// Why a host killed by SIGKILL died when its memory cgroup saw an OOM kill.
+caf::error oom_reason(const app_host_options& opts) {
+  return make_error(app_errc::crashed, signal_text(SIGKILL) +
+                                           ": out of memory (cgroup memory.max " +
+                                           std::to_string(opts.memory_limit_mb) + " MiB)");
+}
+
 caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_options opts) {
   auto st = std::make_shared<host_state>();
   st->opts = std::move(opts);
@@ -261,10 +269,14 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
           ::kill(st->pid, SIGKILL);
         }
       },
-      [self, st](exited_atom, int status) {
+      [self, st](exited_atom, int status, uint64_t oom_kills) {
         st->exited = true;
         log()->debug("app {}: host pid {} exited, status {}", st->opts.name, st->pid, status);
         auto reason = st->stop_reason ? st->stop_reason : exit_reason_of(status, st->failure);
+        if (!st->stop_reason && oom_kills > 0 && WIFSIGNALED(status) &&
+            WTERMSIG(status) == SIGKILL) {
+          reason = oom_reason(st->opts);
+        }
         auto text = reason ? runtime::describe(reason) : std::string{"exited normally"};
         if (st->stopping && st->stop_reason == caf::exit_reason::user_shutdown) {
           text = "stopped";
@@ -331,6 +343,23 @@ supervisors::start_fn app_host_start(app_host_options opts) {
     rlimit limit{};
     limit.rlim_cur = limit.rlim_max =
         opts.memory_limit_mb > 0 ? static_cast<rlim_t>(opts.memory_limit_mb) << 20 : RLIM_INFINITY;
+    // The memory limit: a cgroup v2 of its own where possible, else RLIMIT_AS.
+    std::optional<memory_cgroup> cgroup;
+    std::string memory_text = "none";
+    if (opts.memory_limit_mb > 0) {
+      auto mb = std::to_string(opts.memory_limit_mb) + " MiB";
+      if (auto cg = memory_cgroup::create(opts.name, opts.memory_limit_mb << 20)) {
+        cgroup = std::move(*cg);
+        memory_text = mb + " (cgroup " + cgroup->path() + ")";
+      } else {
+        static std::once_flag told;
+        std::call_once(told, [&] {
+          log()->info("app memory limits use RLIMIT_AS: {}", runtime::describe(cg.error()));
+        });
+        memory_text = mb + " (RLIMIT_AS)";
+      }
+    }
+    const char* join_cgroup = cgroup ? cgroup->procs_file().c_str() : nullptr;
 #ifdef MYELIN_SANITIZE_BUILD
     // AddressSanitizer reserves terabytes of address space: RLIMIT_AS would
     // kill every app host at start.
@@ -346,6 +375,9 @@ supervisors::start_fn app_host_start(app_host_options opts) {
     if (pid < 0) {
       ::close(sv[0]);
       ::close(sv[1]);
+      if (cgroup) {
+        cgroup->remove();
+      }
       return make_error(app_errc::start_failed, std::string{"fork: "} + std::strerror(errno));
     }
     if (pid == 0) {
@@ -365,8 +397,16 @@ supervisors::start_fn app_host_start(app_host_options opts) {
       } else {
         ::dup2(sv[1], 3);
       }
+      bool joined = false;
+      if (join_cgroup != nullptr) {
+        int cg = ::open(join_cgroup, O_WRONLY | O_CLOEXEC);
+        joined = cg >= 0 && ::write(cg, "0", 1) == 1;
+        if (cg >= 0) {
+          ::close(cg);
+        }
+      }
 #ifndef MYELIN_SANITIZE_BUILD
-      if (opts.memory_limit_mb > 0) {
+      if (opts.memory_limit_mb > 0 && !joined) {
         ::setrlimit(RLIMIT_AS, &limit);
       }
 #endif
@@ -376,8 +416,16 @@ supervisors::start_fn app_host_start(app_host_options opts) {
     ::close(sv[1]);
     auto self = sys.middleman().spawn_broker(host_broker, sv[0], pid, opts);
     // Watched at once, so that as PID 1 the reaper never takes it for an orphan.
-    child_reaper::instance().watch(
-        pid, [self](int status) { caf::anon_send(self, exited_atom::value, status); });
+    child_reaper::instance().watch(pid, [self, cgroup](int status) {
+      uint64_t oom_kills = 0;
+      if (cgroup) {
+        oom_kills = cgroup->oom_kills();
+        cgroup->remove();
+      }
+      caf::anon_send(self, exited_atom::value, status, oom_kills);
+    });
+    caf::anon_send(opts.manager, app_event_atom::value, opts.name, std::string{"memory"},
+                   memory_text);
     return self;
   };
 }

@@ -36,6 +36,8 @@ struct app_entry {
   uint64_t restarts = 0;
   steady::time_point ready_since{};
   std::string last_exit;
+  /// How the host's memory is limited (app_host's "memory" event).
+  std::string memory_limit;
   bool stopping = false;
   /// Requests waiting for the app's supervisor to end (stop, restart).
   std::vector<std::function<void()>> on_stopped;
@@ -76,6 +78,7 @@ app_status status_of(const app_entry& e) {
             .count();
   }
   s.last_exit = e.last_exit;
+  s.memory_limit = e.memory_limit;
   return s;
 }
 
@@ -246,6 +249,8 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
           e.module = detail;
           e.ready_since = steady::now();
           log()->info("app {} ready ({})", name, detail);
+        } else if (event == "memory") {
+          e.memory_limit = detail;
         } else if (event == "exited") {
           e.last_exit = detail;
           if (!e.stopping && !st->shutting_down) {

@@ -17,6 +17,7 @@
 #include "myelin/runtime/uboot_env.hpp"
 #include "myelin/runtime/version.hpp"
 #include "myelin/tools/device_client.hpp"
+#include "myelin/tools/status_view.hpp"
 
 namespace myelin::tools {
 
@@ -187,16 +188,6 @@ int fail(const caf::error& err) {
   return 1;
 }
 
-void print_tree(const json& rows, int depth) {
-  for (const auto& row : rows) {
-    std::cout << std::string(static_cast<size_t>(depth) * 2, ' ') << row.value("id", "?") << "  "
-              << row.value("status", "?") << "  " << row.value("type", "?") << "\n";
-    if (row.contains("children")) {
-      print_tree(row["children"], depth + 1);
-    }
-  }
-}
-
 /// Options every device command has.
 struct common_options {
   std::string device;
@@ -332,35 +323,11 @@ int run_cli(int argc, char** argv) {
       std::cout << doc->dump(2) << "\n";
       return 0;
     }
-    std::cout << "device:   " << doc->value("device", "?") << "\n"
-              << "version:  " << doc->value("version", "?") << "\n"
-              << "uptime:   " << doc->value("uptime_ms", 0) << " ms\n"
-              << "state:    " << doc->value("state_dir", "?") << "\n"
-              << "control:  " << doc->value("control", "?") << "\n";
-    if (doc->contains("kv")) {
-      const auto& kvs = (*doc)["kv"];
-      std::cout << "kv:       " << kvs.value("backend", "?") << ", " << kvs.value("keys", 0)
-                << " keys";
-      if (!kvs.value("error", "").empty()) {
-        std::cout << " (error: " << kvs.value("error", "") << ")";
-      }
-      std::cout << "\n";
+    auto text = render_status(doc->dump());
+    if (!text) {
+      return fail(text.error());
     }
-    std::cout << "tree:\n";
-    print_tree(doc->value("tree", json::array()), 1);
-    auto apps = doc->value("apps", json::array());
-    if (!apps.empty()) {
-      std::cout << "apps:\n";
-      for (const auto& a : apps) {
-        std::cout << "  " << a.value("name", "?") << "  " << a.value("state", "?") << "  restarts "
-                  << a.value("restarts", 0) << "  up " << a.value("uptime_ms", 0) / 1000 << " s  "
-                  << a.value("module", "");
-        if (!a.value("last_exit", "").empty()) {
-          std::cout << "  (last exit: " << a.value("last_exit", "") << ")";
-        }
-        std::cout << "\n";
-      }
-    }
+    std::cout << *text;
     return 0;
   }
 
