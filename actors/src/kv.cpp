@@ -124,9 +124,13 @@ caf::expected<kv_options> kv_options_from(const runtime::config& cfg,
 
 supervisors::start_fn kv_start(kv_options opts) {
   return [opts](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
-    auto self = sys.spawn([opts](caf::stateful_actor<kv_state>* self) -> caf::behavior {
+    // The store is opened (and, in host mode, created) here, in the starter's
+    // context: once kv counts as started, its store exists (decision 0011).
+    auto opened = std::make_shared<std::unique_ptr<runtime::kv_store>>(
+        std::make_unique<runtime::kv_store>(make_backend(opts)));
+    auto self = sys.spawn([opts, opened](caf::stateful_actor<kv_state>* self) -> caf::behavior {
       self->state.opts = opts;
-      self->state.store = std::make_unique<runtime::kv_store>(make_backend(opts));
+      self->state.store = std::move(*opened);
       auto& store = *self->state.store;
       if (store.last_error()) {
         log()->error(
