@@ -9,6 +9,7 @@
 #include <caf/make_message.hpp>
 
 #include "app_host.hpp"
+#include "inproc_app.hpp"
 #include "myelin/actors/registry.hpp"
 #include "myelin/bootloader/apps.hpp"
 
@@ -38,6 +39,10 @@ struct app_entry {
   std::string last_exit;
   /// How the host's memory is limited (app_host's "memory" event).
   std::string memory_limit;
+  /// Starts of the app's supervisor, and when the current one started
+  /// (which_children rows of the manager).
+  uint32_t sup_starts = 0;
+  steady::time_point sup_since{};
   bool stopping = false;
   /// Requests waiting for the app's supervisor to end (stop, restart).
   std::vector<std::function<void()>> on_stopped;
@@ -83,7 +88,7 @@ app_status status_of(const app_entry& e) {
 }
 
 caf::error start_app(caf::event_based_actor* self, manager_state& st, app_entry& e) {
-  if (e.cfg.isolation != "process") {
+  if (e.cfg.isolation != "process" && e.cfg.isolation != "inproc") {
     e.state = "failed";
     e.last_exit = "isolation '" + e.cfg.isolation + "' is not available in this version";
     log()->error("app {}: {}", e.cfg.name, e.last_exit);
@@ -110,7 +115,8 @@ caf::error start_app(caf::event_based_actor* self, manager_state& st, app_entry&
     b.max = std::max(e.cfg.backoff_max, e.cfg.backoff_min);
     flags.backoff = b;
   }
-  auto child = sup::worker("host", app_host_start(host));
+  auto child = sup::worker(
+      "host", e.cfg.isolation == "inproc" ? inproc_app_start(host) : app_host_start(host));
   child.restart = e.cfg.restart;
   child.shutdown = sup::shutdown_spec::after(host.stop_timeout + 1s);
   auto s = sup::start_supervisor(self->system(), flags, {child});
@@ -121,6 +127,8 @@ caf::error start_app(caf::event_based_actor* self, manager_state& st, app_entry&
     return s.error();
   }
   e.sup = *s;
+  ++e.sup_starts;
+  e.sup_since = steady::now();
   e.state = "starting";
   e.stopping = false;
   // A monitor, not a link: CAF 0.17 drops a link when the linked actor gets
@@ -269,6 +277,12 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
           row.handle = e.sup;
           row.status = e.sup ? sup::child_status::running : sup::child_status::undefined;
           row.type = sup::child_type::supervisor;
+          row.restarts = e.sup_starts > 0 ? e.sup_starts - 1 : 0;
+          if (e.sup) {
+            row.uptime_ms =
+                std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - e.sup_since)
+                    .count();
+          }
           rows.push_back(std::move(row));
         }
         return rows;

@@ -370,6 +370,43 @@ TEST(apps, app_reads_its_own_writes_in_order) {
   EXPECT_EQ(run_myelin({"kv", "get", "--device", dev.address(), "order.key"}).output, "v19\n");
 }
 
+// isolation = "inproc": the module runs inside myelin-boot (no app host
+// process), answers commands, reaches the kv service, restarts on request and
+// has no memory limit of its own.
+TEST(apps, inproc_app_runs_inside_myelin_boot) {
+  booted_device dev(
+      {"--set", "apps.hello.isolation=inproc", "--set", "apps.ticker.isolation=inproc"});
+  ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+  EXPECT_EQ(call(dev.port, "hello", "hello", {"Ada"}), "Hello from myelin, Ada!");
+  ASSERT_EQ(run_myelin({"kv", "put", "--device", dev.address(), "color=green"}).exit_code, 0);
+  EXPECT_EQ(call(dev.port, "ticker", "kv", {"color"}), "green");
+  auto row = app_row(dev.port, "hello");
+  EXPECT_EQ(row["isolation"], "inproc");
+  EXPECT_EQ(row["memory_limit"], "none (inproc)");
+  auto unknown = run_myelin({"call", "--device", dev.address(), "hello", "nope"});
+  EXPECT_EQ(unknown.output, "myelin: unknown command 'nope' (known: hello)\n");
+  // Only the process-isolated fault app has an app host (children of any of
+  // myelin-boot's threads).
+  std::string pids;
+  auto tasks = "/proc/" + std::to_string(dev.proc->pid()) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream children(task.path() / "children");
+    pids.append(std::istreambuf_iterator<char>(children), std::istreambuf_iterator<char>());
+  }
+  std::istringstream in(pids);
+  int hosts = 0;
+  for (std::string pid; in >> pid;) {
+    std::ifstream cmd("/proc/" + pid + "/cmdline");
+    std::string line((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    hosts += line.find("myelin-apphost") != std::string::npos ? 1 : 0;
+    EXPECT_EQ(line.find("hello"), std::string::npos) << line;
+  }
+  EXPECT_EQ(hosts, 1) << pids;
+  ASSERT_EQ(run_myelin({"app", "restart", "--device", dev.address(), "hello"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return call(dev.port, "hello", "hello").has_value(); }));
+  EXPECT_EQ(app_row(dev.port, "hello")["state"], "running");
+}
+
 // Malformed call requests are refused.
 TEST(apps, hostile_call_requests) {
   booted_device dev;
