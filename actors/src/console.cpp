@@ -75,7 +75,9 @@ json describe_tree(caf::actor_system& sys, const caf::actor& sup, int depth) {
   for (const auto& c : *children) {
     json row = {{"id", c.id},
                 {"status", status_name(c.status)},
-                {"type", c.type == supervisors::child_type::supervisor ? "supervisor" : "worker"}};
+                {"type", c.type == supervisors::child_type::supervisor ? "supervisor" : "worker"},
+                {"restarts", c.restarts},
+                {"uptime_ms", c.uptime_ms}};
     if (c.type == supervisors::child_type::supervisor && c.handle && depth < 8) {
       row["children"] = describe_tree(sys, c.handle, depth + 1);
     }
@@ -226,7 +228,8 @@ caf::expected<json> ask_apps(caf::actor_system& sys) {
                    {"isolation", a.isolation},
                    {"restarts", a.restarts},
                    {"uptime_ms", a.uptime_ms},
-                   {"last_exit", a.last_exit}});
+                   {"last_exit", a.last_exit},
+                   {"memory_limit", a.memory_limit}});
   }
   return out;
 }

@@ -1,6 +1,7 @@
 // The kv service actor.
 #include "myelin/actors/kv.hpp"
 
+#include "myelin/actors/kv_snapshot.hpp"
 #include "myelin/actors/registry.hpp"
 
 #include <filesystem>
@@ -60,6 +61,32 @@ caf::error logged(const caf::error& err, const char* what) {
   return err;
 }
 
+kv_status status_of(const runtime::kv_store& store) {
+  kv_status s;
+  s.backend = store.backend_name();
+  s.error = store.last_error() ? runtime::describe(store.last_error()) : "";
+  s.keys = store.get_all().size();
+  return s;
+}
+
+/// Publishes the store for readers that bypass the mailbox (kv_snapshot.hpp);
+/// called after every change, before the reply.
+void publish(caf::stateful_actor<kv_state>* self) {
+  auto next = std::make_shared<kv_snapshot::contents>();
+  next->values = self->state.store->get_all();
+  next->status = status_of(*self->state.store);
+  next->owner = self;
+  kv_snapshot::of(self->system()).publish(std::move(next));
+}
+
+/// Runs a change of the store and publishes the result, whatever it was.
+template <class F>
+caf::error changed(caf::stateful_actor<kv_state>* self, F&& change) {
+  auto err = change();
+  publish(self);
+  return err;
+}
+
 }  // namespace
 
 caf::expected<kv_options> kv_options_from(const runtime::config& cfg,
@@ -97,9 +124,13 @@ caf::expected<kv_options> kv_options_from(const runtime::config& cfg,
 
 supervisors::start_fn kv_start(kv_options opts) {
   return [opts](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
-    auto self = sys.spawn([opts](caf::stateful_actor<kv_state>* self) -> caf::behavior {
+    // The store is opened (and, in host mode, created) here, in the starter's
+    // context: once kv counts as started, its store exists (decision 0011).
+    auto opened = std::make_shared<std::unique_ptr<runtime::kv_store>>(
+        std::make_unique<runtime::kv_store>(make_backend(opts)));
+    auto self = sys.spawn([opts, opened](caf::stateful_actor<kv_state>* self) -> caf::behavior {
       self->state.opts = opts;
-      self->state.store = std::make_unique<runtime::kv_store>(make_backend(opts));
+      self->state.store = std::move(*opened);
       auto& store = *self->state.store;
       if (store.last_error()) {
         log()->error(
@@ -109,6 +140,10 @@ supervisors::start_fn kv_start(kv_options opts) {
       } else {
         log()->info("kv: {} with {} keys", store.backend_name(), store.get_all().size());
       }
+      publish(self);
+      self->attach_functor([sys = &self->system(), owner = static_cast<const void*>(self)] {
+        kv_snapshot::of(*sys).withdraw(owner);
+      });
       return {
           [self](kv_get_atom, const std::string& key) -> caf::result<std::string> {
             if (auto v = self->state.store->get(key)) {
@@ -127,19 +162,23 @@ supervisors::start_fn kv_start(kv_options opts) {
           },
           [self](kv_get_all_active_atom) { return self->state.store->get_all_active(); },
           [self](kv_put_atom, const runtime::kv_map& values) -> caf::result<caf::unit_t> {
-            if (auto err = logged(self->state.store->put(values), "put")) {
+            if (auto err =
+                    changed(self, [&] { return logged(self->state.store->put(values), "put"); })) {
               return err;
             }
             return caf::unit;
           },
           [self](kv_put_active_atom, const runtime::kv_map& values) -> caf::result<caf::unit_t> {
-            if (auto err = logged(self->state.store->put_active(values), "put_active")) {
+            if (auto err = changed(self, [&] {
+                  return logged(self->state.store->put_active(values), "put_active");
+                })) {
               return err;
             }
             return caf::unit;
           },
           [self](kv_apply_atom, const runtime::kv_changes& changes) -> caf::result<caf::unit_t> {
-            if (auto err = logged(self->state.store->apply(changes), "write")) {
+            if (auto err = changed(
+                    self, [&] { return logged(self->state.store->apply(changes), "write"); })) {
               return err;
             }
             return caf::unit;
@@ -149,25 +188,20 @@ supervisors::start_fn kv_start(kv_options opts) {
             if (!changes) {
               return changes.error();
             }
-            if (auto err = logged(self->state.store->apply(*changes), "update")) {
+            if (auto err = changed(
+                    self, [&] { return logged(self->state.store->apply(*changes), "update"); })) {
               return err;
             }
             return caf::unit;
           },
           [self](kv_reload_atom) -> caf::result<caf::unit_t> {
-            if (auto err = logged(self->state.store->reload(), "reload")) {
+            if (auto err =
+                    changed(self, [&] { return logged(self->state.store->reload(), "reload"); })) {
               return err;
             }
             return caf::unit;
           },
-          [self](kv_status_atom) {
-            const auto& store = *self->state.store;
-            kv_status s;
-            s.backend = store.backend_name();
-            s.error = store.last_error() ? runtime::describe(store.last_error()) : "";
-            s.keys = store.get_all().size();
-            return s;
-          },
+          [self](kv_status_atom) { return status_of(*self->state.store); },
           [self](serial_atom) {
             return runtime::serial_number(self->state.opts.serial, self->state.store->get_all());
           },

@@ -1,6 +1,8 @@
 // The ticker app: a timer-driven counter that records its count in the
 // device's KV store (ticker.count) every 10 ticks. Commands: `count` (the
 // current count), `kv KEY` (reads KEY from the KV store through the core),
+// `kv KEY VALUE` (writes KEY and, without waiting for the write's answer,
+// reads it back: the read must see the write),
 // `rtt [N]` (p50 and p99 in µs of N kv requests over the app host's link).
 #include <algorithm>
 #include <atomic>
@@ -50,11 +52,16 @@ caf::expected<std::string> count_command(myelin::app::context&, const std::vecto
 
 caf::expected<std::string> kv_command(myelin::app::context& ctx,
                                       const std::vector<std::string>& args) {
-  if (args.size() != 1) {
-    return caf::make_error(caf::sec::invalid_argument, "usage: kv KEY");
+  if (args.empty() || args.size() > 2) {
+    return caf::make_error(caf::sec::invalid_argument, "usage: kv KEY [VALUE]");
   }
   caf::scoped_actor self{ctx.system()};
   caf::expected<std::string> reply{caf::error{}};
+  if (args.size() == 2) {
+    // Not waited for: messages between two actors stay in order.
+    self->send(ctx.kv(), myelin::actors::kv_put_atom::value,
+               myelin::runtime::kv_map{{args[0], args[1]}});
+  }
   self->request(ctx.kv(), 5s, myelin::actors::kv_get_atom::value, args[0])
       .receive([&](std::string& value) { reply = std::move(value); },
                [&](caf::error& err) { reply = std::move(err); });

@@ -24,7 +24,9 @@
 #include "link.hpp"
 #include "myelin/actors/firmware.hpp"
 #include "myelin/actors/kv.hpp"
+#include "myelin/actors/kv_snapshot.hpp"
 #include "myelin/bootloader/apps.hpp"
+#include "myelin/bootloader/memory_cgroup.hpp"
 #include "myelin/runtime/config.hpp"
 
 namespace myelin::bootloader {
@@ -49,8 +51,12 @@ struct host_state {
   bool exited = false;
   caf::io::connection_handle hdl;
   link::frame_reader reader;
+  link::frame_writer writer;
   uint64_t next_call = 1;
   std::unordered_map<uint64_t, caf::response_promise> calls;
+  /// Requests of the app forwarded to a service and not yet answered: while
+  /// any is, reads go to the service too, so they stay in order (0007).
+  size_t in_flight = 0;
   uint64_t ping_seq = 0;
   steady::time_point last_pong = steady::now();
   /// Set when we asked the process to stop (or killed it): the exit reason.
@@ -88,8 +94,10 @@ caf::error exit_reason_of(int status, const std::string& failure) {
 template <class T>
 void forward(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
              const caf::actor& service, caf::message request) {
+  ++st->in_flight;
   auto answer = [self, st, id](caf::message reply) {
-    link::send(self, st->hdl, caf::make_message(link::response_atom::value, id, std::move(reply)));
+    --st->in_flight;
+    st->writer.send(self, caf::make_message(link::response_atom::value, id, std::move(reply)));
   };
   auto on_error = [answer](caf::error& err) { answer(caf::make_message(std::move(err))); };
   if constexpr (std::is_void_v<T>) {
@@ -106,8 +114,8 @@ void forward(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
 void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
            caf::atom_value service, caf::message request) {
   auto refuse = [&](const std::string& why) {
-    link::send(
-        self, st->hdl,
+    st->writer.send(
+        self,
         caf::make_message(link::response_atom::value, id,
                           caf::make_message(caf::make_error(caf::sec::unexpected_message, why))));
   };
@@ -123,6 +131,13 @@ void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
   }
   auto op = request.get_as<caf::atom_value>(0);
   using namespace actors;
+  if (service == kv_registry_name && st->in_flight == 0) {
+    // Reads are answered here, from the store the kv service published.
+    if (auto reply = kv_snapshot::of(self->system()).answer(request)) {
+      st->writer.send(self, caf::make_message(link::response_atom::value, id, std::move(*reply)));
+      return;
+    }
+  }
   if (op == kv_get_atom::value || op == kv_get_active_atom::value) {
     forward<std::string>(self, st, id, target, std::move(request));
   } else if (op == kv_get_all_atom::value || op == kv_get_all_active_atom::value) {
@@ -142,12 +157,20 @@ void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
   }
 }
 
+/// Why a host killed by SIGKILL died when its memory cgroup saw an OOM kill.
+caf::error oom_reason(const app_host_options& opts) {
+  return make_error(app_errc::crashed, signal_text(SIGKILL) +
+                                           ": out of memory (cgroup memory.max " +
+                                           std::to_string(opts.memory_limit_mb) + " MiB)");
+}
+
 caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_options opts) {
   auto st = std::make_shared<host_state>();
   st->opts = std::move(opts);
   st->pid = pid;
   st->hdl = self->add_scribe(fd);
   st->reader.start(self, st->hdl);
+  st->writer.start(self, st->hdl, fd);
   // No app host outlives its actor, however the actor ends.
   self->attach_functor([st] {
     if (!st->exited && st->pid > 0) {
@@ -218,6 +241,7 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
           ::kill(st->pid, SIGKILL);
         }
       },
+      [st](caf::io::data_transferred_msg& msg) { st->writer.transferred(msg); },
       [self, st](caf::io::connection_closed_msg&) {
         // The process is ending; its exit status decides the reason.
       },
@@ -235,7 +259,7 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
           ::kill(st->pid, SIGKILL);
           return;
         }
-        link::send(self, st->hdl, caf::make_message(link::ping_atom::value, ++st->ping_seq));
+        st->writer.send(self, caf::make_message(link::ping_atom::value, ++st->ping_seq));
         self->delayed_send(self, st->opts.heartbeat, tick_atom::value);
       },
       [self, st](kill_atom) {
@@ -245,10 +269,14 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
           ::kill(st->pid, SIGKILL);
         }
       },
-      [self, st](exited_atom, int status) {
+      [self, st](exited_atom, int status, uint64_t oom_kills) {
         st->exited = true;
         log()->debug("app {}: host pid {} exited, status {}", st->opts.name, st->pid, status);
         auto reason = st->stop_reason ? st->stop_reason : exit_reason_of(status, st->failure);
+        if (!st->stop_reason && oom_kills > 0 && WIFSIGNALED(status) &&
+            WTERMSIG(status) == SIGKILL) {
+          reason = oom_reason(st->opts);
+        }
         auto text = reason ? runtime::describe(reason) : std::string{"exited normally"};
         if (st->stopping && st->stop_reason == caf::exit_reason::user_shutdown) {
           text = "stopped";
@@ -265,9 +293,8 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
         auto rp = self->make_response_promise();
         auto id = st->next_call++;
         log()->debug("app {}: call {} '{}' to host pid {}", st->opts.name, id, command, st->pid);
-        link::send(
-            self, st->hdl,
-            caf::make_message(link::call_atom::value, id, std::move(command), std::move(args)));
+        st->writer.send(self, caf::make_message(link::call_atom::value, id, std::move(command),
+                                                std::move(args)));
         st->calls.emplace(id, rp);
         return rp;
       },
@@ -292,7 +319,9 @@ supervisors::start_fn app_host_start(app_host_options opts) {
                                   "--link-fd",
                                   "3",
                                   "--scheduler-threads",
-                                  std::to_string(opts.scheduler_threads)};
+                                  std::to_string(opts.scheduler_threads),
+                                  "--scheduler-policy",
+                                  opts.scheduler_policy};
     std::vector<char*> argv;
     for (auto& a : args) {
       argv.push_back(a.data());
@@ -314,6 +343,23 @@ supervisors::start_fn app_host_start(app_host_options opts) {
     rlimit limit{};
     limit.rlim_cur = limit.rlim_max =
         opts.memory_limit_mb > 0 ? static_cast<rlim_t>(opts.memory_limit_mb) << 20 : RLIM_INFINITY;
+    // The memory limit: a cgroup v2 of its own where possible, else RLIMIT_AS.
+    std::optional<memory_cgroup> cgroup;
+    std::string memory_text = "none";
+    if (opts.memory_limit_mb > 0) {
+      auto mb = std::to_string(opts.memory_limit_mb) + " MiB";
+      if (auto cg = memory_cgroup::create(opts.name, opts.memory_limit_mb << 20)) {
+        cgroup = std::move(*cg);
+        memory_text = mb + " (cgroup " + cgroup->path() + ")";
+      } else {
+        static std::once_flag told;
+        std::call_once(told, [&] {
+          log()->info("app memory limits use RLIMIT_AS: {}", runtime::describe(cg.error()));
+        });
+        memory_text = mb + " (RLIMIT_AS)";
+      }
+    }
+    const char* join_cgroup = cgroup ? cgroup->procs_file().c_str() : nullptr;
 #ifdef MYELIN_SANITIZE_BUILD
     // AddressSanitizer reserves terabytes of address space: RLIMIT_AS would
     // kill every app host at start.
@@ -329,6 +375,9 @@ supervisors::start_fn app_host_start(app_host_options opts) {
     if (pid < 0) {
       ::close(sv[0]);
       ::close(sv[1]);
+      if (cgroup) {
+        cgroup->remove();
+      }
       return make_error(app_errc::start_failed, std::string{"fork: "} + std::strerror(errno));
     }
     if (pid == 0) {
@@ -348,8 +397,16 @@ supervisors::start_fn app_host_start(app_host_options opts) {
       } else {
         ::dup2(sv[1], 3);
       }
+      bool joined = false;
+      if (join_cgroup != nullptr) {
+        int cg = ::open(join_cgroup, O_WRONLY | O_CLOEXEC);
+        joined = cg >= 0 && ::write(cg, "0", 1) == 1;
+        if (cg >= 0) {
+          ::close(cg);
+        }
+      }
 #ifndef MYELIN_SANITIZE_BUILD
-      if (opts.memory_limit_mb > 0) {
+      if (opts.memory_limit_mb > 0 && !joined) {
         ::setrlimit(RLIMIT_AS, &limit);
       }
 #endif
@@ -359,8 +416,16 @@ supervisors::start_fn app_host_start(app_host_options opts) {
     ::close(sv[1]);
     auto self = sys.middleman().spawn_broker(host_broker, sv[0], pid, opts);
     // Watched at once, so that as PID 1 the reaper never takes it for an orphan.
-    child_reaper::instance().watch(
-        pid, [self](int status) { caf::anon_send(self, exited_atom::value, status); });
+    child_reaper::instance().watch(pid, [self, cgroup](int status) {
+      uint64_t oom_kills = 0;
+      if (cgroup) {
+        oom_kills = cgroup->oom_kills();
+        cgroup->remove();
+      }
+      caf::anon_send(self, exited_atom::value, status, oom_kills);
+    });
+    caf::anon_send(opts.manager, app_event_atom::value, opts.name, std::string{"memory"},
+                   memory_text);
     return self;
   };
 }

@@ -29,6 +29,7 @@ struct app_host_options {
   std::string module;
   std::string apphost_path;
   size_t scheduler_threads = 2;
+  std::string scheduler_policy = "sharing";
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::milliseconds heartbeat_timeout{3000};
   std::chrono::milliseconds stop_timeout{4000};

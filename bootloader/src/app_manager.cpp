@@ -9,6 +9,7 @@
 #include <caf/make_message.hpp>
 
 #include "app_host.hpp"
+#include "inproc_app.hpp"
 #include "myelin/actors/registry.hpp"
 #include "myelin/bootloader/apps.hpp"
 
@@ -36,6 +37,12 @@ struct app_entry {
   uint64_t restarts = 0;
   steady::time_point ready_since{};
   std::string last_exit;
+  /// How the host's memory is limited (app_host's "memory" event).
+  std::string memory_limit;
+  /// Starts of the app's supervisor, and when the current one started
+  /// (which_children rows of the manager).
+  uint32_t sup_starts = 0;
+  steady::time_point sup_since{};
   bool stopping = false;
   /// Requests waiting for the app's supervisor to end (stop, restart).
   std::vector<std::function<void()>> on_stopped;
@@ -76,11 +83,12 @@ app_status status_of(const app_entry& e) {
             .count();
   }
   s.last_exit = e.last_exit;
+  s.memory_limit = e.memory_limit;
   return s;
 }
 
 caf::error start_app(caf::event_based_actor* self, manager_state& st, app_entry& e) {
-  if (e.cfg.isolation != "process") {
+  if (e.cfg.isolation != "process" && e.cfg.isolation != "inproc") {
     e.state = "failed";
     e.last_exit = "isolation '" + e.cfg.isolation + "' is not available in this version";
     log()->error("app {}: {}", e.cfg.name, e.last_exit);
@@ -91,6 +99,7 @@ caf::error start_app(caf::event_based_actor* self, manager_state& st, app_entry&
   host.module = e.cfg.module;
   host.apphost_path = st.opts.apphost_path;
   host.scheduler_threads = st.opts.scheduler_threads;
+  host.scheduler_policy = st.opts.scheduler_policy;
   host.heartbeat = st.opts.heartbeat;
   host.heartbeat_timeout = st.opts.heartbeat_timeout;
   host.memory_limit_mb = e.cfg.memory_limit_mb;
@@ -106,7 +115,8 @@ caf::error start_app(caf::event_based_actor* self, manager_state& st, app_entry&
     b.max = std::max(e.cfg.backoff_max, e.cfg.backoff_min);
     flags.backoff = b;
   }
-  auto child = sup::worker("host", app_host_start(host));
+  auto child = sup::worker(
+      "host", e.cfg.isolation == "inproc" ? inproc_app_start(host) : app_host_start(host));
   child.restart = e.cfg.restart;
   child.shutdown = sup::shutdown_spec::after(host.stop_timeout + 1s);
   auto s = sup::start_supervisor(self->system(), flags, {child});
@@ -117,6 +127,8 @@ caf::error start_app(caf::event_based_actor* self, manager_state& st, app_entry&
     return s.error();
   }
   e.sup = *s;
+  ++e.sup_starts;
+  e.sup_since = steady::now();
   e.state = "starting";
   e.stopping = false;
   // A monitor, not a link: CAF 0.17 drops a link when the linked actor gets
@@ -245,6 +257,8 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
           e.module = detail;
           e.ready_since = steady::now();
           log()->info("app {} ready ({})", name, detail);
+        } else if (event == "memory") {
+          e.memory_limit = detail;
         } else if (event == "exited") {
           e.last_exit = detail;
           if (!e.stopping && !st->shutting_down) {
@@ -263,6 +277,12 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
           row.handle = e.sup;
           row.status = e.sup ? sup::child_status::running : sup::child_status::undefined;
           row.type = sup::child_type::supervisor;
+          row.restarts = e.sup_starts > 0 ? e.sup_starts - 1 : 0;
+          if (e.sup) {
+            row.uptime_ms =
+                std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - e.sup_since)
+                    .count();
+          }
           rows.push_back(std::move(row));
         }
         return rows;
@@ -383,6 +403,7 @@ caf::expected<apps_options> apps_options_from(const runtime::config& cfg,
   std::error_code ec;
   auto base = fs::absolute(cfg.get_string("apphost.base_dir"), ec);
   o.scheduler_threads = static_cast<size_t>(cfg.get_int("apphost.scheduler_threads"));
+  o.scheduler_policy = cfg.get_string("apphost.scheduler_policy");
   o.heartbeat = std::chrono::milliseconds{cfg.get_int("apphost.heartbeat_ms")};
   o.heartbeat_timeout = std::chrono::milliseconds{cfg.get_int("apphost.heartbeat_timeout_ms")};
   for (const auto& name : cfg.table_names("apps")) {

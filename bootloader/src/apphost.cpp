@@ -22,11 +22,10 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/io/broker.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "link.hpp"
+#include "link_client.hpp"
 #include "module_loader.hpp"
 #include "myelin/actors/firmware.hpp"
 #include "myelin/actors/kv.hpp"
@@ -48,9 +47,6 @@ enum : int {
   exit_module_refused = 78,  // EX_CONFIG
 };
 
-using forward_atom = caf::atom_constant<caf::atom("forward")>;
-using announce_atom = caf::atom_constant<caf::atom("announce")>;
-
 /// A command waiting for the command thread.
 struct pending_command {
   uint64_t id;
@@ -66,8 +62,8 @@ class command_runner {
 
   ~command_runner() { stop(); }
 
-  void start(caf::actor broker) {
-    broker_ = std::move(broker);
+  void start(link_client* link) {
+    link_ = link;
     thread_ = std::thread([this] { loop(); });
   }
 
@@ -124,13 +120,13 @@ class command_runner {
           text = "command threw an unknown exception";
         }
       }
-      caf::anon_send(broker_, link::reply_atom::value, cmd.id, ok, text);
+      link_->send(caf::make_message(link::reply_atom::value, cmd.id, ok, text));
     }
   }
 
   const app::definition* app_;
   app::context* ctx_;
-  caf::actor broker_;
+  link_client* link_ = nullptr;
   std::thread thread_;
   std::mutex mtx_;
   std::condition_variable cv_;
@@ -138,107 +134,12 @@ class command_runner {
   bool stopping_ = false;
 };
 
-/// The broker's state: the link and the requests in flight.
-struct link_state {
-  caf::io::connection_handle hdl;
-  link::frame_reader reader;
-  uint64_t next_request = 1;
-  std::unordered_map<uint64_t, caf::response_promise> pending;
-  caf::actor pulse;
-  command_runner* commands = nullptr;
-};
-
-caf::behavior link_broker(caf::io::broker* self, int fd, caf::actor pulse,
-                          command_runner* commands) {
-  auto st = std::make_shared<link_state>();
-  st->hdl = self->add_scribe(fd);
-  st->pulse = std::move(pulse);
-  st->commands = commands;
-  st->reader.start(self, st->hdl);
-  return {
-      [self, st](caf::io::new_data_msg& msg) {
-        auto payload = st->reader.feed(self, st->hdl, msg.buf);
-        if (!payload) {
-          std::cerr << "myelin-apphost: " << self->system().render(payload.error()) << "\n";
-          self->quit(payload.error());
-          return;
-        }
-        if (!*payload) {
-          return;
-        }
-        auto decoded = link::decode(self->system(), **payload);
-        if (!decoded) {
-          self->quit(decoded.error());
-          return;
-        }
-        auto& m = *decoded;
-        if (m.match_elements<link::ping_atom, uint64_t>()) {
-          auto seq = m.get_as<uint64_t>(1);
-          // Answered by an actor on the app's scheduler: a wedged scheduler
-          // stops the pongs even though this broker still runs.
-          self->request(st->pulse, 10s, link::ping_atom::value, seq)
-              .then([self, st](link::pong_atom, uint64_t s) {
-                link::send(self, st->hdl, caf::make_message(link::pong_atom::value, s));
-              });
-        } else if (m.match_elements<link::call_atom, uint64_t, std::string,
-                                    std::vector<std::string>>()) {
-          st->commands->post({m.get_as<uint64_t>(1), m.get_as<std::string>(2),
-                              m.get_as<std::vector<std::string>>(3)});
-        } else if (m.match_elements<link::response_atom, uint64_t, caf::message>()) {
-          auto i = st->pending.find(m.get_as<uint64_t>(1));
-          if (i != st->pending.end()) {
-            auto reply = m.get_as<caf::message>(2);
-            if (reply.match_elements<caf::error>()) {
-              i->second.deliver(reply.get_as<caf::error>(0));
-            } else {
-              i->second.deliver(std::move(reply));
-            }
-            st->pending.erase(i);
-          }
-        } else {
-          self->quit(caf::make_error(caf::sec::unexpected_message, "unexpected link message"));
-        }
-      },
-      [self, st](forward_atom, caf::atom_value service, caf::message& request) {
-        auto rp = self->make_response_promise();
-        auto id = st->next_request++;
-        if (!link::send(self, st->hdl,
-                        caf::make_message(link::request_atom::value, id, service, request))) {
-          rp.deliver(caf::make_error(caf::sec::invalid_argument,
-                                     "this request cannot cross to the core services"));
-          return rp;
-        }
-        st->pending.emplace(id, rp);
-        return rp;
-      },
-      [self, st](link::reply_atom, uint64_t id, bool ok, std::string& text) {
-        link::send(self, st->hdl, caf::make_message(link::reply_atom::value, id, ok, text));
-      },
-      [self, st](announce_atom, caf::message& msg) { link::send(self, st->hdl, msg); },
-      [self](const caf::io::connection_closed_msg&) {
-        // myelin-boot went away: nothing left to serve.
-        self->quit(caf::exit_reason::remote_link_unreachable);
-      },
-  };
-}
-
-/// A local stand-in for a core service: every message goes over the link
-/// and the answer comes back to the original sender.
-caf::behavior service_proxy(caf::event_based_actor* self, caf::actor broker,
-                            caf::atom_value service) {
-  self->set_default_handler([broker, service](caf::scheduled_actor* me,
-                                              caf::message_view& x) -> caf::result<caf::message> {
-    auto content = x.move_content_to_message();
-    me->delegate(broker, forward_atom::value, service, std::move(content));
-    return caf::delegated<caf::message>{};
-  });
-  return {[] {}};
-}
-
-/// Answers heartbeats from the app's scheduler.
-caf::behavior pulse(caf::event_based_actor*) {
-  return {
-      [](link::ping_atom, uint64_t seq) { return caf::make_message(link::pong_atom::value, seq); }};
+/// Answers heartbeats from the app's scheduler: a wedged scheduler stops the
+/// pongs even though the link's reader thread still runs.
+caf::behavior pulse(caf::event_based_actor*, link_client* link) {
+  return {[link](link::ping_atom, uint64_t seq) {
+    link->send(caf::make_message(link::pong_atom::value, seq));
+  }};
 }
 
 /// What the app sees of its host.
@@ -304,6 +205,9 @@ int apphost_main(int argc, char** argv) {
   cli.add_option("--module", module, "Path of the app's module")->required();
   cli.add_option("--link-fd", fd, "The connected socket to myelin-boot")->required();
   cli.add_option("--scheduler-threads", threads, "Scheduler threads");
+  std::string policy = "sharing";
+  cli.add_option("--scheduler-policy", policy, "CAF scheduler policy")
+      ->check(CLI::IsMember({"sharing", "stealing"}));
   cli.add_flag("--version", show_version, "Print the version and exit");
   if (argc == 2 && std::string{argv[1]} == "--version") {
     std::cout << "myelin-apphost " << runtime::version() << "\n";
@@ -322,8 +226,8 @@ int apphost_main(int argc, char** argv) {
 
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", threads);
+  cfg.set("scheduler.policy", caf::atom_from_string(policy));
   cfg.set("logger.verbosity", caf::atom("quiet"));
-  cfg.load<caf::io::middleman>();
   link::register_types(cfg);
   supervisors::add_error_category(cfg);
   int exit_code = exit_ok;
@@ -331,21 +235,35 @@ int apphost_main(int argc, char** argv) {
     caf::actor_system sys{cfg};
     host_context ctx{sys, name, std::filesystem::path{module}.parent_path().string()};
     command_runner commands{loaded ? loaded->app : nullptr, &ctx};
-    auto beat = sys.spawn(pulse);
-    auto broker = sys.middleman().spawn_broker(link_broker, fd, beat, &commands);
+    // Intentionally leaked: the process ends with _Exit, and the reader
+    // thread must outlive every actor that may still send through it.
+    auto* link = new link_client{sys, fd};
+    auto beat = sys.spawn(pulse, link);
     int link_down = notify_fd();
-    broker->attach_functor([link_down] { notify(link_down); });
-    commands.start(broker);
-    ctx.services(sys.spawn(service_proxy, broker, actors::kv_registry_name),
-                 sys.spawn(service_proxy, broker, actors::firmware_registry_name));
+    link->start(
+        [&commands, beat](caf::message& m) {
+          if (m.match_elements<link::ping_atom, uint64_t>()) {
+            caf::anon_send(beat, link::ping_atom::value, m.get_as<uint64_t>(1));
+          } else if (m.match_elements<link::call_atom, uint64_t, std::string,
+                                      std::vector<std::string>>()) {
+            commands.post({m.get_as<uint64_t>(1), m.get_as<std::string>(2),
+                           m.get_as<std::vector<std::string>>(3)});
+          } else {
+            std::cerr << "myelin-apphost: unexpected link message\n";
+            return false;
+          }
+          return true;
+        },
+        [link_down] { notify(link_down); });
+    commands.start(link);
+    ctx.services(link->proxy(actors::kv_registry_name),
+                 link->proxy(actors::firmware_registry_name));
 
     auto refuse = [&](const caf::error& err, int code) {
       auto reason = runtime::describe(err);
       std::cerr << "myelin-apphost[" << name << "]: " << reason << "\n";
-      caf::anon_send(broker, announce_atom::value,
-                     caf::make_message(link::failed_atom::value, reason));
-      // Give the broker a moment to write it; myelin-boot also sees the exit code.
-      wait_readable(link_down, 200ms);
+      // Written synchronously; myelin-boot also sees the exit code.
+      link->send(caf::make_message(link::failed_atom::value, reason));
       return code;
     };
 
@@ -367,8 +285,7 @@ int apphost_main(int argc, char** argv) {
       } else {
         int root_down = notify_fd();
         (*root)->attach_functor([root_down] { notify(root_down); });
-        caf::anon_send(broker, announce_atom::value,
-                       caf::make_message(link::hello_atom::value, module));
+        link->send(caf::make_message(link::hello_atom::value, module));
         int sigfd = signalfd(-1, &signals, SFD_CLOEXEC);
         pollfd fds[3] = {{sigfd, POLLIN, 0}, {link_down, POLLIN, 0}, {root_down, POLLIN, 0}};
         while (::poll(fds, 3, -1) < 0 && errno == EINTR) {
@@ -390,7 +307,6 @@ int apphost_main(int argc, char** argv) {
       }
     }
     commands.stop();
-    caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(beat, caf::exit_reason::user_shutdown);
     ::close(link_down);
     // Actors the app left behind must not keep the process alive.

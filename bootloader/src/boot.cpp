@@ -675,6 +675,8 @@ int boot_main(int argc, char** argv) {
   caf::actor_system_config caf_cfg;
   caf_cfg.set("scheduler.max-threads",
               static_cast<size_t>(cfg.get_int("runtime.scheduler_threads")));
+  caf_cfg.set("scheduler.policy",
+              caf::atom_from_string(cfg.get_string("runtime.scheduler_policy")));
   sup::add_error_category(caf_cfg);
   caf_cfg.load<caf::io::middleman>();
   link::register_types(caf_cfg);

@@ -5,7 +5,6 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
-#include <caf/io/receive_policy.hpp>
 #include <caf/sec.hpp>
 
 #include "myelin/actors/firmware.hpp"
@@ -46,7 +45,11 @@ uint32_t payload_size(const char* header) {
 }
 
 caf::expected<caf::message> decode(caf::actor_system& sys, const std::vector<char>& payload) {
-  caf::binary_deserializer source{sys, payload};
+  return decode(sys, payload.data(), payload.size());
+}
+
+caf::expected<caf::message> decode(caf::actor_system& sys, const char* data, size_t size) {
+  caf::binary_deserializer source{sys, data, size};
   caf::message msg;
   if (auto err = source(msg)) {
     return err;
@@ -55,39 +58,6 @@ caf::expected<caf::message> decode(caf::actor_system& sys, const std::vector<cha
     return caf::make_error(caf::sec::invalid_argument, "trailing bytes after a link message");
   }
   return msg;
-}
-
-void frame_reader::start(caf::io::broker* self, caf::io::connection_handle hdl) {
-  in_header_ = true;
-  self->configure_read(hdl, caf::io::receive_policy::exactly(4));
-}
-
-caf::expected<std::optional<std::vector<char>>> frame_reader::feed(caf::io::broker* self,
-                                                                   caf::io::connection_handle hdl,
-                                                                   std::vector<char>& buf) {
-  if (in_header_) {
-    auto size = payload_size(buf.data());
-    if (size == 0 || size > max_payload) {
-      return caf::make_error(caf::sec::invalid_argument,
-                             "link frame of " + std::to_string(size) + " bytes refused");
-    }
-    in_header_ = false;
-    self->configure_read(hdl, caf::io::receive_policy::exactly(size));
-    return std::optional<std::vector<char>>{};
-  }
-  in_header_ = true;
-  self->configure_read(hdl, caf::io::receive_policy::exactly(4));
-  return std::optional<std::vector<char>>{std::move(buf)};
-}
-
-bool send(caf::io::broker* self, caf::io::connection_handle hdl, const caf::message& msg) {
-  auto frame = encode(self->system(), msg);
-  if (!frame) {
-    return false;
-  }
-  self->write(hdl, frame->size(), frame->data());
-  self->flush(hdl);
-  return true;
 }
 
 }  // namespace myelin::bootloader::link

@@ -21,6 +21,7 @@
 
 #include <caf/io/broker.hpp>
 #include <caf/io/connection_handle.hpp>
+#include <caf/io/system_messages.hpp>
 
 #include <caf/atom.hpp>
 #include <caf/expected.hpp>
@@ -53,6 +54,8 @@ uint32_t payload_size(const char* header);
 
 /// Deserializes a payload. Errors: malformed payloads, trailing bytes.
 caf::expected<caf::message> decode(caf::actor_system& sys, const std::vector<char>& payload);
+caf::expected<caf::message> decode(caf::actor_system& sys, const char* data, size_t size);
+caf::expected<caf::message> decode(caf::actor_system& sys, const char* data, size_t size);
 
 /// Reassembles frames from a broker connection. start() once; then feed()
 /// each new_data_msg. feed() returns the payload of a complete frame, nullopt
@@ -70,5 +73,23 @@ class frame_reader {
 
 /// Encodes `msg` and writes it as one frame; false if it cannot be encoded.
 bool send(caf::io::broker* self, caf::io::connection_handle hdl, const caf::message& msg);
+
+/// Writes frames on a broker connection with one syscall each: straight to
+/// the socket while nothing waits in the scribe's buffer, else (socket full)
+/// into the scribe, behind what already waits, until it has drained. Saves
+/// the multiplexer's round of write readiness per frame (decision 0007).
+/// start() once (it asks for write acknowledgements); give it every
+/// data_transferred_msg of the connection.
+class frame_writer {
+ public:
+  void start(caf::io::broker* self, caf::io::connection_handle hdl, int fd);
+  bool send(caf::io::broker* self, const caf::message& msg);
+  void transferred(const caf::io::data_transferred_msg& msg);
+
+ private:
+  caf::io::connection_handle hdl_;
+  int fd_ = -1;
+  uint64_t queued_ = 0;
+};
 
 }  // namespace myelin::bootloader::link

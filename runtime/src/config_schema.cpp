@@ -99,6 +99,11 @@ const std::vector<config_key>& config_schema() {
       // [runtime]
       num("runtime.scheduler_threads", 2, 1, 64,
           "Worker threads of the actor system's scheduler (CAF scheduler.max-threads)."),
+      str("runtime.scheduler_policy", "sharing",
+          "CAF scheduler policy of myelin-boot: sharing (one queue, idle workers sleep "
+          "until woken: low latency for a few threads) or stealing (per-worker queues, "
+          "polling).",
+          {"sharing", "stealing"}),
       num("runtime.shutdown_timeout_ms", 10000, 100, 600000,
           "How long an orderly stop may take before the rest is cut short."),
       // [core]
@@ -149,6 +154,10 @@ const std::vector<config_key>& config_schema() {
           "Where app modules live: <base_dir>/<app>/lib<app>.so. Relative paths are taken "
           "from the working directory."),
       num("apphost.scheduler_threads", 2, 1, 64, "Scheduler threads of each app host."),
+      str("apphost.scheduler_policy", "sharing",
+          "CAF scheduler policy of each app host: sharing or stealing (see "
+          "runtime.scheduler_policy).",
+          {"sharing", "stealing"}),
       num("apphost.heartbeat_ms", 1000, 10, 600000,
           "How often myelin-boot checks that each app host still responds."),
       num("apphost.heartbeat_timeout_ms", 3000, 20, 600000,

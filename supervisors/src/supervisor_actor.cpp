@@ -316,6 +316,11 @@ void supervisor_actor::erase_child(child_iter i) {
 }
 
 void supervisor_actor::watch(child& c) {
+  if (c.started_once) {
+    ++c.restarts;
+  }
+  c.started_once = true;
+  c.started = now_of(clock());
   by_addr_[c.handle.address()] = c.key;
   monitor(c.handle);
   // Half a link: the child gets our exit reason when we die, but its exit
@@ -683,11 +688,15 @@ std::vector<child_info> supervisor_actor::which_children() const {
       info.id = c.spec->id;
     }
     info.type = c.spec->type;
+    info.restarts = c.restarts;
     switch (c.state) {
       case child_state::running:
       case child_state::terminating:
         info.handle = c.handle;
         info.status = child_status::running;
+        info.uptime_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(now_of(clock()) - c.started)
+                .count();
         break;
       case child_state::restarting:
         info.status = child_status::restarting;

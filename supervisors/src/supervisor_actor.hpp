@@ -59,6 +59,11 @@ struct child {
   /// Back-off: consecutive restarts and the time of the last one.
   uint32_t backoff_n = 0;
   restart_window::time_point last_restart{};
+  /// Starts after the first (which_children's `restarts`), and when the
+  /// current incarnation started; set whenever a new handle is watched.
+  uint32_t restarts = 0;
+  bool started_once = false;
+  restart_window::time_point started{};
 };
 
 /// What start_supervisor hands to the actor: the children it started.

@@ -3,6 +3,9 @@
 // and the app comes back per its policy; a crash loop ends `failed`; modules
 // built for another ABI are refused.
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -138,6 +141,40 @@ nlohmann::json survive(const std::string& fault, bool host_dies,
   return app_row(dev.port, "fault");
 }
 
+/// Why cgroup v2 memory limits cannot be used by a child of this process, or
+/// empty if they can (cgroup2 mounted, the memory controller available to our
+/// cgroup); the same checks as bootloader/src/memory_cgroup.cpp makes first.
+std::string cgroup_unavailable() {
+  std::ifstream mounts("/proc/self/mountinfo");
+  std::string mount;
+  for (std::string line; std::getline(mounts, line);) {
+    auto dash = line.find(" - cgroup2 ");
+    if (dash != std::string::npos) {
+      std::istringstream head(line.substr(0, dash));
+      std::string id, parent, dev, root;
+      head >> id >> parent >> dev >> root >> mount;
+      break;
+    }
+  }
+  if (mount.empty()) {
+    return "no cgroup2 hierarchy is mounted";
+  }
+  std::ifstream groups("/proc/self/cgroup");
+  std::string own;
+  for (std::string line; std::getline(groups, line);) {
+    if (line.rfind("0::", 0) == 0) {
+      own = mount + (line.substr(3) == "/" ? "" : line.substr(3));
+    }
+  }
+  std::ifstream controllers(own + "/cgroup.controllers");
+  std::string all((std::istreambuf_iterator<char>(controllers)), std::istreambuf_iterator<char>());
+  if (all.find("memory") == std::string::npos) {
+    return "the memory controller is not available in the cgroup2 hierarchy at " + own +
+           " (controllers: '" + all + "'; on a hybrid v1/v2 system it is bound to v1)";
+  }
+  return "";
+}
+
 }  // namespace
 
 // An exception in an app actor is handled by the app's own supervisor: the
@@ -178,6 +215,39 @@ TEST(fault, memory_bomb_contained) {
   auto row = survive("leak", true);
   EXPECT_EQ(row["restarts"], 1);
   EXPECT_NE(row["last_exit"].get<std::string>().find("signal"), std::string::npos) << row;
+}
+
+// Without a usable cgroup v2 memory controller, the limit is RLIMIT_AS, and
+// the status says so; an app without a limit says "none".
+TEST(fault, memory_limit_falls_back_to_rlimit) {
+  if (auto why = cgroup_unavailable(); why.empty()) {
+    GTEST_SKIP() << "cgroup v2 memory limits are available here: see memory_bomb_in_cgroup";
+  }
+  booted_device dev({"--set", "apps.hello.memory_limit_mb=0"});
+  ASSERT_TRUE(dev.apps_ready());
+  EXPECT_EQ(app_row(dev.port, "fault")["memory_limit"], "256 MiB (RLIMIT_AS)");
+  EXPECT_EQ(app_row(dev.port, "hello")["memory_limit"], "none");
+}
+
+// With cgroup v2, each app host runs in a cgroup of its own with memory.max:
+// a memory bomb is killed by the kernel, the status says "out of memory", and
+// the dead host's cgroup is removed.
+TEST(fault, memory_bomb_in_cgroup) {
+  if (auto why = cgroup_unavailable(); !why.empty()) {
+    GTEST_SKIP() << "cgroup v2 memory limits cannot be used here: " << why;
+  }
+  booted_device dev(fast_heartbeat());
+  ASSERT_TRUE(dev.apps_ready());
+  auto limit = app_row(dev.port, "fault")["memory_limit"].get<std::string>();
+  auto open = limit.find("(cgroup ");
+  ASSERT_NE(open, std::string::npos) << limit;
+  auto dir = limit.substr(open + 8, limit.size() - open - 9);
+  EXPECT_EQ(myelin::test::read_file(dir + "/memory.max"), std::to_string(256u << 20) + "\n");
+  EXPECT_TRUE(call(dev.port, "fault", "leak"));
+  EXPECT_TRUE(eventually([&] { return app_row(dev.port, "fault")["restarts"] == 1; }));
+  auto row = app_row(dev.port, "fault");
+  EXPECT_NE(row["last_exit"].get<std::string>().find("out of memory"), std::string::npos) << row;
+  EXPECT_TRUE(eventually([&] { return !std::filesystem::exists(dir); })) << dir;
 }
 
 // exit() with a code: a permanent app is restarted.
@@ -286,6 +356,55 @@ TEST(apps, app_reaches_kv_service) {
   auto missing = run_myelin({"call", "--device", dev.address(), "ticker", "kv", "no.such"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.output.find("no key 'no.such'"), std::string::npos) << missing.output;
+}
+
+// A write of an app not yet answered is seen by its next read: reads answered
+// from the kv snapshot wait for the app's writes in flight (decision 0007).
+TEST(apps, app_reads_its_own_writes_in_order) {
+  booted_device dev;
+  ASSERT_TRUE(dev.apps_ready());
+  for (int i = 0; i < 20; ++i) {
+    auto value = "v" + std::to_string(i);
+    EXPECT_EQ(call(dev.port, "ticker", "kv", {"order.key", value}), value);
+  }
+  EXPECT_EQ(run_myelin({"kv", "get", "--device", dev.address(), "order.key"}).output, "v19\n");
+}
+
+// isolation = "inproc": the module runs inside myelin-boot (no app host
+// process), answers commands, reaches the kv service, restarts on request and
+// has no memory limit of its own.
+TEST(apps, inproc_app_runs_inside_myelin_boot) {
+  booted_device dev(
+      {"--set", "apps.hello.isolation=inproc", "--set", "apps.ticker.isolation=inproc"});
+  ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+  EXPECT_EQ(call(dev.port, "hello", "hello", {"Ada"}), "Hello from myelin, Ada!");
+  ASSERT_EQ(run_myelin({"kv", "put", "--device", dev.address(), "color=green"}).exit_code, 0);
+  EXPECT_EQ(call(dev.port, "ticker", "kv", {"color"}), "green");
+  auto row = app_row(dev.port, "hello");
+  EXPECT_EQ(row["isolation"], "inproc");
+  EXPECT_EQ(row["memory_limit"], "none (inproc)");
+  auto unknown = run_myelin({"call", "--device", dev.address(), "hello", "nope"});
+  EXPECT_EQ(unknown.output, "myelin: unknown command 'nope' (known: hello)\n");
+  // Only the process-isolated fault app has an app host (children of any of
+  // myelin-boot's threads).
+  std::string pids;
+  auto tasks = "/proc/" + std::to_string(dev.proc->pid()) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream children(task.path() / "children");
+    pids.append(std::istreambuf_iterator<char>(children), std::istreambuf_iterator<char>());
+  }
+  std::istringstream in(pids);
+  int hosts = 0;
+  for (std::string pid; in >> pid;) {
+    std::ifstream cmd("/proc/" + pid + "/cmdline");
+    std::string line((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    hosts += line.find("myelin-apphost") != std::string::npos ? 1 : 0;
+    EXPECT_EQ(line.find("hello"), std::string::npos) << line;
+  }
+  EXPECT_EQ(hosts, 1) << pids;
+  ASSERT_EQ(run_myelin({"app", "restart", "--device", dev.address(), "hello"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return call(dev.port, "hello", "hello").has_value(); }));
+  EXPECT_EQ(app_row(dev.port, "hello")["state"], "running");
 }
 
 // Malformed call requests are refused.

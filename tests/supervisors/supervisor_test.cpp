@@ -1126,6 +1126,32 @@ TEST_F(restarting, failed_restarts_count_toward_intensity) {
   EXPECT_EQ(j->count("fail:a"), 3u);  // restarts 1..3 fail, the 4th exceeds intensity 3
 }
 
+// which_children counts each child's restarts (group restarts included) and
+// reports the uptime of its current incarnation; a child not running has none.
+TEST_F(restarting, restarts_and_uptime_reported) {
+  auto sup = boot(flags_of(strategy::rest_for_one, 10),
+                  {worker("a", start_worker(j, "a")), worker("b", start_worker(j, "b")),
+                   worker("c", start_worker(j, "c"))});
+  advance(1500ms);
+  crash(child(sup, "c"));
+  crash(child(sup, "c"));
+  advance(200ms);
+  crash(child(sup, "b"));  // restarts b and, behind it, c
+  advance(30ms);
+  auto rows = children(sup);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].restarts, 0u);
+  EXPECT_EQ(rows[0].uptime_ms, 1730);
+  EXPECT_EQ(rows[1].restarts, 1u);
+  EXPECT_EQ(rows[1].uptime_ms, 30);
+  EXPECT_EQ(rows[2].restarts, 3u);
+  EXPECT_EQ(rows[2].uptime_ms, 30);
+  ASSERT_TRUE(ask<caf::unit_t>(sup, terminate_child_atom::value, std::string{"a"}));
+  rows = children(sup);
+  EXPECT_EQ(rows[0].status, child_status::undefined);
+  EXPECT_EQ(rows[0].uptime_ms, 0);
+}
+
 // A restart that fails once is retried (via a message to itself) and then succeeds.
 TEST_F(restarting, retry_succeeds) {
   auto sup = boot(flags_of(strategy::one_for_one, 5), {});

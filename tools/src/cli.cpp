@@ -21,6 +21,7 @@
 #include "myelin/tools/device_client.hpp"
 #include "uevent_command.hpp"
 #include "myelin/tools/logs_command.hpp"
+#include "myelin/tools/status_view.hpp"
 
 namespace myelin::tools {
 
@@ -191,16 +192,6 @@ int fail(const caf::error& err) {
   return 1;
 }
 
-void print_tree(const json& rows, int depth) {
-  for (const auto& row : rows) {
-    std::cout << std::string(static_cast<size_t>(depth) * 2, ' ') << row.value("id", "?") << "  "
-              << row.value("status", "?") << "  " << row.value("type", "?") << "\n";
-    if (row.contains("children")) {
-      print_tree(row["children"], depth + 1);
-    }
-  }
-}
-
 /// Options every device command has.
 struct common_options {
   std::string device;
@@ -346,35 +337,16 @@ int run_cli(int argc, char** argv) {
       std::cout << doc->dump(2) << "\n";
       return 0;
     }
-    std::cout << "device:   " << doc->value("device", "?") << "\n"
-              << "version:  " << doc->value("version", "?") << "\n"
-              << "uptime:   " << doc->value("uptime_ms", 0) << " ms\n"
-              << "state:    " << doc->value("state_dir", "?") << "\n"
-              << "control:  " << doc->value("control", "?") << "\n";
-    if (doc->contains("kv")) {
-      const auto& kvs = (*doc)["kv"];
-      std::cout << "kv:       " << kvs.value("backend", "?") << ", " << kvs.value("keys", 0)
-                << " keys";
-      if (!kvs.value("error", "").empty()) {
-        std::cout << " (error: " << kvs.value("error", "") << ")";
-      }
-      std::cout << "\n";
+    auto text = render_status(doc->dump());
+    if (!text) {
+      return fail(text.error());
     }
+    // The storage line comes from its own route, after the header lines.
+    auto split = text->find("\nsupervision tree");
+    std::cout << text->substr(0, split);
     print_app_partition_line(*dev, std::cout);
-    std::cout << "tree:\n";
-    print_tree(doc->value("tree", json::array()), 1);
-    auto apps = doc->value("apps", json::array());
-    if (!apps.empty()) {
-      std::cout << "apps:\n";
-      for (const auto& a : apps) {
-        std::cout << "  " << a.value("name", "?") << "  " << a.value("state", "?") << "  restarts "
-                  << a.value("restarts", 0) << "  up " << a.value("uptime_ms", 0) / 1000 << " s  "
-                  << a.value("module", "");
-        if (!a.value("last_exit", "").empty()) {
-          std::cout << "  (last exit: " << a.value("last_exit", "") << ")";
-        }
-        std::cout << "\n";
-      }
+    if (split != std::string::npos) {
+      std::cout << text->substr(split);
     }
     return 0;
   }

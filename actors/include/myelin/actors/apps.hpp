@@ -66,12 +66,15 @@ struct app_status {
   int64_t uptime_ms = 0;
   /// Why it last stopped, or failed.
   std::string last_exit;
+  /// Its memory limit and how it is enforced, e.g. "256 MiB (RLIMIT_AS)",
+  /// "256 MiB (cgroup /sys/fs/cgroup/...)", or "none"; empty before it starts.
+  std::string memory_limit;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, app_status& x) {
   return f(caf::meta::type_name("app_status"), x.name, x.state, x.module, x.isolation, x.restarts,
-           x.uptime_ms, x.last_exit);
+           x.uptime_ms, x.last_exit, x.memory_limit);
 }
 
 }  // namespace myelin::actors

@@ -60,6 +60,7 @@ struct apps_options {
   std::vector<app> apps;
   std::string apphost_path;
   size_t scheduler_threads = 2;
+  std::string scheduler_policy = "sharing";
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::milliseconds heartbeat_timeout{3000};
   /// Runs a failure action other than continue.

@@ -254,6 +254,12 @@ struct child_info {
   caf::actor handle;
   child_status status = child_status::undefined;
   child_type type = child_type::worker;
+  /// How often this child was started again after its first start (restarts
+  /// after exits, group restarts, restart_child), beyond OTP's which_children.
+  uint32_t restarts = 0;
+  /// Since when the current incarnation runs, in ms by the actor clock; 0
+  /// when it does not run.
+  int64_t uptime_ms = 0;
 };
 
 /// OTP's count_children. For simple_one_for_one, `specs` is 1 and
@@ -269,7 +275,8 @@ struct child_counts {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_info& x) {
-  return f(caf::meta::type_name("child_info"), x.id, x.handle, x.status, x.type);
+  return f(caf::meta::type_name("child_info"), x.id, x.handle, x.status, x.type, x.restarts,
+           x.uptime_ms);
 }
 
 template <class Inspector>

@@ -1,0 +1,131 @@
+// The text view of `myelin status`.
+#include "myelin/tools/status_view.hpp"
+
+#include <iomanip>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "myelin/runtime/config.hpp"
+
+namespace myelin::tools {
+
+namespace {
+
+using nlohmann::json;
+
+std::string text_of(const json& obj, const char* key, const std::string& fallback = "?") {
+  if (!obj.is_object() || !obj.contains(key)) {
+    return fallback;
+  }
+  const auto& v = obj[key];
+  if (v.is_string()) {
+    return v.get<std::string>();
+  }
+  if (v.is_null()) {
+    return fallback;
+  }
+  return v.dump();
+}
+
+int64_t int_of(const json& obj, const char* key) {
+  if (obj.is_object() && obj.contains(key) && obj[key].is_number()) {
+    return obj[key].get<int64_t>();
+  }
+  return 0;
+}
+
+void tree_rows(std::ostringstream& out, const json& rows, int depth) {
+  if (!rows.is_array() || depth > 16) {
+    return;
+  }
+  for (const auto& row : rows) {
+    auto name = std::string(static_cast<size_t>(depth) * 2, ' ') + text_of(row, "id");
+    if (text_of(row, "type", "") == "supervisor") {
+      name += "/";
+    }
+    auto running = text_of(row, "status") == "running";
+    out << "  " << std::left << std::setw(28) << name << std::setw(12) << text_of(row, "status")
+        << std::right << std::setw(8) << int_of(row, "restarts") << "  "
+        << (running ? human_duration(int_of(row, "uptime_ms")) : "-") << "\n";
+    if (row.is_object() && row.contains("children")) {
+      tree_rows(out, row["children"], depth + 1);
+    }
+  }
+}
+
+}  // namespace
+
+std::string human_duration(int64_t ms) {
+  if (ms < 0) {
+    ms = 0;
+  }
+  if (ms < 1000) {
+    return std::to_string(ms) + " ms";
+  }
+  auto s = ms / 1000;
+  if (s < 60) {
+    return std::to_string(s) + " s";
+  }
+  if (s < 3600) {
+    return std::to_string(s / 60) + " min " + std::to_string(s % 60) + " s";
+  }
+  if (s < 86400) {
+    return std::to_string(s / 3600) + " h " + std::to_string(s % 3600 / 60) + " min";
+  }
+  return std::to_string(s / 86400) + " d " + std::to_string(s % 86400 / 3600) + " h";
+}
+
+caf::expected<std::string> render_status(const std::string& body) {
+  auto doc = json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return runtime::make_error(runtime::config_errc::invalid_value,
+                               "the device's status is not a JSON object");
+  }
+  std::ostringstream out;
+  out << "device:   " << text_of(doc, "device") << "\n"
+      << "version:  " << text_of(doc, "version") << "\n"
+      << "uptime:   " << human_duration(int_of(doc, "uptime_ms")) << "\n"
+      << "state:    " << text_of(doc, "state_dir") << "\n"
+      << "control:  " << text_of(doc, "control") << "\n";
+  if (doc.contains("kv") && doc["kv"].is_object()) {
+    const auto& kv = doc["kv"];
+    out << "kv:       " << text_of(kv, "backend") << ", " << int_of(kv, "keys") << " keys";
+    if (!text_of(kv, "error", "").empty()) {
+      out << " (error: " << text_of(kv, "error", "") << ")";
+    }
+    out << "\n";
+  }
+  out << "\nsupervision tree\n  " << std::left << std::setw(28) << "child" << std::setw(12)
+      << "state" << std::right << std::setw(8) << "restarts"
+      << "  uptime\n";
+  tree_rows(out, doc.contains("tree") ? doc["tree"] : json::array(), 0);
+  auto apps = doc.contains("apps") ? doc["apps"] : json::array();
+  if (apps.is_array() && !apps.empty()) {
+    out << "\napps\n";
+    for (const auto& a : apps) {
+      auto running = text_of(a, "state") == "running";
+      out << "  " << text_of(a, "name") << "  " << text_of(a, "state") << "  restarts "
+          << int_of(a, "restarts") << ", up "
+          << (running ? human_duration(int_of(a, "uptime_ms")) : "-") << "\n";
+      auto version = text_of(a, "version", "");
+      auto hash = text_of(a, "hash", "");
+      if (!version.empty() || !hash.empty()) {
+        out << "    version:  " << (version.empty() ? "?" : version);
+        if (!hash.empty()) {
+          out << " (" << hash.substr(0, 16) << ")";
+        }
+        out << "\n";
+      }
+      out << "    module:   " << text_of(a, "module") << "\n"
+          << "    isolation: " << text_of(a, "isolation") << ", memory limit "
+          << text_of(a, "memory_limit", "?") << "\n";
+      if (!text_of(a, "last_exit", "").empty()) {
+        out << "    last exit: " << text_of(a, "last_exit", "") << "\n";
+      }
+    }
+  }
+  return out.str();
+}
+
+}  // namespace myelin::tools
