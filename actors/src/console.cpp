@@ -4,6 +4,8 @@
 
 #include "myelin/actors/registry.hpp"
 
+#include "console_overlays.hpp"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -220,7 +222,8 @@ caf::expected<json> ask_apps(caf::actor_system& sys) {
                    {"isolation", a.isolation},
                    {"restarts", a.restarts},
                    {"uptime_ms", a.uptime_ms},
-                   {"last_exit", a.last_exit}});
+                   {"last_exit", a.last_exit},
+                   {"hash", a.hash}});
   }
   return out;
 }
@@ -427,6 +430,7 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
         res.set_content(body.dump(), "application/json");
       });
   install_service_routes(sys, srv, opts);
+  install_overlay_routes(sys, srv, opts.overlays);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.body.empty()) {
       auto what = res.status == 404 ? "no such endpoint: " + req.method + " " + req.path

@@ -9,6 +9,7 @@
 #include <caf/make_message.hpp>
 
 #include "app_host.hpp"
+#include "app_module.hpp"
 #include "myelin/actors/registry.hpp"
 #include "myelin/bootloader/apps.hpp"
 
@@ -36,6 +37,7 @@ struct app_entry {
   uint64_t restarts = 0;
   steady::time_point ready_since{};
   std::string last_exit;
+  std::string hash;
   bool stopping = false;
   /// Requests waiting for the app's supervisor to end (stop, restart).
   std::vector<std::function<void()>> on_stopped;
@@ -76,6 +78,7 @@ app_status status_of(const app_entry& e) {
             .count();
   }
   s.last_exit = e.last_exit;
+  s.hash = e.hash;
   return s;
 }
 
@@ -89,6 +92,7 @@ caf::error start_app(caf::event_based_actor* self, manager_state& st, app_entry&
   app_host_options host;
   host.name = e.cfg.name;
   host.module = e.cfg.module;
+  resolve_module(st.opts, e.cfg, host.module, e.hash);
   host.apphost_path = st.opts.apphost_path;
   host.scheduler_threads = st.opts.scheduler_threads;
   host.heartbeat = st.opts.heartbeat;

@@ -17,6 +17,7 @@
 #include "myelin/runtime/uboot_env.hpp"
 #include "myelin/runtime/version.hpp"
 #include "myelin/tools/device_client.hpp"
+#include "myelin/tools/push.hpp"
 
 namespace myelin::tools {
 
@@ -313,6 +314,8 @@ int run_cli(int argc, char** argv) {
   call->add_option("ARG", call_args, "Arguments");
   add_common(call, o, false);
 
+  add_overlay_commands(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -352,9 +355,9 @@ int run_cli(int argc, char** argv) {
     if (!apps.empty()) {
       std::cout << "apps:\n";
       for (const auto& a : apps) {
-        std::cout << "  " << a.value("name", "?") << "  " << a.value("state", "?") << "  restarts "
-                  << a.value("restarts", 0) << "  up " << a.value("uptime_ms", 0) / 1000 << " s  "
-                  << a.value("module", "");
+        std::cout << "  " << a.value("name", "?") << "  " << a.value("state", "?") << "  "
+                  << a.value("hash", "").substr(0, 12) << "  restarts " << a.value("restarts", 0)
+                  << "  up " << a.value("uptime_ms", 0) / 1000 << " s  " << a.value("module", "");
         if (!a.value("last_exit", "").empty()) {
           std::cout << "  (last exit: " << a.value("last_exit", "") << ")";
         }

@@ -151,6 +151,21 @@ caf::expected<std::string> send(const device_address& dev, const std::string& me
   return answer(dev, cli.Post(path, body, "application/json"));
 }
 
+caf::expected<std::pair<int, std::string>> post_bytes(const device_address& dev,
+                                                      const std::string& path,
+                                                      const std::string& body,
+                                                      std::chrono::seconds timeout) {
+  auto cli = client_for(dev);
+  cli.set_read_timeout(timeout);
+  auto res = cli.Post(path, body, "application/octet-stream");
+  if (!res) {
+    return make_error(client_errc::unreachable, "cannot reach the device at " + dev.host + ":" +
+                                                    std::to_string(dev.port) + ": " +
+                                                    httplib::to_string(res.error()));
+  }
+  return std::make_pair(res->status, res->body);
+}
+
 int http_status(const caf::error& err) {
   if (err.category() == caf::atom("client") && err.context().size() == 2 &&
       err.context().match_element<int>(1)) {

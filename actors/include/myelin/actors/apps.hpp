@@ -66,12 +66,15 @@ struct app_status {
   int64_t uptime_ms = 0;
   /// Why it last stopped, or failed.
   std::string last_exit;
+  /// The app's hash (overlay_store::app_hash) when its instance was started;
+  /// empty without an overlay store.
+  std::string hash;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, app_status& x) {
   return f(caf::meta::type_name("app_status"), x.name, x.state, x.module, x.isolation, x.restarts,
-           x.uptime_ms, x.last_exit);
+           x.uptime_ms, x.last_exit, x.hash);
 }
 
 }  // namespace myelin::actors

@@ -8,6 +8,7 @@
 //   POST /v1/kv/reload, GET /v1/serial, GET /v1/fw, POST /v1/fw/validate,
 //   POST /v1/fw/revert {"reboot": bool}, POST /v1/fw/prevent-revert,
 //   POST /v1/fw/factory-reset, POST /v1/power/{reboot,poweroff,halt} {"arg": s}
+//   GET/POST /v1/overlays... (see overlays.hpp)
 //   anything else   -> 404 {"error": "..."}
 // Actor messages:
 //   (caf::get_atom) -> std::string   the base URL it serves, e.g. http://127.0.0.1:4848
@@ -23,6 +24,7 @@
 
 #include <caf/atom.hpp>
 
+#include "myelin/actors/overlays.hpp"
 #include "myelin/runtime/power.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 
@@ -44,6 +46,8 @@ struct console_options {
   std::string state_dir;
   /// How POST /v1/power/<action> reaches myelin-boot.
   std::function<void(runtime::power_action, const std::string& arg, bool immediate)> request_power;
+  /// The overlay store and push policy (/v1/overlays...; see overlays.hpp).
+  overlay_service_options overlays;
 };
 
 /// The registry names the console uses.
