@@ -282,7 +282,11 @@ void start_probation(caf::actor_system& sys, std::shared_ptr<service_state> st, 
         self->quit();
       };
       if (!apps) {
-        return finish({});
+        // At boot the app manager starts after the console.
+        if (steady::now() >= deadline) {
+          return finish({});
+        }
+        return self->delayed_send(self, 100ms, probation_tick_atom::value);
       }
       self->request(apps, 5s, apps_status_atom::value)
           .then(
@@ -306,10 +310,42 @@ void start_probation(caf::actor_system& sys, std::shared_ptr<service_state> st, 
 
 }  // namespace
 
+/// A stack that was not yet proven good when myelin-boot stopped (killed or
+/// rebooted during probation) goes through probation again: the apps that
+/// run files of overlays newer than last-good.
+void start_boot_probation(caf::actor_system& sys, std::shared_ptr<service_state> st) {
+  const auto& store = *st->opts.store;
+  std::set<std::string> good;
+  for (const auto& e : store.last_good()) {
+    good.insert(e.name);
+  }
+  std::map<std::string, uint64_t> baseline;
+  for (const auto& app : store.options().known_apps) {
+    auto tree = store.tree(app);
+    if (!tree) {
+      continue;
+    }
+    for (const auto& [path, f] : *tree) {
+      if (!f.overlay.empty() && good.count(f.overlay) == 0) {
+        baseline[app] = 0;
+        break;
+      }
+    }
+  }
+  if (baseline.empty()) {
+    return;
+  }
+  log()->info("overlays: the stack is on probation for {} s", st->opts.probation.count());
+  start_probation(sys, st, st->generation, std::move(baseline));
+}
+
 void install_overlay_routes(caf::actor_system& sys, httplib::Server& srv,
                             const overlay_service_options& opts) {
   auto st = std::make_shared<service_state>();
   st->opts = opts;
+  if (opts.store) {
+    start_boot_probation(sys, st);
+  }
   auto unavailable = [](httplib::Response& res) {
     reply(res, 503, {{"error", "overlays are not available on this device"}});
   };

@@ -1,5 +1,7 @@
 // The hot-reload loop: from `myelin push` of one changed module to the new code
 // answering (compile excluded), and how many bytes a push sends.
+#include <unistd.h>
+
 #include <filesystem>
 #include <iostream>
 #include <thread>

@@ -23,7 +23,10 @@ void resolve_module(const apps_options& opts, const apps_options::app& app, std:
   if (auto path = store.module_path(app.name)) {
     module = *path;
   } else {
+    // Whited out by an overlay: the base module must not come back through
+    // the back door. The start fails with "module ... not found".
     spdlog::warn("app {}: its resolved tree has no lib{}.so", app.name, app.name);
+    module = store.options().volatile_dir + "/views/" + app.name + "-none/lib" + app.name + ".so";
   }
   if (auto h = store.app_hash(app.name)) {
     hash = *h;

@@ -197,7 +197,8 @@ TEST(overlay_push, crash_on_probation_rolls_back) {
   ASSERT_EQ(call_hello(dev.port), new_greeting);
   // The new version crashes: kill its app host.
   auto module = hello_row(dev.port)["module"].get<std::string>();
-  auto pids = myelin::test::run("pgrep -f -- " + myelin::test::shell_quote("--module " + module));
+  auto pids = myelin::test::run("pgrep -P " + std::to_string(dev.proc->pid()) + " -f -- " +
+                                myelin::test::shell_quote("--module " + module));
   ASSERT_FALSE(pids.output.empty());
   myelin::test::run("kill -SEGV " + pids.output.substr(0, pids.output.find('\n')));
   auto deadline = std::chrono::steady_clock::now() + 20s;
@@ -207,6 +208,36 @@ TEST(overlay_push, crash_on_probation_rolls_back) {
   }
   auto overview = get_json(dev.port, "/v1/overlays");
   EXPECT_TRUE(overview["stack"].empty()) << overview.dump();
+  EXPECT_EQ(wait_for_hello(dev.port), base_greeting);
+}
+
+// A stack still on probation when myelin-boot was killed goes through
+// probation again after the restart, and a crash then rolls it back.
+TEST(overlay_push, probation_resumes_after_restart) {
+  temp_dir state;
+  temp_dir tree;
+  install(tree.path(), test_module("hello_v2"));
+  {
+    booted_device dev{hello_only({"--set", "overlays.probation_s=60"}), state.path().string()};
+    ASSERT_TRUE(dev.apps_ready());
+    ASSERT_EQ(push(dev, tree.path()).exit_code, 0);
+    dev.proc->signal(SIGKILL);
+    dev.proc->wait(10s);
+  }
+  booted_device dev{hello_only({"--set", "overlays.probation_s=60"}), state.path().string()};
+  ASSERT_TRUE(dev.apps_ready());
+  ASSERT_EQ(wait_for_hello(dev.port), new_greeting);
+  auto module = hello_row(dev.port)["module"].get<std::string>();
+  auto pids = myelin::test::run("pgrep -P " + std::to_string(dev.proc->pid()) + " -f -- " +
+                                myelin::test::shell_quote("--module " + module));
+  ASSERT_FALSE(pids.output.empty());
+  myelin::test::run("kill -SEGV " + pids.output.substr(0, pids.output.find('\n')));
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline &&
+         get_json(dev.port, "/v1/overlays")["last_rollback"].is_null()) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(get_json(dev.port, "/v1/overlays")["stack"].empty());
   EXPECT_EQ(wait_for_hello(dev.port), base_greeting);
 }
 

@@ -105,6 +105,16 @@ class watcher {
     }
   }
 
+  /// Watches `dir` alone (not below it) for `app`.
+  void add_dir(const fs::path& dir, const std::string& app) {
+    int wd = ::inotify_add_watch(
+        fd_, dir.c_str(),
+        IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ONLYDIR);
+    if (wd >= 0) {
+      dirs_[wd] = {dir, app};
+    }
+  }
+
   /// Reads pending events; the apps whose sources changed ("*": all).
   std::set<std::string> read_events() {
     std::set<std::string> apps;
@@ -138,15 +148,6 @@ class watcher {
   bool skip(const fs::path& p) const {
     auto name = p.filename().string();
     return (!name.empty() && name[0] == '.') || fs::weakly_canonical(p) == build_;
-  }
-
-  void add_dir(const fs::path& dir, const std::string& app) {
-    int wd = ::inotify_add_watch(
-        fd_, dir.c_str(),
-        IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ONLYDIR);
-    if (wd >= 0) {
-      dirs_[wd] = {dir, app};
-    }
   }
 
   fs::path build_;
@@ -232,14 +233,14 @@ void add_watch_command(CLI::App& app) {
       std::cerr << "myelin watch: inotify: " << std::strerror(errno) << "\n";
       finish(1);
     }
+    if (fs::is_directory(src / "apps")) {
+      // apps/CMakeLists.txt concerns every app.
+      w.add_dir(src / "apps", "*");
+    }
     for (const auto& a : apps) {
       // apps/<app>/ in a project; the source dir itself for a single app.
       auto root = fs::is_directory(src / "apps" / a) ? src / "apps" / a : src;
       w.add_tree(root, a);
-    }
-    if (fs::is_directory(src / "apps")) {
-      // apps/CMakeLists.txt concerns every app.
-      w.add_tree(src / "apps", "*");
     }
     std::set<std::string> all{apps.begin(), apps.end()};
     std::cout << "watching " << all.size() << " app(s) in " << src.string() << "; Ctrl-C stops"
