@@ -42,7 +42,7 @@ int reload_scenario(const std::vector<std::string>&) {
               << " is missing (cmake --build build --target hello_v2)\n";
     return 1;
   }
-  device dev{{"--set", "overlays.probation_s=0"}};
+  device dev;
   if (!dev.wait_for("apps ready in", 20s)) {
     std::cerr << "reload: myelin-boot did not get ready\n";
     return 1;

@@ -107,8 +107,9 @@ std::optional<std::string> read_text(const std::string& path) {
   return ss.str();
 }
 
-/// Writes a new file (it must not exist) and fsyncs it.
-caf::error write_new_file(const std::string& path, std::string_view data, uint32_t mode) {
+/// Writes a new file (it must not exist) and fsyncs it (unless `sync` is false).
+caf::error write_new_file(const std::string& path, std::string_view data, uint32_t mode,
+                          bool sync = true) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
     return io_error("create " + path);
@@ -128,7 +129,7 @@ caf::error write_new_file(const std::string& path, std::string_view data, uint32
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
+  if (sync && ::fsync(fd) != 0) {
     auto err = errno;
     ::close(fd);
     return io_error("fsync " + path, err);
@@ -137,6 +138,28 @@ caf::error write_new_file(const std::string& path, std::string_view data, uint32
     return io_error("close " + path);
   }
   return {};
+}
+
+/// True if every file of the overlay in `dir` has its manifest size: a
+/// volatile overlay is written without fsync, so after a power loss (host
+/// mode keeps volatile overlays on disk) it may be torn.
+bool sizes_intact(const std::string& dir) {
+  auto text = read_text(dir + "/manifest");
+  if (!text) {
+    return false;
+  }
+  auto m = parse_manifest(*text);
+  if (!m) {
+    return false;
+  }
+  for (const auto& f : m->files) {
+    struct stat st {};
+    if (::stat((dir + "/files/" + f.path).c_str(), &st) != 0 ||
+        static_cast<uint64_t>(st.st_size) != f.size) {
+      return false;
+    }
+  }
+  return true;
 }
 
 caf::error fsync_dir(const std::string& path) {
@@ -664,7 +687,8 @@ caf::expected<std::unique_ptr<overlay_store>> overlay_store::open(overlay_store_
     }
     std::vector<stack_entry> kept;
     for (const auto& e : *entries) {
-      bool present = fs::exists(s->dir_of(e) + "/manifest");
+      bool present =
+          e.persistent ? fs::exists(s->dir_of(e) + "/manifest") : sizes_intact(s->dir_of(e));
       if (present) {
         kept.push_back(e);
       } else if (e.persistent) {
@@ -939,10 +963,13 @@ caf::expected<overlay_change> overlay_store::apply(std::string_view bundle) {
     return io_error("mkdir " + tmp);
   }
   crash_point(1);
-  if (auto err = write_new_file(tmp + "/manifest", parsed->manifest_text, 0644)) {
+  // Volatile overlays need atomicity (the renames), not durability: they are
+  // gone after a reboot anyway, and a kill cannot lose what was written.
+  const bool sync = m.persist;
+  if (auto err = write_new_file(tmp + "/manifest", parsed->manifest_text, 0644, sync)) {
     return fail(err);
   }
-  if (auto err = write_new_file(tmp + "/signature", parsed->signature_text + "\n", 0644)) {
+  if (auto err = write_new_file(tmp + "/signature", parsed->signature_text + "\n", 0644, sync)) {
     return fail(err);
   }
   crash_point(2);
@@ -961,7 +988,7 @@ caf::expected<overlay_change> overlay_store::apply(std::string_view bundle) {
     for (auto p = file.parent_path(); p.string().size() > tmp.size(); p = p.parent_path()) {
       dirs.insert(p.string());
     }
-    if (auto err = write_new_file(file.string(), parsed->contents[i], m.files[i].mode)) {
+    if (auto err = write_new_file(file.string(), parsed->contents[i], m.files[i].mode, sync)) {
       return fail(err);
     }
     if (i == 0) {
@@ -970,7 +997,7 @@ caf::expected<overlay_change> overlay_store::apply(std::string_view bundle) {
   }
   crash_point(4);
   for (const auto& d : dirs) {
-    if (auto err = fsync_dir(d)) {
+    if (auto err = sync ? fsync_dir(d) : caf::error{}) {
       return fail(err);
     }
   }
@@ -979,7 +1006,7 @@ caf::expected<overlay_change> overlay_store::apply(std::string_view bundle) {
     return fail(io_error("rename " + tmp));
   }
   crash_point(6);
-  if (auto err = fsync_dir(root)) {
+  if (auto err = sync ? fsync_dir(root) : caf::error{}) {
     remove_tree(final_dir);
     return err;
   }
