@@ -415,6 +415,25 @@ TEST_F(overlay_store_test, open_recovers_from_leftovers) {
   EXPECT_EQ(contents_at(*s, "hello", "libhello.so"), "good");
 }
 
+// A volatile overlay (written without fsync) that a power loss tore is
+// dropped at open, like one a reboot removed; persistent ones stay.
+TEST_F(overlay_store_test, open_drops_torn_volatile_overlay) {
+  {
+    auto s = open_store();
+    ASSERT_TRUE(s->apply(bundle({{"hello/priv/p.txt", "persistent"}}, true)));
+    ASSERT_TRUE(s->apply(bundle({{"hello/libhello.so", "volatile v2"}})));
+  }
+  auto st = open_store()->stack();
+  ASSERT_EQ(st.size(), 2u);
+  auto file = dir / "state/run/overlays" / st[1].name / "files/hello/libhello.so";
+  ASSERT_TRUE(fs::exists(file));
+  fs::resize_file(file, 3);
+  auto s = open_store();
+  ASSERT_EQ(s->stack().size(), 1u);
+  EXPECT_EQ(contents_at(*s, "hello", "libhello.so"), "hello v1");
+  EXPECT_EQ(contents_at(*s, "hello", "priv/p.txt"), "persistent");
+}
+
 // A SIGKILL at each numbered point of apply, and at random times, leaves
 // exactly the old or the new stack (>= 100 trials, in child processes).
 TEST_F(overlay_store_test, kill_during_apply_leaves_old_or_new) {
