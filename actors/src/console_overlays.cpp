@@ -28,9 +28,6 @@ using namespace std::chrono_literals;
 
 using probation_tick_atom = caf::atom_constant<caf::atom("probtick")>;
 
-/// Bodies of other routes stay small; only a push may be large.
-constexpr size_t small_body_limit = 1 << 20;
-
 std::shared_ptr<spdlog::logger> log() {
   auto l = spdlog::get("console");
   return l ? l : spdlog::default_logger();
@@ -349,19 +346,6 @@ void install_overlay_routes(caf::actor_system& sys, httplib::Server& srv,
   auto unavailable = [](httplib::Response& res) {
     reply(res, 503, {{"error", "overlays are not available on this device"}});
   };
-  if (opts.store) {
-    srv.set_payload_max_length(
-        std::max<size_t>(small_body_limit, opts.store->options().max_bytes + 4096));
-    srv.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-      auto length = req.get_header_value("Content-Length");
-      if (req.path != "/v1/overlays" && !length.empty() &&
-          std::strtoull(length.c_str(), nullptr, 10) > small_body_limit) {
-        reply(res, 413, {{"error", "request body too large"}});
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      return httplib::Server::HandlerResponse::Unhandled;
-    });
-  }
   srv.Get("/v1/overlays", [st, unavailable](const httplib::Request&, httplib::Response& res) {
     if (!st->opts.store) {
       return unavailable(res);
@@ -373,7 +357,8 @@ void install_overlay_routes(caf::actor_system& sys, httplib::Server& srv,
     }
     json body = {{"stack", stack_json(store.stack())},
                  {"last_good", stack_json(store.last_good())},
-                 {"apps", apps}};
+                 {"apps", apps},
+                 {"max_bytes", store.options().max_bytes}};
     {
       std::lock_guard<std::mutex> guard{st->info_mtx};
       body["last_rollback"] = st->last_rollback;

@@ -8,8 +8,9 @@
 
 namespace myelin::actors {
 
-/// Adds GET/POST /v1/overlays... to `srv`. Raises the server's payload limit to
-/// overlays.max_bytes for POST /v1/overlays only (other routes keep 1 MiB).
+/// Adds GET/POST /v1/overlays... to `srv`. A push larger than the server's
+/// payload limit (1 MiB) must come with chunked transfer encoding, which the
+/// push route reads as a stream up to overlays.max_bytes.
 void install_overlay_routes(caf::actor_system& sys, httplib::Server& srv,
                             const overlay_service_options& opts);
 

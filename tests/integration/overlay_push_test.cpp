@@ -294,6 +294,22 @@ TEST(overlay_push, bad_pushes_change_nothing) {
     EXPECT_EQ(code, status) << text;
     EXPECT_NE(json::parse(text, nullptr, false).value("error", ""), "") << text;
   }
+  // A chunked stream past overlays.max_bytes is cut off with 413.
+  auto chunked = cli.Post(
+      "/v1/overlays",
+      [sent = size_t{0}](size_t, httplib::DataSink& sink) mutable {
+        if (sent >= 200000) {
+          sink.done();
+          return true;
+        }
+        std::string block(10000, 'z');
+        sent += block.size();
+        return sink.write(block.data(), block.size());
+      },
+      "application/octet-stream");
+  ASSERT_TRUE(chunked);
+  EXPECT_EQ(chunked->status, 413) << chunked->body;
+  EXPECT_NE(chunked->body.find("overlays.max_bytes"), std::string::npos) << chunked->body;
   // Unknown app, and a push bigger than overlays.max_bytes, from the CLI.
   temp_dir tree;
   install(tree.path(), test_module("hello_v2"));

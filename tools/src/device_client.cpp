@@ -1,6 +1,7 @@
 // A client of a running device's control channel.
 #include "myelin/tools/device_client.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -157,7 +158,18 @@ caf::expected<std::pair<int, std::string>> post_bytes(const device_address& dev,
                                                       std::chrono::seconds timeout) {
   auto cli = client_for(dev);
   cli.set_read_timeout(timeout);
-  auto res = cli.Post(path, body, "application/octet-stream");
+  // Chunked: the device reads a push as a stream, whatever its size.
+  auto res = cli.Post(
+      path,
+      [&body](size_t offset, httplib::DataSink& sink) {
+        if (offset < body.size()) {
+          auto n = std::min<size_t>(body.size() - offset, 64 * 1024);
+          return sink.write(body.data() + offset, n);
+        }
+        sink.done();
+        return true;
+      },
+      "application/octet-stream");
   if (!res) {
     return make_error(client_errc::unreachable, "cannot reach the device at " + dev.host + ":" +
                                                     std::to_string(dev.port) + ": " +

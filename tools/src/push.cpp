@@ -153,6 +153,13 @@ caf::expected<push_result> push(const push_options& opts) {
   }
   auto bundle = runtime::make_bundle(manifest, contents, keys ? &keys->secret : nullptr);
   result.bytes_sent = bundle.size();
+  uint64_t max_bytes = overview->value("max_bytes", uint64_t{0});
+  if (max_bytes > 0 && bundle.size() > max_bytes) {
+    return make_error(client_errc::request_failed,
+                      "the overlay is " + std::to_string(bundle.size()) +
+                          " bytes; the device accepts at most " + std::to_string(max_bytes) +
+                          " (overlays.max_bytes); nothing was sent");
+  }
   auto answer = post_bytes(opts.device, "/v1/overlays", bundle, std::chrono::seconds{120});
   if (!answer) {
     return answer.error();

@@ -55,7 +55,7 @@ caf::expected<std::string> get(const device_address& dev, const std::string& pat
 caf::expected<std::string> send(const device_address& dev, const std::string& method,
                                 const std::string& path, const std::string& body);
 
-/// POSTs `body` as application/octet-stream and returns the HTTP status and
+/// POSTs `body` as application/octet-stream (chunked) and returns the HTTP status and
 /// the answer's body, whatever the status. Errors: unreachable.
 caf::expected<std::pair<int, std::string>> post_bytes(const device_address& dev,
                                                       const std::string& path,
