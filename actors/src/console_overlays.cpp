@@ -389,10 +389,15 @@ void install_overlay_routes(caf::actor_system& sys, httplib::Server& srv,
     auto limit = st->opts.store->options().max_bytes;
     std::string body;
     bool too_big = false;
+    uint64_t discarded = 0;
     bool complete = content([&](const char* data, size_t size) {
-      if (body.size() + size > limit) {
+      if (too_big || body.size() + size > limit) {
+        // Read on (and drop) up to another max_bytes, so that the client
+        // gets the 413 rather than a broken pipe; beyond that, hang up.
         too_big = true;
-        return false;
+        body.clear();
+        discarded += size;
+        return discarded <= limit;
       }
       body.append(data, size);
       return true;
