@@ -392,12 +392,12 @@ void install_overlay_routes(caf::actor_system& sys, httplib::Server& srv,
     uint64_t discarded = 0;
     bool complete = content([&](const char* data, size_t size) {
       if (too_big || body.size() + size > limit) {
-        // Read on (and drop) up to another max_bytes, so that the client
-        // gets the 413 rather than a broken pipe; beyond that, hang up.
+        // Read on (and drop) up to another max(max_bytes, 16 MiB), so that
+        // the client gets the 413 rather than a broken pipe; beyond, hang up.
         too_big = true;
         body.clear();
         discarded += size;
-        return discarded <= limit;
+        return discarded <= std::max<uint64_t>(limit, 16u << 20);
       }
       body.append(data, size);
       return true;
