@@ -3,9 +3,12 @@
 // reverts; a version that segfaults on start is rolled back and the host is
 // told why; bad pushes change nothing; kill -9 at any point of apply leaves
 // the old or the new stack, and the apps run after a restart.
+#include <sys/mount.h>
 #include <sys/wait.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 
 #include <filesystem>
 #include <random>
@@ -331,6 +334,31 @@ TEST(overlay_push, bad_pushes_change_nothing) {
   r = push(dev, tree.path());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("symlink leading out"), std::string::npos) << r.output;
+  EXPECT_EQ(overlay_files(dev.state), before);
+  EXPECT_EQ(call_hello(dev.port), base_greeting);
+}
+
+// A push onto a full state file system: 507 with the reason, nothing changed,
+// the app keeps running. (A size-limited tmpfs as the state dir.)
+TEST(overlay_push, disk_full_changes_nothing) {
+  MYELIN_REQUIRE_ROOT();
+  temp_dir mnt;
+  if (::mount("tmpfs", mnt.path().c_str(), "tmpfs", 0, "size=1m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs: " << std::strerror(errno);
+  }
+  struct unmount {
+    fs::path p;
+    ~unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } guard{mnt.path()};
+  booted_device dev{hello_only(), mnt.path().string()};
+  ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+  auto before = overlay_files(dev.state);
+  temp_dir tree;
+  install(tree.path(), test_module("hello_v2"));
+  myelin::test::write_file(tree.path() / "apps/hello/data.bin", std::string(2 << 20, 'd'));
+  auto r = push(dev, tree.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("No space left on device"), std::string::npos) << r.output;
   EXPECT_EQ(overlay_files(dev.state), before);
   EXPECT_EQ(call_hello(dev.port), base_greeting);
 }
