@@ -10,12 +10,17 @@ function(myelin_add_app name)
   if(NOT arg_OUTPUT_DIR)
     set(arg_OUTPUT_DIR ${PROJECT_BINARY_DIR}/apps)
   endif()
+  # MYELIN_SDK_DIR: the myelin tree, when an app is built on its own (myelin new).
+  set(sdk ${PROJECT_SOURCE_DIR})
+  if(MYELIN_SDK_DIR)
+    set(sdk ${MYELIN_SDK_DIR})
+  endif()
   add_library(${name} MODULE ${arg_SOURCES})
   target_include_directories(${name} PRIVATE
-    ${PROJECT_SOURCE_DIR}/apps/include
-    ${PROJECT_SOURCE_DIR}/supervisors/include
-    ${PROJECT_SOURCE_DIR}/runtime/include
-    ${PROJECT_SOURCE_DIR}/actors/include)
+    ${sdk}/apps/include
+    ${sdk}/supervisors/include
+    ${sdk}/runtime/include
+    ${sdk}/actors/include)
   # spdlog: an app logs with spdlog; its lines reach myelin's log (runtime/app_log.hpp).
   target_link_libraries(${name} PRIVATE CAF::core spdlog::spdlog)
   target_compile_options(${name} PRIVATE ${MYELIN_WARNINGS})

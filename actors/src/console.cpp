@@ -6,6 +6,7 @@
 #include "myelin/actors/registry.hpp"
 
 #include "console_uevent.hpp"
+#include "console_overlays.hpp"
 
 #include <unistd.h>
 
@@ -229,7 +230,8 @@ caf::expected<json> ask_apps(caf::actor_system& sys) {
                    {"restarts", a.restarts},
                    {"uptime_ms", a.uptime_ms},
                    {"last_exit", a.last_exit},
-                   {"memory_limit", a.memory_limit}});
+                   {"memory_limit", a.memory_limit},
+                   {"hash", a.hash}});
   }
   return out;
 }
@@ -440,6 +442,7 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
   install_uevent_routes(sys, srv);
   install_log_routes(srv);
   install_net_routes(sys, srv);
+  install_overlay_routes(sys, srv, opts.overlays);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.body.empty()) {
       auto what = res.status == 404 ? "no such endpoint: " + req.method + " " + req.path

@@ -27,6 +27,7 @@
 #include "myelin/actors/kv_snapshot.hpp"
 #include "myelin/bootloader/apps.hpp"
 #include "myelin/bootloader/memory_cgroup.hpp"
+#include "myelin/runtime/app_output.hpp"
 #include "myelin/runtime/config.hpp"
 
 namespace myelin::bootloader {
@@ -370,9 +371,12 @@ supervisors::start_fn app_host_start(app_host_options opts) {
       });
     }
 #endif
+    // The app's stdout/stderr: passed through, last lines kept for push reports.
+    int out_fd = runtime::app_output::capture(opts.name);
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) {
+      ::close(out_fd);
       ::close(sv[0]);
       ::close(sv[1]);
       if (cgroup) {
@@ -392,6 +396,10 @@ supervisors::start_fn app_host_start(app_host_options opts) {
       sigset_t none;
       sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      if (out_fd >= 0) {
+        ::dup2(out_fd, 1);
+        ::dup2(out_fd, 2);
+      }
       if (sv[1] == 3) {
         ::fcntl(3, F_SETFD, 0);
       } else {
@@ -414,6 +422,7 @@ supervisors::start_fn app_host_start(app_host_options opts) {
       ::_exit(127);
     }
     ::close(sv[1]);
+    ::close(out_fd);
     auto self = sys.middleman().spawn_broker(host_broker, sv[0], pid, opts);
     // Watched at once, so that as PID 1 the reaper never takes it for an orphan.
     child_reaper::instance().watch(pid, [self, cgroup](int status) {

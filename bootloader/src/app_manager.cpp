@@ -10,6 +10,7 @@
 
 #include "app_host.hpp"
 #include "inproc_app.hpp"
+#include "app_module.hpp"
 #include "myelin/actors/registry.hpp"
 #include "myelin/bootloader/apps.hpp"
 
@@ -43,6 +44,7 @@ struct app_entry {
   /// (which_children rows of the manager).
   uint32_t sup_starts = 0;
   steady::time_point sup_since{};
+  std::string hash;
   bool stopping = false;
   /// Requests waiting for the app's supervisor to end (stop, restart).
   std::vector<std::function<void()>> on_stopped;
@@ -84,6 +86,7 @@ app_status status_of(const app_entry& e) {
   }
   s.last_exit = e.last_exit;
   s.memory_limit = e.memory_limit;
+  s.hash = e.hash;
   return s;
 }
 
@@ -97,6 +100,7 @@ caf::error start_app(caf::event_based_actor* self, manager_state& st, app_entry&
   app_host_options host;
   host.name = e.cfg.name;
   host.module = e.cfg.module;
+  resolve_module(st.opts, e.cfg, host.module, e.hash);
   host.apphost_path = st.opts.apphost_path;
   host.scheduler_threads = st.opts.scheduler_threads;
   host.scheduler_policy = st.opts.scheduler_policy;

@@ -231,6 +231,11 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   console.device_name = cfg.get_string("device.name");
   console.state_dir = state_dir;
   console.app_partition = partition;
+  auto overlays = actors::open_overlay_service(cfg, state_dir);
+  if (!overlays) {
+    return overlays.error();
+  }
+  console.overlays = *overlays;
 
   sup::supervisor_flags core_flags;
   core_flags.strategy = sup::strategy::rest_for_one;
@@ -251,6 +256,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
     return apps.error();
   }
   apps->request_power = request_power;
+  apps->overlays = overlays->store;
 
   sup::supervisor_flags root_flags;
   root_flags.strategy = sup::strategy::rest_for_one;

@@ -182,6 +182,24 @@ const std::vector<config_key>& config_schema() {
       str("apps.*.on_failure", "continue",
           "What a failed app (restart intensity exceeded) does to the device.",
           {"continue", "halt", "reboot"}),
+      // [overlays]
+      list("overlays.trusted_keys", {},
+           "Public keys (\"ed25519:<base64>\", from NAME.pub) whose signed overlays are accepted."),
+      flag("overlays.allow_unsigned", false,
+           "Accept unsigned overlays (host mode only: anyone who reaches the control channel "
+           "can replace the apps)."),
+      num("overlays.max_bytes", 67108864, 1024, 4294967296,
+          "The largest overlay a push may send, in bytes."),
+      num("overlays.max_depth", 8, 1, 1000,
+          "Compact the overlay stack when it grows past this many overlays."),
+      num("overlays.probation_s", 10, 0, 86400,
+          "After a push, an app that crashes within this many seconds rolls the stack back "
+          "to last-good."),
+      num("overlays.start_timeout_ms", 10000, 100, 600000,
+          "How long a push waits for the restarted apps to come up."),
+      str("overlays.volatile_dir", "/run/myelin/overlays",
+          "Where volatile overlays (dev pushes without --persist) live; relative paths are "
+          "taken from state.dir."),
       // [power]
       str("power.reboot_command", "",
           "Command that reboots when myelin-boot is not PID 1 (e.g. \"systemctl reboot\"); "

@@ -22,6 +22,7 @@
 #include "uevent_command.hpp"
 #include "myelin/tools/logs_command.hpp"
 #include "myelin/tools/status_view.hpp"
+#include "myelin/tools/push.hpp"
 
 namespace myelin::tools {
 
@@ -311,6 +312,7 @@ int run_cli(int argc, char** argv) {
   auto uevent_command = add_uevent_command(app);
   add_logs_command(app);
   net_command net{app};
+  add_overlay_commands(app);
 
   try {
     app.parse(argc, argv);

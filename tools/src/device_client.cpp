@@ -1,6 +1,7 @@
 // A client of a running device's control channel.
 #include "myelin/tools/device_client.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -149,6 +150,32 @@ caf::expected<std::string> send(const device_address& dev, const std::string& me
     return answer(dev, cli.Put(path, body, "application/json"));
   }
   return answer(dev, cli.Post(path, body, "application/json"));
+}
+
+caf::expected<std::pair<int, std::string>> post_bytes(const device_address& dev,
+                                                      const std::string& path,
+                                                      const std::string& body,
+                                                      std::chrono::seconds timeout) {
+  auto cli = client_for(dev);
+  cli.set_read_timeout(timeout);
+  // Chunked: the device reads a push as a stream, whatever its size.
+  auto res = cli.Post(
+      path,
+      [&body](size_t offset, httplib::DataSink& sink) {
+        if (offset < body.size()) {
+          auto n = std::min<size_t>(body.size() - offset, 64 * 1024);
+          return sink.write(body.data() + offset, n);
+        }
+        sink.done();
+        return true;
+      },
+      "application/octet-stream");
+  if (!res) {
+    return make_error(client_errc::unreachable, "cannot reach the device at " + dev.host + ":" +
+                                                    std::to_string(dev.port) + ": " +
+                                                    httplib::to_string(res.error()));
+  }
+  return std::make_pair(res->status, res->body);
 }
 
 int http_status(const caf::error& err) {

@@ -69,12 +69,15 @@ struct app_status {
   /// Its memory limit and how it is enforced, e.g. "256 MiB (RLIMIT_AS)",
   /// "256 MiB (cgroup /sys/fs/cgroup/...)", or "none"; empty before it starts.
   std::string memory_limit;
+  /// The app's hash (overlay_store::app_hash) when its instance was started;
+  /// empty without an overlay store.
+  std::string hash;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, app_status& x) {
   return f(caf::meta::type_name("app_status"), x.name, x.state, x.module, x.isolation, x.restarts,
-           x.uptime_ms, x.last_exit, x.memory_limit);
+           x.uptime_ms, x.last_exit, x.memory_limit, x.hash);
 }
 
 }  // namespace myelin::actors

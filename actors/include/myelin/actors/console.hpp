@@ -12,6 +12,7 @@
 //   GET /v1/logs[?since=&app=&source=&level=&limit=&wait_ms=], GET /v1/logs/stats
 //        (console_logs.cpp: the ring of runtime::log_hub::current())
 //   GET /v1/net[?prefix=P], GET /v1/net/<ifname> (console_net.cpp)
+//   GET/POST /v1/overlays... (see overlays.hpp)
 //   anything else   -> 404 {"error": "..."}
 // Actor messages:
 //   (caf::get_atom) -> std::string   the base URL it serves, e.g. http://127.0.0.1:4848
@@ -29,6 +30,7 @@
 #include <caf/atom.hpp>
 
 #include "myelin/runtime/app_partition.hpp"
+#include "myelin/actors/overlays.hpp"
 #include "myelin/runtime/power.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 
@@ -52,6 +54,8 @@ struct console_options {
   std::shared_ptr<runtime::app_partition> app_partition;
   /// How POST /v1/power/<action> reaches myelin-boot.
   std::function<void(runtime::power_action, const std::string& arg, bool immediate)> request_power;
+  /// The overlay store and push policy (/v1/overlays...; see overlays.hpp).
+  overlay_service_options overlays;
 };
 
 /// The registry names the console uses.

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "myelin/actors/apps.hpp"
 #include "myelin/actors/firmware.hpp"
 #include "myelin/runtime/config.hpp"
+#include "myelin/runtime/overlay_store.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 
 namespace myelin::bootloader {
@@ -68,6 +70,9 @@ struct apps_options {
   /// The policy hook: chooses what a failed app does. Default: the app's
   /// on_failure. If the hook throws, the app fails with `continue`.
   std::function<failure_action(const app_status&, failure_action configured)> policy;
+  /// Where an app's module comes from when apps.<name>.module is not set
+  /// (null: <apphost.base_dir>/<app>/lib<app>.so).
+  std::shared_ptr<runtime::overlay_store> overlays;
 };
 
 /// Reads [apphost] and [apps.*]. Errors: config_errc naming the key.

@@ -1,8 +1,10 @@
 // A client of a running device's control channel (HTTP/1.1 + JSON).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
@@ -52,6 +54,13 @@ caf::expected<std::string> get(const device_address& dev, const std::string& pat
 /// `error` text; status 404 on a key lookup is how a missing key is reported.
 caf::expected<std::string> send(const device_address& dev, const std::string& method,
                                 const std::string& path, const std::string& body);
+
+/// POSTs `body` as application/octet-stream (chunked) and returns the HTTP status and
+/// the answer's body, whatever the status. Errors: unreachable.
+caf::expected<std::pair<int, std::string>> post_bytes(const device_address& dev,
+                                                      const std::string& path,
+                                                      const std::string& body,
+                                                      std::chrono::seconds timeout);
 
 /// The HTTP status of the last failed request in `err` (0 if none).
 int http_status(const caf::error& err);

@@ -1,0 +1,442 @@
+// End to end: `myelin push` against a real myelin-boot in host mode. A new
+// module answers after a push; whiteouts delete priv files; pushing the base
+// reverts; a version that segfaults on start is rolled back and the host is
+// told why; bad pushes change nothing; kill -9 at any point of apply leaves
+// the old or the new stack, and the apps run after a restart.
+#include <sys/mount.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "device_fixture.hpp"
+#include "myelin/test/support.hpp"
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using myelin::test::booted_device;
+using myelin::test::run_myelin;
+using myelin::test::temp_dir;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string base_greeting = "Hello from myelin, world!";
+const std::string new_greeting = "Hello from pushed myelin, world!";
+
+fs::path test_module(const std::string& name) {
+  return fs::path{MYELIN_TEST_APPS_DIR} / name / ("lib" + name + ".so");
+}
+
+fs::path base_module() {
+  return myelin::test::bin_dir().parent_path() / "apps" / "hello" / "libhello.so";
+}
+
+/// Only the hello app: quick boots.
+std::vector<std::string> hello_only(std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{"--set", "apps.fault.enabled=false", "--set",
+                                "apps.ticker.enabled=false"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+/// An install tree <dir>/apps/hello/ holding `module` as libhello.so.
+void install(const fs::path& dir, const fs::path& module) {
+  fs::create_directories(dir / "apps" / "hello");
+  fs::copy_file(module, dir / "apps" / "hello" / "libhello.so",
+                fs::copy_options::overwrite_existing);
+}
+
+std::optional<std::string> call_hello(int port) {
+  httplib::Client cli("127.0.0.1", port);
+  cli.set_read_timeout(5s);
+  auto res = cli.Post("/v1/apps/hello/call", R"({"command":"hello"})", "application/json");
+  if (!res || res->status != 200) {
+    return std::nullopt;
+  }
+  return json::parse(res->body)["reply"].get<std::string>();
+}
+
+json get_json(int port, const std::string& path) {
+  httplib::Client cli("127.0.0.1", port);
+  auto res = cli.Get(path);
+  if (!res || res->status != 200) {
+    return {};
+  }
+  return json::parse(res->body, nullptr, false);
+}
+
+/// hello's row of GET /v1/apps.
+json hello_row(int port) {
+  for (const auto& row : get_json(port, "/v1/apps")) {
+    if (row["name"] == "hello") {
+      return row;
+    }
+  }
+  return {};
+}
+
+/// Waits until hello answers (anything), up to 20 s.
+std::optional<std::string> wait_for_hello(int port) {
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto r = call_hello(port)) {
+      return r;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return std::nullopt;
+}
+
+myelin::test::command_result push(const booted_device& dev, const fs::path& build_dir,
+                                  std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{"push", "--device", dev.address(), "--build-dir",
+                                build_dir.string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  if (std::find(extra.begin(), extra.end(), "hello") == extra.end()) {
+    args.push_back("hello");
+  }
+  return run_myelin(args);
+}
+
+/// Everything under the device's overlay directories.
+std::map<std::string, std::string> overlay_files(const std::string& state) {
+  std::map<std::string, std::string> out;
+  for (const auto& d : {fs::path{state} / "overlays", fs::path{state} / "run" / "overlays"}) {
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it{d, ec}, end; !ec && it != end; it.increment(ec)) {
+      out[it->path().string()] =
+          it->is_regular_file() ? myelin::test::read_file(it->path()) : std::string{"dir"};
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// A pushed module answers at once; priv files come and go (whiteouts);
+// pushing the base build again restores the base hash and greeting.
+TEST(overlay_push, push_whiteout_and_revert) {
+  booted_device dev{hello_only()};
+  ASSERT_TRUE(dev.apps_ready());
+  ASSERT_EQ(wait_for_hello(dev.port), base_greeting);
+  auto base_hash = get_json(dev.port, "/v1/overlays")["apps"]["hello"].get<std::string>();
+  temp_dir tree;
+
+  install(tree.path(), test_module("hello_v2"));
+  auto r = push(dev, tree.path());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("hello: 1 changed, 0 removed"), std::string::npos) << r.output;
+  EXPECT_EQ(call_hello(dev.port), new_greeting);
+  auto row = hello_row(dev.port);
+  EXPECT_NE(row["module"].get<std::string>().find("/views/hello-"), std::string::npos);
+  EXPECT_EQ(row["hash"], get_json(dev.port, "/v1/overlays")["apps"]["hello"]);
+  EXPECT_NE(row["hash"], base_hash);
+
+  // Nothing changed: nothing is sent.
+  r = push(dev, tree.path());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("up to date"), std::string::npos) << r.output;
+
+  // A priv file, then its whiteout.
+  fs::create_directories(tree.path() / "apps/hello/priv");
+  myelin::test::write_file(tree.path() / "apps/hello/priv/note.txt", "note");
+  r = push(dev, tree.path());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(get_json(dev.port, "/v1/overlays/apps/hello")["files"].count("priv/note.txt"), 1u);
+  fs::remove(tree.path() / "apps/hello/priv/note.txt");
+  r = push(dev, tree.path());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("0 changed, 1 removed"), std::string::npos) << r.output;
+  EXPECT_EQ(get_json(dev.port, "/v1/overlays/apps/hello")["files"].count("priv/note.txt"), 0u);
+  EXPECT_EQ(call_hello(dev.port), new_greeting);
+
+  // Back to the base build.
+  install(tree.path(), base_module());
+  r = push(dev, tree.path());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(call_hello(dev.port), base_greeting);
+  EXPECT_EQ(get_json(dev.port, "/v1/overlays")["apps"]["hello"], base_hash);
+
+  // `myelin status` shows the app's hash.
+  r = run_myelin({"status", "--device", dev.address()});
+  EXPECT_NE(r.output.find(base_hash.substr(0, 12)), std::string::npos) << r.output;
+}
+
+// A version that segfaults on start is rolled back: the old version answers,
+// and the push fails with the reason and the app's last output lines.
+TEST(overlay_push, crash_on_start_rolls_back) {
+  booted_device dev{hello_only()};
+  ASSERT_TRUE(dev.apps_ready());
+  ASSERT_EQ(wait_for_hello(dev.port), base_greeting);
+  temp_dir tree;
+  install(tree.path(), test_module("hello_crash"));
+  auto r = push(dev, tree.path());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("SIGSEGV"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("rolled back"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("about to write through a null pointer"), std::string::npos) << r.output;
+  EXPECT_EQ(wait_for_hello(dev.port), base_greeting);
+  auto overview = get_json(dev.port, "/v1/overlays");
+  EXPECT_TRUE(overview["stack"].empty()) << overview.dump();
+  EXPECT_EQ(overview["last_rollback"]["rolled_back"], true);
+}
+
+// A version that crashes later, within the probation window, is rolled back too.
+TEST(overlay_push, crash_on_probation_rolls_back) {
+  booted_device dev{hello_only({"--set", "overlays.probation_s=30"})};
+  ASSERT_TRUE(dev.apps_ready());
+  temp_dir tree;
+  install(tree.path(), test_module("hello_v2"));
+  auto r = push(dev, tree.path());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_EQ(call_hello(dev.port), new_greeting);
+  // The new version crashes: kill its app host.
+  auto module = hello_row(dev.port)["module"].get<std::string>();
+  auto pids = myelin::test::run("pgrep -P " + std::to_string(dev.proc->pid()) + " -f -- " +
+                                myelin::test::shell_quote("--module " + module));
+  ASSERT_FALSE(pids.output.empty());
+  myelin::test::run("kill -SEGV " + pids.output.substr(0, pids.output.find('\n')));
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline &&
+         get_json(dev.port, "/v1/overlays")["last_rollback"].is_null()) {
+    std::this_thread::sleep_for(20ms);
+  }
+  auto overview = get_json(dev.port, "/v1/overlays");
+  EXPECT_TRUE(overview["stack"].empty()) << overview.dump();
+  EXPECT_EQ(wait_for_hello(dev.port), base_greeting);
+}
+
+// A stack still on probation when myelin-boot was killed goes through
+// probation again after the restart, and a crash then rolls it back.
+TEST(overlay_push, probation_resumes_after_restart) {
+  temp_dir state;
+  temp_dir tree;
+  install(tree.path(), test_module("hello_v2"));
+  {
+    booted_device dev{hello_only({"--set", "overlays.probation_s=60"}), state.path().string()};
+    ASSERT_TRUE(dev.apps_ready());
+    ASSERT_EQ(push(dev, tree.path()).exit_code, 0);
+    dev.proc->signal(SIGKILL);
+    dev.proc->wait(10s);
+  }
+  booted_device dev{hello_only({"--set", "overlays.probation_s=60"}), state.path().string()};
+  ASSERT_TRUE(dev.apps_ready());
+  ASSERT_EQ(wait_for_hello(dev.port), new_greeting);
+  auto module = hello_row(dev.port)["module"].get<std::string>();
+  auto pids = myelin::test::run("pgrep -P " + std::to_string(dev.proc->pid()) + " -f -- " +
+                                myelin::test::shell_quote("--module " + module));
+  ASSERT_FALSE(pids.output.empty());
+  myelin::test::run("kill -SEGV " + pids.output.substr(0, pids.output.find('\n')));
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline &&
+         get_json(dev.port, "/v1/overlays")["last_rollback"].is_null()) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(get_json(dev.port, "/v1/overlays")["stack"].empty());
+  EXPECT_EQ(wait_for_hello(dev.port), base_greeting);
+}
+
+// Signatures: a device with trusted keys refuses unsigned overlays and ones
+// signed by another key, and accepts its key's.
+TEST(overlay_push, signatures_are_checked) {
+  temp_dir keys;
+  auto good = (keys / "dev").string();
+  auto other = (keys / "other").string();
+  ASSERT_EQ(run_myelin({"keys", "generate", good}).exit_code, 0);
+  ASSERT_EQ(run_myelin({"keys", "generate", other}).exit_code, 0);
+  auto pub = myelin::test::read_file(good + ".pub");
+  pub.erase(pub.find_last_not_of("\n") + 1);
+  booted_device dev{hello_only(
+      {"--set", "overlays.allow_unsigned=false", "--set", "overlays.trusted_keys=" + pub})};
+  ASSERT_TRUE(dev.apps_ready());
+  temp_dir tree;
+  install(tree.path(), test_module("hello_v2"));
+  auto before = overlay_files(dev.state);
+  auto r = push(dev, tree.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("not signed"), std::string::npos) << r.output;
+  r = push(dev, tree.path(), {"--key", other + ".key"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("does not verify"), std::string::npos) << r.output;
+  EXPECT_EQ(overlay_files(dev.state), before);
+  EXPECT_EQ(call_hello(dev.port), base_greeting);
+  r = push(dev, tree.path(), {"--key", good + ".key"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(call_hello(dev.port), new_greeting);
+}
+
+// Hostile pushes over HTTP get a clear error and change nothing.
+TEST(overlay_push, bad_pushes_change_nothing) {
+  // The device may hang up on a stream it refuses.
+  std::signal(SIGPIPE, SIG_IGN);
+  booted_device dev{hello_only({"--set", "overlays.max_bytes=65536"})};
+  ASSERT_TRUE(dev.apps_ready());
+  auto before = overlay_files(dev.state);
+  httplib::Client cli("127.0.0.1", dev.port);
+  auto post = [&](const std::string& body) {
+    auto res = cli.Post("/v1/overlays", body, "application/octet-stream");
+    return res ? std::make_pair(res->status, res->body) : std::make_pair(0, std::string{});
+  };
+  std::string manifest = "myelin-overlay-manifest 1\napp hello\nfile " + std::string(64, 'a') +
+                         " 3 0644 hello/../../etc/x\n";
+  for (const auto& [body, status] : std::vector<std::pair<std::string, int>>{
+           {"garbage", 400},
+           {"myelin-overlay 1\nmanifest 999\nshort", 400},
+           {"myelin-overlay 1\nmanifest " + std::to_string(manifest.size()) + "\n" + manifest +
+                "signature none\nabc",
+            400},
+           {std::string(70000, 'x'), 413},
+       }) {
+    auto [code, text] = post(body);
+    EXPECT_EQ(code, status) << text;
+    EXPECT_NE(json::parse(text, nullptr, false).value("error", ""), "") << text;
+  }
+  // A chunked stream past overlays.max_bytes is cut off with 413.
+  auto chunked = cli.Post(
+      "/v1/overlays",
+      [sent = size_t{0}](size_t, httplib::DataSink& sink) mutable {
+        if (sent >= 200000) {
+          sink.done();
+          return true;
+        }
+        std::string block(10000, 'z');
+        sent += block.size();
+        return sink.write(block.data(), block.size());
+      },
+      "application/octet-stream");
+  ASSERT_TRUE(chunked);
+  EXPECT_EQ(chunked->status, 413) << chunked->body;
+  EXPECT_NE(chunked->body.find("overlays.max_bytes"), std::string::npos) << chunked->body;
+  // Unknown app, and a push bigger than overlays.max_bytes, from the CLI.
+  temp_dir tree;
+  install(tree.path(), test_module("hello_v2"));
+  auto r = run_myelin(
+      {"push", "--device", dev.address(), "--build-dir", tree.path().string(), "nosuch"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("no app 'nosuch'"), std::string::npos) << r.output;
+  myelin::test::write_file(tree.path() / "apps/hello/big.bin", std::string(100000, 'b'));
+  r = push(dev, tree.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("overlays.max_bytes"), std::string::npos) << r.output;
+  // A path leading out through a symlink is refused on the host.
+  fs::remove(tree.path() / "apps/hello/big.bin");
+  fs::create_symlink("/etc/passwd", tree.path() / "apps/hello/escape");
+  r = push(dev, tree.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("symlink leading out"), std::string::npos) << r.output;
+  EXPECT_EQ(overlay_files(dev.state), before);
+  EXPECT_EQ(call_hello(dev.port), base_greeting);
+}
+
+// A push onto a full state file system: 507 with the reason, nothing changed,
+// the app keeps running. (A size-limited tmpfs as the state dir.)
+TEST(overlay_push, disk_full_changes_nothing) {
+  MYELIN_REQUIRE_ROOT();
+  temp_dir mnt;
+  if (::mount("tmpfs", mnt.path().c_str(), "tmpfs", 0, "size=1m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs: " << std::strerror(errno);
+  }
+  struct unmount {
+    fs::path p;
+    ~unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } guard{mnt.path()};
+  booted_device dev{hello_only(), mnt.path().string()};
+  ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+  auto before = overlay_files(dev.state);
+  temp_dir tree;
+  install(tree.path(), test_module("hello_v2"));
+  myelin::test::write_file(tree.path() / "apps/hello/data.bin", std::string(2 << 20, 'd'));
+  auto r = push(dev, tree.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("No space left on device"), std::string::npos) << r.output;
+  EXPECT_EQ(overlay_files(dev.state), before);
+  EXPECT_EQ(call_hello(dev.port), base_greeting);
+}
+
+// kill -9 of myelin-boot at every numbered point of apply (5 times each):
+// after a restart the stack is the old or the new one and hello answers to match.
+TEST(overlay_push, kill_at_each_apply_point) {
+  temp_dir state;
+  temp_dir v2;
+  temp_dir base;
+  install(v2.path(), test_module("hello_v2"));
+  install(base.path(), base_module());
+  int trials = 0;
+  for (int round = 0; round < 5; ++round) {
+    for (int point = 1; point <= 12; ++point) {
+      std::string before_greeting;
+      size_t before_depth = 0;
+      {
+        ::setenv("MYELIN_OVERLAY_CRASH_AT", std::to_string(point).c_str(), 1);
+        booted_device dev{hello_only({"--set", "overlays.max_depth=4"}), state.path().string()};
+        ::unsetenv("MYELIN_OVERLAY_CRASH_AT");
+        ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+        before_greeting = *wait_for_hello(dev.port);
+        before_depth = get_json(dev.port, "/v1/overlays")["stack"].size();
+        auto tree = before_greeting == base_greeting ? v2.path() : base.path();
+        push(dev, tree);
+        auto status = dev.proc->wait(20s);
+        ASSERT_TRUE(status && WIFSIGNALED(*status)) << "point " << point << " not reached";
+      }
+      booted_device dev{hello_only(), state.path().string()};
+      ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+      auto now = wait_for_hello(dev.port);
+      ASSERT_TRUE(now) << "point " << point << ": hello does not answer";
+      auto depth = get_json(dev.port, "/v1/overlays")["stack"].size();
+      if (*now == before_greeting) {
+        EXPECT_EQ(depth, before_depth) << "point " << point;
+      } else {
+        // Compaction (max_depth 4) may merge the new stack; it is never deeper than +1.
+        EXPECT_LE(depth, before_depth + 1) << "point " << point;
+        EXPECT_GE(point, 10) << "the new stack before the stack file was replaced";
+      }
+      ++trials;
+    }
+  }
+  EXPECT_EQ(trials, 60);
+}
+
+// kill -9 of myelin-boot at random times during pushes: after a restart the
+// stack is the old or the new one and hello answers to match.
+TEST(overlay_push, kill_at_random_times) {
+  temp_dir state;
+  temp_dir v2;
+  temp_dir base;
+  install(v2.path(), test_module("hello_v2"));
+  install(base.path(), base_module());
+  std::mt19937 rng{static_cast<unsigned>(::getpid())};
+  int old_seen = 0;
+  int new_seen = 0;
+  for (int trial = 0; trial < 50; ++trial) {
+    std::string before_greeting;
+    {
+      booted_device dev{hello_only(), state.path().string()};
+      ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+      before_greeting = *wait_for_hello(dev.port);
+      auto tree = before_greeting == base_greeting ? v2.path() : base.path();
+      std::thread pusher{[&] { push(dev, tree); }};
+      std::this_thread::sleep_for(std::chrono::microseconds{rng() % 40000});
+      dev.proc->signal(SIGKILL);
+      pusher.join();
+      dev.proc->wait(10s);
+    }
+    booted_device dev{hello_only(), state.path().string()};
+    ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+    auto now = wait_for_hello(dev.port);
+    ASSERT_TRUE(now) << "trial " << trial << ": hello does not answer";
+    EXPECT_TRUE(*now == base_greeting || *now == new_greeting) << *now;
+    (*now == before_greeting ? old_seen : new_seen)++;
+  }
+  RecordProperty("old", old_seen);
+  RecordProperty("new", new_seen);
+}

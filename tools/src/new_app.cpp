@@ -1,0 +1,160 @@
+// `myelin new APP`: scaffolds an app module that builds against the myelin SDK
+// and can be pushed at once.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <regex>
+
+#include "commands.hpp"
+
+#ifndef MYELIN_SDK_DEFAULT
+#define MYELIN_SDK_DEFAULT ""
+#endif
+
+namespace myelin::tools {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (auto pos = text.find(from); pos != std::string::npos;
+       pos = text.find(from, pos + to.size())) {
+    text.replace(pos, from.size(), to);
+  }
+  return text;
+}
+
+constexpr const char* cmake_template =
+    R"(# The myelin app @APP@: a module built against the myelin SDK.
+#   cmake -B build && cmake --build build      -> build/apps/@APP@/lib@APP@.so (+ priv/)
+#   myelin push --build-dir build @APP@         (or: myelin watch --source-dir . --build-dir build @APP@)
+cmake_minimum_required(VERSION 3.16)
+project(@APP@ LANGUAGES CXX)
+set(CMAKE_CXX_STANDARD 17)
+set(CMAKE_CXX_STANDARD_REQUIRED ON)
+
+set(MYELIN_SDK_DIR "@SDK@" CACHE PATH "The myelin SDK: its cmake/ and include directories")
+list(APPEND CMAKE_MODULE_PATH "${MYELIN_SDK_DIR}/cmake")
+find_package(CAF 0.17.6 REQUIRED COMPONENTS core)
+include(MyelinApp)
+
+myelin_add_app(@APP@ SOURCES @APP@.cpp)
+# The app's data, next to its module: what ctx.module_dir() + "/priv" finds.
+add_custom_command(TARGET @APP@ POST_BUILD
+  COMMAND ${CMAKE_COMMAND} -E copy_directory ${CMAKE_CURRENT_SOURCE_DIR}/priv
+          ${PROJECT_BINARY_DIR}/apps/@APP@/priv)
+)";
+
+constexpr const char* source_template =
+    R"(// The @APP@ app: one worker actor under the app's supervisor, and the command
+// `greet [NAME]` that answers with the greeting in priv/greeting.txt.
+#include <fstream>
+
+#include <caf/all.hpp>
+
+#include "myelin/app.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using greet_atom = caf::atom_constant<caf::atom("greet")>;
+
+caf::actor the_worker;
+
+caf::behavior worker(caf::event_based_actor*, std::string greeting) {
+  return {[greeting](greet_atom, const std::string& name) { return greeting + ", " + name + "!"; }};
+}
+
+caf::expected<caf::actor> start(myelin::app::context& ctx) {
+  std::string greeting = "Hello";
+  std::ifstream in{ctx.module_dir() + "/priv/greeting.txt"};
+  std::getline(in, greeting);
+  myelin::supervisors::supervisor_flags flags;
+  flags.name = "@APP@";
+  auto child = myelin::supervisors::worker(
+      "worker", [greeting](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
+        the_worker = sys.spawn(worker, greeting);
+        return the_worker;
+      });
+  return myelin::supervisors::start_supervisor(ctx.system(), flags, {child});
+}
+
+caf::expected<std::string> greet(myelin::app::context& ctx, const std::vector<std::string>& args) {
+  caf::scoped_actor self{ctx.system()};
+  caf::expected<std::string> reply{caf::error{}};
+  self->request(the_worker, 2s, greet_atom::value, args.empty() ? std::string{"world"} : args[0])
+      .receive([&](std::string& text) { reply = std::move(text); },
+               [&](caf::error& err) { reply = std::move(err); });
+  return reply;
+}
+
+}  // namespace
+
+MYELIN_APP(myelin::app::definition{start, {{"greet", greet}}})
+)";
+
+}  // namespace
+
+void add_new_command(CLI::App& app) {
+  auto name = std::make_shared<std::string>();
+  auto dir = std::make_shared<std::string>(".");
+  auto sdk = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("new", "Scaffold an app module in DIR/APP/");
+  cmd->add_option("APP", *name, "The app's name (letters, digits, _)")->required();
+  cmd->add_option("--dir", *dir, "Where to create it")->capture_default_str();
+  cmd->add_option("--sdk", *sdk,
+                  "The myelin SDK (source tree with cmake/ and the headers; default: $MYELIN_SDK, "
+                  "else the tree this myelin was built from)");
+  cmd->callback([name, dir, sdk] {
+    if (!std::regex_match(*name, std::regex{"[A-Za-z][A-Za-z0-9_]{0,63}"})) {
+      std::cerr << "myelin new: '" << *name
+                << "' is not an app name (a letter, then letters, digits, _)\n";
+      finish(2);
+    }
+    std::string sdk_dir = *sdk;
+    if (sdk_dir.empty()) {
+      const char* env = std::getenv("MYELIN_SDK");
+      sdk_dir = env != nullptr ? env : MYELIN_SDK_DEFAULT;
+    }
+    if (!fs::exists(fs::path{sdk_dir} / "cmake" / "MyelinApp.cmake")) {
+      std::cerr << "myelin new: no myelin SDK at '" << sdk_dir
+                << "' (cmake/MyelinApp.cmake missing); pass --sdk\n";
+      finish(1);
+    }
+    auto root = fs::path{*dir} / *name;
+    if (fs::exists(root)) {
+      std::cerr << "myelin new: " << root.string() << " already exists\n";
+      finish(1);
+    }
+    std::error_code ec;
+    fs::create_directories(root / "priv", ec);
+    if (ec) {
+      std::cerr << "myelin new: " << root.string() << ": " << ec.message() << "\n";
+      finish(1);
+    }
+    auto write = [&](const fs::path& file, const std::string& text) {
+      std::ofstream out{file};
+      out << text;
+      if (!out) {
+        std::cerr << "myelin new: cannot write " << file.string() << "\n";
+        finish(1);
+      }
+    };
+    auto fill = [&](const char* t) {
+      return replace_all(replace_all(t, "@APP@", *name), "@SDK@",
+                         fs::absolute(sdk_dir).lexically_normal().string());
+    };
+    write(root / "CMakeLists.txt", fill(cmake_template));
+    write(root / (*name + ".cpp"), fill(source_template));
+    write(root / "priv" / "greeting.txt", "Hello from " + *name + "\n");
+    std::cout << "created " << root.string() << "\n"
+              << "  cmake -S " << root.string() << " -B " << (root / "build").string()
+              << " && cmake --build " << (root / "build").string() << "\n"
+              << "  myelin push --build-dir " << (root / "build").string() << " " << *name << "\n"
+              << "The device needs the app in its config: [apps." << *name << "]\n";
+    finish(0);
+  });
+}
+
+}  // namespace myelin::tools
