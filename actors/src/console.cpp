@@ -4,6 +4,8 @@
 
 #include "myelin/actors/registry.hpp"
 
+#include "console_firmware.hpp"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -427,6 +429,7 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
         res.set_content(body.dump(), "application/json");
       });
   install_service_routes(sys, srv, opts);
+  install_firmware_routes(sys, srv, opts);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.body.empty()) {
       auto what = res.status == 404 ? "no such endpoint: " + req.method + " " + req.path

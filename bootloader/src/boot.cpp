@@ -209,6 +209,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   actors::firmware_options firmware;
   firmware.app_data = cfg.get_string("firmware.app_data");
   firmware.request_power = request_power;
+  firmware.auto_validate_after_s = cfg.get_int("firmware.auto_validate_after_s");
 
   actors::console_options console;
   console.request_power = request_power;
@@ -221,6 +222,11 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   console.allow_unauthenticated = cfg.get_bool("control.allow_unauthenticated");
   console.device_name = cfg.get_string("device.name");
   console.state_dir = state_dir;
+  auto firmware_upload = actors::firmware_upload_options_from(cfg, state_dir);
+  if (!firmware_upload) {
+    return firmware_upload.error();
+  }
+  console.firmware_upload = *firmware_upload;
 
   sup::supervisor_flags core_flags;
   core_flags.strategy = sup::strategy::rest_for_one;

@@ -106,6 +106,24 @@ const std::vector<config_key>& config_schema() {
       str("firmware.app_data", "",
           "What factory_reset erases: a directory (its contents) or a block device "
           "(its first and last MiB, so it is reformatted on the next boot). Empty: nothing."),
+      str("firmware.platform", "host",
+          "This device's platform; firmware for another platform is refused."),
+      str("firmware.architecture", "",
+          "This device's architecture; empty: the machine's (uname -m)."),
+      list("firmware.trusted_keys", {},
+           "Public keys (\"ed25519:<base64>\") a firmware's manifest must be signed by; "
+           "none: every firmware upload is refused."),
+      str("firmware.slots.a", "",
+          "Block device (or file) of firmware slot a; empty: <state.dir>/firmware/slot-a.img."),
+      str("firmware.slots.b", "",
+          "Block device (or file) of firmware slot b; empty: <state.dir>/firmware/slot-b.img."),
+      num("firmware.file_slot_size_mb", 1024, 1, 1 << 20,
+          "Capacity of a slot that is a regular file (block devices: their size)."),
+      num("firmware.upload_buffer_mb", 8, 2, 256,
+          "Memory buffering a firmware upload between the network and the slot."),
+      num("firmware.auto_validate_after_s", 0, 0, 86400,
+          "Validate new firmware once every app has run this long without an unplanned "
+          "exit (0: off; validate with `myelin fw validate` or from an app)."),
       // [apphost]
       str("apphost.path", "", "The myelin-apphost binary; empty: the one next to myelin-boot."),
       str("apphost.base_dir", "/usr/lib/myelin/apps",

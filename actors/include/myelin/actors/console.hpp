@@ -7,7 +7,8 @@
 //   GET /v1/kv[?active=1], GET /v1/kv/<key>[?active=1], PUT /v1/kv[?active=1],
 //   POST /v1/kv/reload, GET /v1/serial, GET /v1/fw, POST /v1/fw/validate,
 //   POST /v1/fw/revert {"reboot": bool}, POST /v1/fw/prevent-revert,
-//   POST /v1/fw/factory-reset, POST /v1/power/{reboot,poweroff,halt} {"arg": s}
+//   POST /v1/fw/factory-reset, POST /v1/power/{reboot,poweroff,halt} {"arg": s},
+//   POST /v1/fw/upload[?reboot=1] (a .fw file, chunked), GET /v1/fw/upload/status
 //   anything else   -> 404 {"error": "..."}
 // Actor messages:
 //   (caf::get_atom) -> std::string   the base URL it serves, e.g. http://127.0.0.1:4848
@@ -23,6 +24,7 @@
 
 #include <caf/atom.hpp>
 
+#include "myelin/actors/firmware_upload.hpp"
 #include "myelin/runtime/power.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 
@@ -44,6 +46,8 @@ struct console_options {
   std::string state_dir;
   /// How POST /v1/power/<action> reaches myelin-boot.
   std::function<void(runtime::power_action, const std::string& arg, bool immediate)> request_power;
+  /// Firmware uploads (POST /v1/fw/upload).
+  firmware_upload_options firmware_upload;
 };
 
 /// The registry names the console uses.
