@@ -244,9 +244,11 @@ caf::expected<firmware_upload_options> firmware_upload_options_from(const runtim
   o.slot_b = cfg.get_string("firmware.slots.b");
   if (o.slot_a.empty()) {
     o.slot_a = dir + "/slot-a.img";
+    o.slot_dir = dir;
   }
   if (o.slot_b.empty()) {
     o.slot_b = dir + "/slot-b.img";
+    o.slot_dir = dir;
   }
   o.file_slot_size = static_cast<uint64_t>(cfg.get_int("firmware.file_slot_size_mb")) << 20;
   o.buffer_bytes = static_cast<size_t>(cfg.get_int("firmware.upload_buffer_mb")) << 20;
@@ -382,6 +384,10 @@ caf::error firmware_upload::install(const body_reader& read_body, firmware_uploa
                                        opts_.architecture);
       }
       const auto* rootfs = m.find(runtime::rootfs_resource);
+      if (!opts_.slot_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(opts_.slot_dir, ec);
+      }
       auto w = runtime::firmware_slot_writer::open(path, rootfs->size, opts_.file_slot_size);
       if (!w) {
         return w.error();

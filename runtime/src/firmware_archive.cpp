@@ -13,6 +13,7 @@
 #include <set>
 
 #include "myelin/runtime/config.hpp"
+#include "sha256_stream.hpp"
 
 namespace myelin::runtime {
 
@@ -165,7 +166,7 @@ caf::error read_resources(archive* a, const source_state& st, const firmware_man
           "firmware file: resource '" + name + "' is " + std::to_string(archive_entry_size(entry)) +
               " bytes in the archive, the manifest says " + std::to_string(res->size));
     }
-    sha256 hash;
+    sha256_stream hash;
     uint64_t total = 0;
     while (true) {
       const void* buf = nullptr;
@@ -281,6 +282,28 @@ caf::error add_file(archive* a, const std::string& name, const std::string& file
   return err;
 }
 
+caf::expected<std::string> hash_file(const std::string& file) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return make_error(firmware_file_errc::io_error, file + ": " + std::strerror(errno));
+  }
+  std::vector<char> buf(io_chunk);
+  sha256_stream hash;
+  while (true) {
+    auto n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      ::close(fd);
+      return make_error(firmware_file_errc::io_error, file + ": " + std::strerror(errno));
+    }
+    if (n == 0) {
+      break;
+    }
+    hash.update(buf.data(), static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return hash.finish_hex();
+}
+
 }  // namespace
 
 caf::expected<firmware_manifest> write_firmware_file(firmware_contents contents,
@@ -300,9 +323,9 @@ caf::expected<firmware_manifest> write_firmware_file(firmware_contents contents,
     if (!S_ISREG(st.st_mode)) {
       return make_error(firmware_file_errc::io_error, file + ": not a regular file");
     }
-    auto digest = sha256_file_hex(file);
+    auto digest = hash_file(file);
     if (!digest) {
-      return make_error(firmware_file_errc::io_error, describe(digest.error()));
+      return digest.error();
     }
     m.resources.push_back({name, static_cast<uint64_t>(st.st_size), *digest});
   }

@@ -3,6 +3,7 @@
 #include "myelin/tools/firmware_commands.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -267,9 +268,21 @@ int run_push(const push_args& a) {
   ::fstat(fd, &st);
   auto total = static_cast<uint64_t>(st.st_size);
   progress_printer progress{total, ::isatty(STDERR_FILENO) != 0};
-  std::vector<char> buf(1 << 20);
+  // Mapped, not read: the bytes go from the page cache to the socket with one
+  // copy less (decision 0062).
+  const char* mapped = nullptr;
+  if (total > 0) {
+    void* p = ::mmap(nullptr, total, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      ::close(fd);
+      return fail(a.file + ": " + std::strerror(errno));
+    }
+    ::madvise(p, total, MADV_SEQUENTIAL);
+    mapped = static_cast<const char*>(p);
+  }
+  ::close(fd);
+  constexpr uint64_t piece = 1 << 20;
   uint64_t sent = 0;
-  bool read_failed = false;
   auto cli = client_for(*dev);
   httplib::Headers headers{{"X-Firmware-Size", std::to_string(total)}};
   auto path = std::string{"/v1/fw/upload"} + (a.reboot ? "?reboot=1" : "");
@@ -277,27 +290,22 @@ int run_push(const push_args& a) {
   auto res = cli->Post(
       path, headers,
       [&](size_t, httplib::DataSink& sink) {
-        auto n = ::read(fd, buf.data(), buf.size());
-        if (n < 0) {
-          read_failed = true;
-          return false;
-        }
-        if (n == 0) {
+        if (sent == total) {
           progress.update(sent, true);
           sink.done();
           return true;
         }
-        if (!sink.write(buf.data(), static_cast<size_t>(n))) {
+        auto n = std::min(piece, total - sent);
+        if (!sink.write(mapped + sent, static_cast<size_t>(n))) {
           return false;
         }
-        sent += static_cast<uint64_t>(n);
+        sent += n;
         progress.update(sent);
         return true;
       },
       "application/octet-stream");
-  ::close(fd);
-  if (read_failed) {
-    return fail(a.file + ": read error");
+  if (mapped != nullptr) {
+    ::munmap(const_cast<char*>(mapped), total);
   }
   if (!res) {
     std::string why = "the upload to " + dev->host + ":" + std::to_string(dev->port) +

@@ -45,6 +45,9 @@ struct firmware_upload_options {
   /// Block devices or files of slots a and b.
   std::string slot_a;
   std::string slot_b;
+  /// Created before a slot is written when not empty (where the host-mode
+  /// default slot files live).
+  std::string slot_dir;
   /// Capacity of a slot that is a regular file (block devices: their size).
   uint64_t file_slot_size = 0;
   /// Cleared after a switch to new firmware (see clear_overlays()).
