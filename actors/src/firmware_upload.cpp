@@ -233,9 +233,11 @@ caf::expected<firmware_upload_options> firmware_upload_options_from(const runtim
   for (const auto& text : cfg.get_list("firmware.trusted_keys")) {
     auto key = runtime::parse_public_key(text);
     if (!key) {
-      return runtime::make_error(runtime::config_errc::invalid_value,
-                                 "firmware.trusted_keys: '" + text +
-                                     "' is not an ed25519 key: " + runtime::describe(key.error()));
+      // Like any broken configuration (decision 0004), this must not stop the
+      // device from booting: the key is left out; firmware signed with it is refused.
+      log()->error("firmware.trusted_keys: '{}' is not an ed25519 key ({}); ignored", text,
+                   runtime::describe(key.error()));
+      continue;
     }
     o.trusted.push_back(*key);
   }

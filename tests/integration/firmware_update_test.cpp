@@ -472,3 +472,17 @@ TEST(firmware_update, startup_guard_validates) {
   }
   EXPECT_EQ(status, "active: a\nnext: a\nvalidation: validated\n") << dev->proc->output();
 }
+
+// A malformed trusted key does not stop the device from booting; it is left
+// out, and firmware is refused for want of a trusted key.
+TEST(firmware_update, malformed_trusted_key_boots_and_refuses) {
+  firmware_workshop w;
+  auto fw = w.create("v2", "2.0.0");
+  auto dev = device_with_running_slot(w, {"--set", "firmware.trusted_keys=ed25519:garbage"});
+  ASSERT_GT(dev->port, 0) << dev->proc->output();
+  auto before = protected_state(*dev);
+  auto push = run_myelin({"fw", "push", "--device", dev->address(), fw});
+  EXPECT_EQ(push.exit_code, 1);
+  EXPECT_NE(push.output.find("no trusted keys"), std::string::npos) << push.output;
+  expect_unchanged(before, protected_state(*dev));
+}

@@ -57,8 +57,10 @@ struct firmware_upload_options {
 };
 
 /// Reads the [firmware] section. Host mode defaults: slots are
-/// `<state>/firmware/slot-a.img` and `slot-b.img`. Errors: a malformed
-/// trusted key (config_errc::invalid_value).
+/// `<state>/firmware/slot-a.img` and `slot-b.img`. A malformed trusted key is
+/// logged and left out, so the device still boots (decision 0004); firmware
+/// signed with it is refused. No errors today: the expected<> leaves room for
+/// checks that must stop the boot.
 caf::expected<firmware_upload_options> firmware_upload_options_from(const runtime::config& cfg,
                                                                     const std::string& state_dir);
 
