@@ -486,3 +486,42 @@ TEST(firmware_update, malformed_trusted_key_boots_and_refuses) {
   EXPECT_NE(push.output.find("no trusted keys"), std::string::npos) << push.output;
   expect_unchanged(before, protected_state(*dev));
 }
+
+// Over HTTPS with client certificates (control.tls): the push works with a
+// certificate from the device's CA and is refused without one, changing nothing.
+TEST(firmware_update, push_over_tls_needs_client_certificate) {
+  if (run("command -v openssl").exit_code != 0) {
+    GTEST_SKIP() << "needs the openssl command";
+  }
+  firmware_workshop w;
+  auto fw = w.create("v2", "2.0.0");
+  auto d = shell_quote(w.dir.path().string());
+  std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes ";
+  std::string script =
+      "set -e; cd " + d + "; openssl req -x509" + ec +
+      "-keyout ca.key -out ca.pem -days 2 -subj /CN=fw-test-ca;"
+      "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext; openssl req" +
+      ec +
+      "-keyout server.key -out server.csr -subj /CN=device;"
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+      "-extfile san.ext -out server.pem; openssl req" +
+      ec +
+      "-keyout client.key -out client.csr -subj /CN=developer;"
+      "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+      "-out client.pem";
+  auto made = run("sh -c " + shell_quote(script));
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  auto p = [&w](const char* name) { return (w.dir / name).string(); };
+  auto dev = device_with_running_slot(
+      w, {"--set", "control.tls=true", "--set", "control.cert=" + p("server.pem"), "--set",
+          "control.key=" + p("server.key"), "--set", "control.client_ca=" + p("ca.pem")});
+  ASSERT_GT(dev->port, 0) << dev->proc->output();
+  auto before = protected_state(*dev);
+  auto refused = run_myelin({"fw", "push", "--device", dev->address(), "--ca", p("ca.pem"), fw});
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  expect_unchanged(before, protected_state(*dev));
+  auto push = run_myelin({"fw", "push", "--device", dev->address(), "--ca", p("ca.pem"), "--cert",
+                          p("client.pem"), "--key", p("client.key"), fw});
+  ASSERT_EQ(push.exit_code, 0) << push.output;
+  EXPECT_TRUE(slot_b(*dev) == w.image_data);
+}
