@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 #include <caf/actor_registry.hpp>
+#include <caf/make_message.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "myelin/actors/kv.hpp"
@@ -163,7 +164,7 @@ int http_status_of(const caf::error& err) {
         return 500;
     }
   }
-  if (err.category() == caf::atom("firmware")) {
+  if (err.category() == caf::atom("firmware") || err.category() == caf::atom("fwupload")) {
     return 409;
   }
   if (err.category() == caf::atom("kv")) {
@@ -218,6 +219,21 @@ bool same_file(const std::string& a, const std::string& b) {
 }
 
 }  // namespace
+
+std::string to_string(firmware_upload_errc x) {
+  switch (x) {
+    case firmware_upload_errc::busy:
+      return "busy";
+    case firmware_upload_errc::slot_changed:
+      return "slot_changed";
+  }
+  return "firmware_upload_errc(" + std::to_string(static_cast<int>(x)) + ")";
+}
+
+caf::error make_error(firmware_upload_errc x, std::string context) {
+  return caf::error{static_cast<uint8_t>(x), caf::atom("fwupload"),
+                    caf::make_message(std::move(context))};
+}
 
 caf::expected<firmware_upload_options> firmware_upload_options_from(const runtime::config& cfg,
                                                                     const std::string& state_dir) {
@@ -318,8 +334,7 @@ firmware_upload_outcome firmware_upload::run(const body_reader& read_body, uint6
   firmware_upload_outcome out;
   if (busy_.exchange(true)) {
     out.status = 409;
-    out.error = runtime::make_error(runtime::firmware_errc::unknown_slot,
-                                    "another firmware upload is in progress");
+    out.error = make_error(firmware_upload_errc::busy, "another firmware upload is in progress");
     // Read (and drop) the body so the client gets this answer.
     read_body([](const char*, size_t) { return true; });
     return out;
@@ -437,8 +452,8 @@ caf::error firmware_upload::install(const body_reader& read_body, firmware_uploa
       sys_,
       [manifest, target, active](const runtime::kv_map& now) -> caf::expected<runtime::kv_changes> {
         if (runtime::active_slot(now) != active) {
-          return runtime::make_error(runtime::firmware_errc::unknown_slot,
-                                     "the active slot changed during the upload; not switching");
+          return make_error(firmware_upload_errc::slot_changed,
+                            "the active slot changed during the upload; not switching");
         }
         return install_changes(now, manifest, target);
       });

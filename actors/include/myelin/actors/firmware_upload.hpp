@@ -34,6 +34,19 @@
 
 namespace myelin::actors {
 
+/// Errors of an upload that are about the device's state, not the file
+/// (HTTP 409).
+enum class firmware_upload_errc : uint8_t {
+  /// Another upload is in progress.
+  busy = 1,
+  /// The active slot changed while the image was written (e.g. a revert).
+  slot_changed,
+};
+
+std::string to_string(firmware_upload_errc x);
+
+caf::error make_error(firmware_upload_errc x, std::string context);
+
 /// Where firmware goes and what this device accepts (the [firmware] config).
 struct firmware_upload_options {
   /// The device's own platform and architecture; a firmware for anything else
