@@ -5,8 +5,9 @@
 #include "console_net.hpp"
 #include "myelin/actors/registry.hpp"
 
-#include "console_uevent.hpp"
+#include "console_firmware.hpp"
 #include "console_overlays.hpp"
+#include "console_uevent.hpp"
 
 #include <unistd.h>
 
@@ -443,6 +444,7 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
   install_log_routes(srv);
   install_net_routes(sys, srv);
   install_overlay_routes(sys, srv, opts.overlays);
+  install_firmware_routes(sys, srv, opts);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.body.empty()) {
       auto what = res.status == 404 ? "no such endpoint: " + req.method + " " + req.path

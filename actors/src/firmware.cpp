@@ -20,6 +20,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 
+#include "myelin/actors/apps.hpp"
 #include "myelin/actors/kv.hpp"
 #include "myelin/runtime/config.hpp"
 
@@ -126,7 +127,67 @@ supervisors::start_fn firmware_start(firmware_options opts) {
                 },
                 [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       };
+      if (opts.auto_validate_after_s > 0) {
+        self->delayed_send(self, std::chrono::seconds{opts.auto_validate_after_s},
+                           fw_auto_validate_atom::value);
+      }
       return {
+          [self, kv, update, opts](fw_auto_validate_atom) {
+            auto store = kv();
+            if (!store) {
+              return;
+            }
+            self->request(store, 10s, kv_get_all_atom::value)
+                .then(
+                    [self, update, opts](const runtime::kv_map& contents) {
+                      if (runtime::validation_status(contents) !=
+                          runtime::validation::unvalidated) {
+                        return;
+                      }
+                      auto apps = self->system().registry().get<caf::actor>(apps_registry_name);
+                      auto validate = [self, update, opts] {
+                        update(
+                            [](const runtime::kv_map& c) -> caf::expected<runtime::kv_changes> {
+                              return runtime::validate_changes(c);
+                            },
+                            self->make_response_promise(),
+                            [opts] {
+                              log()->info(
+                                  "firmware: validated by the startup guard: every app "
+                                  "ran {} s cleanly",
+                                  opts.auto_validate_after_s);
+                            });
+                      };
+                      if (!apps) {
+                        validate();
+                        return;
+                      }
+                      self->request(apps, 10s, apps_status_atom::value)
+                          .then(
+                              [self, validate, opts](const std::vector<app_status>& rows) {
+                                int64_t want = opts.auto_validate_after_s * 1000;
+                                int64_t wait_ms = 0;
+                                for (const auto& a : rows) {
+                                  if (a.restarts > 0 || a.state != "running") {
+                                    log()->warn(
+                                        "firmware: not validating: app {} is {} after {} "
+                                        "unplanned exit(s); the next boot reverts",
+                                        a.name, a.state, a.restarts);
+                                    return;
+                                  }
+                                  wait_ms = std::max(wait_ms, want - a.uptime_ms);
+                                }
+                                if (wait_ms > 0) {
+                                  self->delayed_send(self, std::chrono::milliseconds{wait_ms + 100},
+                                                     fw_auto_validate_atom::value);
+                                  return;
+                                }
+                                validate();
+                              },
+                              [](caf::error&) {});
+                    },
+                    [](caf::error&) {});
+          },
           [self, kv](fw_status_atom) -> caf::result<runtime::firmware_status> {
             auto store = kv();
             if (!store) {

@@ -9,8 +9,8 @@
 #include <caf/make_message.hpp>
 
 #include "app_host.hpp"
-#include "inproc_app.hpp"
 #include "app_module.hpp"
+#include "inproc_app.hpp"
 #include "myelin/actors/registry.hpp"
 #include "myelin/bootloader/apps.hpp"
 

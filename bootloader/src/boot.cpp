@@ -35,8 +35,8 @@
 #include "myelin/actors/console.hpp"
 #include "myelin/actors/kv.hpp"
 #include "myelin/actors/log.hpp"
-#include "myelin/actors/uevent.hpp"
 #include "myelin/actors/net.hpp"
+#include "myelin/actors/uevent.hpp"
 #include "myelin/bootloader/apps.hpp"
 #include "myelin/runtime/config.hpp"
 #include "myelin/runtime/log_hub.hpp"
@@ -218,6 +218,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   if (partition && partition->status().kind == "mount") {
     firmware.app_partition = partition;
   }
+  firmware.auto_validate_after_s = cfg.get_int("firmware.auto_validate_after_s");
 
   actors::console_options console;
   console.request_power = request_power;
@@ -236,6 +237,11 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
     return overlays.error();
   }
   console.overlays = *overlays;
+  auto firmware_upload = actors::firmware_upload_options_from(cfg, state_dir);
+  if (!firmware_upload) {
+    return firmware_upload.error();
+  }
+  console.firmware_upload = *firmware_upload;
 
   sup::supervisor_flags core_flags;
   core_flags.strategy = sup::strategy::rest_for_one;

@@ -78,10 +78,9 @@ TEST(boot, sigterm_stops_apps_then_core_in_reverse_order) {
   EXPECT_EQ(exit_code_of(*status), 0) << dev.proc->output();
   const auto& out = dev.proc->output();
   std::vector<std::string> order{
-      "app ticker stopped",       "app hello stopped",       "app fault stopped",
-      "service apps stopped",     "service console stopped", "service net stopped",
-      "service uevent stopped",
-      "service firmware stopped", "service kv stopped"};
+      "app ticker stopped",     "app hello stopped",        "app fault stopped",
+      "service apps stopped",   "service console stopped",  "service net stopped",
+      "service uevent stopped", "service firmware stopped", "service kv stopped"};
   size_t last = 0;
   for (const auto& step : order) {
     auto at = out.find(step);

@@ -19,10 +19,11 @@
 #include "myelin/runtime/version.hpp"
 #include "myelin/tools/cli_net.hpp"
 #include "myelin/tools/device_client.hpp"
-#include "uevent_command.hpp"
+#include "myelin/tools/firmware_commands.hpp"
 #include "myelin/tools/logs_command.hpp"
-#include "myelin/tools/status_view.hpp"
 #include "myelin/tools/push.hpp"
+#include "myelin/tools/status_view.hpp"
+#include "uevent_command.hpp"
 
 namespace myelin::tools {
 
@@ -276,7 +277,7 @@ int run_cli(int argc, char** argv) {
   kv_list->add_flag("--active", active, "Only the active slot's keys, prefix stripped");
   add_common(kv_list, o, true);
 
-  auto* fw = app.add_subcommand("fw", "Firmware slots: status, validate, revert");
+  auto* fw = app.add_subcommand("fw", "Firmware: status, validate, revert, create, info, push");
   fw->require_subcommand(1);
   bool no_reboot = false;
   auto* fw_status = fw->add_subcommand("status", "Print the active and next slot and validation");
@@ -286,6 +287,7 @@ int run_cli(int argc, char** argv) {
   auto* fw_revert = fw->add_subcommand("revert", "Switch back to the other slot (and reboot)");
   fw_revert->add_flag("--no-reboot", no_reboot, "Switch the next boot only");
   add_common(fw_revert, o, true);
+  auto run_firmware_command = add_firmware_commands(fw);
 
   auto* serial = app.add_subcommand("serial", "Print the device's serial number");
   add_common(serial, o, true);
@@ -385,6 +387,9 @@ int run_cli(int argc, char** argv) {
     return 0;
   }
 
+  if (auto rc = run_firmware_command()) {
+    return *rc;
+  }
   auto t = make_target(o);
   if (!t) {
     return fail(t.error());

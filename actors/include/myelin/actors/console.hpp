@@ -13,6 +13,7 @@
 //        (console_logs.cpp: the ring of runtime::log_hub::current())
 //   GET /v1/net[?prefix=P], GET /v1/net/<ifname> (console_net.cpp)
 //   GET/POST /v1/overlays... (see overlays.hpp)
+//   POST /v1/fw/upload[?reboot=1] (a .fw file, chunked), GET /v1/fw/upload/status
 //   anything else   -> 404 {"error": "..."}
 // Actor messages:
 //   (caf::get_atom) -> std::string   the base URL it serves, e.g. http://127.0.0.1:4848
@@ -29,8 +30,9 @@
 
 #include <caf/atom.hpp>
 
-#include "myelin/runtime/app_partition.hpp"
+#include "myelin/actors/firmware_upload.hpp"
 #include "myelin/actors/overlays.hpp"
+#include "myelin/runtime/app_partition.hpp"
 #include "myelin/runtime/power.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 
@@ -56,6 +58,8 @@ struct console_options {
   std::function<void(runtime::power_action, const std::string& arg, bool immediate)> request_power;
   /// The overlay store and push policy (/v1/overlays...; see overlays.hpp).
   overlay_service_options overlays;
+  /// Firmware uploads (POST /v1/fw/upload).
+  firmware_upload_options firmware_upload;
 };
 
 /// The registry names the console uses.

@@ -10,6 +10,11 @@
 //   (fw_factory_reset_atom)      -> caf::unit | write_failed, erase_failed (the app
 //                                   partition); erases app_data and the app partition, then asks
 //                                   for an immediate reboot (no graceful stop that could undo it)
+//   (fw_auto_validate_atom)      -> (nothing) sent to itself `auto_validate_after_s` after it
+//                                   starts when that is > 0: validates unvalidated firmware
+//                                   if every app (apps service) is running, has not exited
+//                                   unplanned, and has run that long (else checks again later,
+//                                   or gives up with a warning after an unplanned exit)
 // Every KV change is one atomic read-modify-write in the kv service (found in
 // the registry as `kv`). Registered as `firmware`; supervised by the core
 // supervisor after kv.
@@ -35,6 +40,7 @@ using fw_validate_atom = caf::atom_constant<caf::atom("fwvalidate")>;
 using fw_revert_atom = caf::atom_constant<caf::atom("fwrevert")>;
 using fw_prevent_revert_atom = caf::atom_constant<caf::atom("fwprevent")>;
 using fw_factory_reset_atom = caf::atom_constant<caf::atom("fwfactory")>;
+using fw_auto_validate_atom = caf::atom_constant<caf::atom("fwautoval")>;
 
 inline constexpr caf::atom_value firmware_registry_name = caf::atom("firmware");
 
@@ -51,6 +57,8 @@ struct firmware_options {
   /// wiped, so the next boot reformats it). Null: none.
   std::shared_ptr<runtime::app_partition> app_partition;
   power_request_fn request_power;
+  /// The startup guard: validate once every app ran this long cleanly (0: off).
+  int64_t auto_validate_after_s = 0;
 };
 
 /// Erases the application data (see firmware_options::app_data).

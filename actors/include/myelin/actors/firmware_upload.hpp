@@ -1,0 +1,145 @@
+// Firmware installation from a streamed `.fw` upload: verify, write the
+// inactive slot, switch slots in one KV write, clear overlays.
+//
+// Used by the control channel (POST /v1/fw/upload, GET /v1/fw/upload/status;
+// actors/src/console_firmware.cpp). One upload runs at a time. The body flows
+// HTTP thread -> bounded buffer (firmware.upload_buffer_mb) -> an installer
+// thread that reads the archive with libarchive, checks the manifest's
+// signature against firmware.trusted_keys and its platform/architecture
+// against the device's before the first byte reaches the slot, hashes while
+// writing the rootfs image into the inactive slot, syncs it, and only then
+// asks the kv service for one atomic write: the slot's metadata
+// (`<slot>.nerves_fw_*`) and the switch (`nerves_fw_active`,
+// `nerves_fw_validated=0`, or `upgrade_available=1`/`bootcount=0` under the
+// U-Boot bootcount scheme). Any failure leaves the KV and the running slot
+// untouched (the inactive slot may hold a partial image, which nothing
+// points at).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "myelin/runtime/config.hpp"
+#include "myelin/runtime/firmware_manifest.hpp"
+#include "myelin/runtime/kv_backend.hpp"
+#include "myelin/runtime/overlay_store.hpp"
+#include "myelin/runtime/signing.hpp"
+
+namespace myelin::actors {
+
+/// Errors of an upload that are about the device's state, not the file
+/// (HTTP 409).
+enum class firmware_upload_errc : uint8_t {
+  /// Another upload is in progress.
+  busy = 1,
+  /// The active slot changed while the image was written (e.g. a revert).
+  slot_changed,
+};
+
+std::string to_string(firmware_upload_errc x);
+
+caf::error make_error(firmware_upload_errc x, std::string context);
+
+/// Where firmware goes and what this device accepts (the [firmware] config).
+struct firmware_upload_options {
+  /// The device's own platform and architecture; a firmware for anything else
+  /// is refused.
+  std::string platform;
+  std::string architecture;
+  /// Keys a firmware's manifest must be signed by (none: every upload is refused).
+  std::vector<runtime::public_key> trusted;
+  /// Block devices or files of slots a and b.
+  std::string slot_a;
+  std::string slot_b;
+  /// Created before a slot is written when not empty (where the host-mode
+  /// default slot files live).
+  std::string slot_dir;
+  /// Capacity of a slot that is a regular file (block devices: their size).
+  uint64_t file_slot_size = 0;
+  /// Cleared after a switch to new firmware (see clear_overlays()).
+  std::string overlays_dir;
+  /// The overlay store's options (persistent and volatile overlays, stack,
+  /// last-good); when set, runtime::clear_overlays() clears it instead.
+  std::optional<runtime::overlay_store_options> overlay_store;
+  /// Bytes buffered between the network and the slot.
+  size_t buffer_bytes = 8u << 20;
+};
+
+/// Reads the [firmware] section. Host mode defaults: slots are
+/// `<state>/firmware/slot-a.img` and `slot-b.img`. A malformed trusted key is
+/// logged and left out, so the device still boots (decision 0004); firmware
+/// signed with it is refused. No errors today: the expected<> leaves room for
+/// checks that must stop the boot.
+caf::expected<firmware_upload_options> firmware_upload_options_from(const runtime::config& cfg,
+                                                                    const std::string& state_dir);
+
+/// Removes the contents of the overlay directory (the overlays belong to the
+/// firmware they were made for). A missing directory is fine. Errors: io_error.
+/// The hook the overlay store builds on: it is called after every switch.
+caf::error clear_overlays(const std::string& overlays_dir);
+
+/// The KV changes that make `slot` active with `m` as its firmware,
+/// unvalidated, under the scheme `contents` uses. Errors: unknown_slot.
+caf::expected<runtime::kv_changes> install_changes(const runtime::kv_map& contents,
+                                                   const runtime::firmware_manifest& m,
+                                                   const std::string& slot);
+
+/// What GET /v1/fw/upload/status shows.
+struct firmware_upload_progress {
+  /// idle, receiving, switching, done, failed.
+  std::string state = "idle";
+  uint64_t bytes = 0;
+  /// 0 when unknown (no size header).
+  uint64_t total = 0;
+  uint64_t written = 0;
+  std::string slot;
+  std::string version;
+  std::string error;
+};
+
+/// How an upload ended.
+struct firmware_upload_outcome {
+  /// HTTP status: 200, or the error's mapping (400 bad file, 403 signature,
+  /// 409 busy or slot changed, 413 too large, 422 wrong target, 500/503 device).
+  int status = 200;
+  caf::error error;
+  std::string slot;
+  runtime::firmware_manifest manifest;
+};
+
+/// Hands the request body to `sink` chunk by chunk; false if the body could
+/// not be read completely (connection dropped, timeout).
+using body_reader = std::function<bool(const std::function<bool(const char*, size_t)>& sink)>;
+
+/// Runs uploads, one at a time, and remembers the progress of the last one.
+class firmware_upload {
+ public:
+  firmware_upload(caf::actor_system& sys, firmware_upload_options opts);
+
+  /// Installs the firmware read by `read_body` (blocking, on the caller's
+  /// thread plus one installer thread). `total` is the body size if known.
+  firmware_upload_outcome run(const body_reader& read_body, uint64_t total);
+
+  firmware_upload_progress progress() const;
+
+ private:
+  caf::error install(const body_reader& read_body, firmware_upload_outcome& out);
+  void set(const std::function<void(firmware_upload_progress&)>& fn);
+
+  caf::actor_system& sys_;
+  firmware_upload_options opts_;
+  std::atomic<bool> busy_{false};
+  mutable std::mutex mtx_;
+  firmware_upload_progress progress_;
+};
+
+}  // namespace myelin::actors

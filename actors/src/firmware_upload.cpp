@@ -1,0 +1,476 @@
+// Firmware installation from a streamed upload (see firmware_upload.hpp).
+#include "myelin/actors/firmware_upload.hpp"
+#include "myelin/actors/overlays.hpp"
+
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <optional>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+#include <caf/actor_registry.hpp>
+#include <caf/make_message.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "myelin/actors/kv.hpp"
+#include "myelin/runtime/firmware_archive.hpp"
+#include "myelin/runtime/firmware_slot.hpp"
+#include "myelin/runtime/firmware_status.hpp"
+
+namespace myelin::actors {
+
+namespace {
+
+using runtime::firmware_file_errc;
+
+std::shared_ptr<spdlog::logger> log() {
+  auto l = spdlog::get("firmware");
+  return l ? l : spdlog::default_logger();
+}
+
+constexpr size_t pipe_block = 1 << 20;
+
+/// A bounded byte pipe between the HTTP thread (producer) and the installer
+/// thread (consumer), in blocks of pipe_block bytes. When the consumer stops
+/// early (it found an error), the producer's bytes are dropped so that the
+/// HTTP thread can read the rest of the body and answer with the reason.
+class byte_pipe {
+ public:
+  explicit byte_pipe(size_t bytes) : blocks_(std::max<size_t>(2, bytes / pipe_block)) {}
+
+  /// Producer: appends bytes (blocks while the buffer is full).
+  void push(const char* data, size_t size) {
+    while (size > 0) {
+      if (filling_.capacity() == 0) {
+        if (!take_free_block()) {
+          return;  // the consumer is gone: drop
+        }
+      }
+      auto n = std::min(size, pipe_block - filling_.size());
+      filling_.insert(filling_.end(), data, data + n);
+      data += n;
+      size -= n;
+      if (filling_.size() == pipe_block) {
+        hand_over();
+      }
+    }
+  }
+
+  /// Producer: the body ended (`complete` false: it broke off).
+  void close(bool complete) {
+    if (!filling_.empty()) {
+      hand_over();
+    }
+    std::lock_guard<std::mutex> lock{mtx_};
+    closed_ = true;
+    complete_ = complete;
+    cv_.notify_all();
+  }
+
+  /// Consumer: the next block (valid until the next call); empty at the end;
+  /// an error when the body broke off.
+  caf::expected<std::string_view> pull() {
+    std::unique_lock<std::mutex> lock{mtx_};
+    if (current_) {
+      recycle(std::move(*current_));
+      current_.reset();
+    }
+    cv_.wait(lock, [this] { return !full_.empty() || closed_; });
+    if (full_.empty()) {
+      if (!complete_) {
+        return runtime::make_error(firmware_file_errc::truncated,
+                                   "the upload broke off before the end of the firmware file");
+      }
+      return std::string_view{};
+    }
+    current_ = std::move(full_.front());
+    full_.pop_front();
+    return std::string_view{current_->data(), current_->size()};
+  }
+
+  /// Consumer: stops; everything pushed from now on is dropped.
+  void stop_consuming() {
+    std::lock_guard<std::mutex> lock{mtx_};
+    consumer_gone_ = true;
+    full_.clear();
+    cv_.notify_all();
+  }
+
+ private:
+  void recycle(std::vector<char> block) {
+    block.clear();
+    free_.push_back(std::move(block));
+    cv_.notify_all();
+  }
+
+  bool take_free_block() {
+    std::unique_lock<std::mutex> lock{mtx_};
+    cv_.wait(lock, [this] { return consumer_gone_ || !free_.empty() || allocated_ < blocks_; });
+    if (consumer_gone_) {
+      return false;
+    }
+    if (!free_.empty()) {
+      filling_ = std::move(free_.back());
+      free_.pop_back();
+    } else {
+      ++allocated_;
+      filling_ = std::vector<char>{};
+      filling_.reserve(pipe_block);
+    }
+    return true;
+  }
+
+  void hand_over() {
+    std::lock_guard<std::mutex> lock{mtx_};
+    if (!consumer_gone_) {
+      full_.push_back(std::move(filling_));
+      cv_.notify_all();
+    }
+    filling_ = std::vector<char>{};
+  }
+
+  const size_t blocks_;
+  size_t allocated_ = 0;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::deque<std::vector<char>> full_;
+  std::vector<std::vector<char>> free_;
+  std::vector<char> filling_;
+  std::optional<std::vector<char>> current_;
+  bool closed_ = false;
+  bool complete_ = false;
+  bool consumer_gone_ = false;
+};
+
+int http_status_of(const caf::error& err) {
+  if (err.category() == caf::atom("fwfile")) {
+    switch (static_cast<firmware_file_errc>(err.code())) {
+      case firmware_file_errc::bad_manifest:
+      case firmware_file_errc::bad_archive:
+      case firmware_file_errc::truncated:
+      case firmware_file_errc::hash_mismatch:
+        return 400;
+      case firmware_file_errc::bad_signature:
+        return 403;
+      case firmware_file_errc::wrong_target:
+        return 422;
+      case firmware_file_errc::too_large:
+        return 413;
+      case firmware_file_errc::io_error:
+        return 500;
+    }
+  }
+  if (err.category() == caf::atom("firmware") || err.category() == caf::atom("fwupload")) {
+    return 409;
+  }
+  if (err.category() == caf::atom("kv")) {
+    return 503;
+  }
+  return 500;
+}
+
+caf::error no_kv() {
+  return runtime::make_error(runtime::kv_errc::unreadable, "the kv service is not running");
+}
+
+/// Asks the kv service (blocking, from a non-actor thread).
+caf::expected<runtime::kv_map> read_kv(caf::actor_system& sys) {
+  auto kv = sys.registry().get<caf::actor>(kv_registry_name);
+  if (!kv) {
+    return no_kv();
+  }
+  caf::scoped_actor self{sys};
+  caf::expected<runtime::kv_map> out{caf::error{}};
+  self->request(kv, std::chrono::seconds{10}, kv_get_all_atom::value)
+      .receive([&](runtime::kv_map& m) { out = std::move(m); },
+               [&](caf::error& err) { out = std::move(err); });
+  return out;
+}
+
+caf::error update_kv(caf::actor_system& sys, kv_update_fn fn) {
+  auto kv = sys.registry().get<caf::actor>(kv_registry_name);
+  if (!kv) {
+    return no_kv();
+  }
+  caf::scoped_actor self{sys};
+  caf::error out;
+  self->request(kv, std::chrono::seconds{30}, kv_update_atom::value, std::move(fn))
+      .receive([] {}, [&](caf::error& err) { out = std::move(err); });
+  return out;
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  if (a == b) {
+    return true;
+  }
+  struct stat sa {};
+  struct stat sb {};
+  if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) {
+    return false;
+  }
+  if (S_ISBLK(sa.st_mode) && S_ISBLK(sb.st_mode)) {
+    return sa.st_rdev == sb.st_rdev;
+  }
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+}  // namespace
+
+std::string to_string(firmware_upload_errc x) {
+  switch (x) {
+    case firmware_upload_errc::busy:
+      return "busy";
+    case firmware_upload_errc::slot_changed:
+      return "slot_changed";
+  }
+  return "firmware_upload_errc(" + std::to_string(static_cast<int>(x)) + ")";
+}
+
+caf::error make_error(firmware_upload_errc x, std::string context) {
+  return caf::error{static_cast<uint8_t>(x), caf::atom("fwupload"),
+                    caf::make_message(std::move(context))};
+}
+
+caf::expected<firmware_upload_options> firmware_upload_options_from(const runtime::config& cfg,
+                                                                    const std::string& state_dir) {
+  firmware_upload_options o;
+  o.platform = cfg.get_string("firmware.platform");
+  o.architecture = cfg.get_string("firmware.architecture");
+  if (o.architecture.empty()) {
+    struct utsname u {};
+    if (::uname(&u) == 0) {
+      o.architecture = u.machine;
+    }
+  }
+  for (const auto& text : cfg.get_list("firmware.trusted_keys")) {
+    auto key = runtime::parse_public_key(text);
+    if (!key) {
+      // Like any broken configuration (decision 0004), this must not stop the
+      // device from booting: the key is left out; firmware signed with it is refused.
+      log()->error("firmware.trusted_keys: '{}' is not an ed25519 key ({}); ignored", text,
+                   runtime::describe(key.error()));
+      continue;
+    }
+    o.trusted.push_back(*key);
+  }
+  auto dir = state_dir + "/firmware";
+  o.slot_a = cfg.get_string("firmware.slots.a");
+  o.slot_b = cfg.get_string("firmware.slots.b");
+  if (o.slot_a.empty()) {
+    o.slot_a = dir + "/slot-a.img";
+    o.slot_dir = dir;
+  }
+  if (o.slot_b.empty()) {
+    o.slot_b = dir + "/slot-b.img";
+    o.slot_dir = dir;
+  }
+  o.file_slot_size = static_cast<uint64_t>(cfg.get_int("firmware.file_slot_size_mb")) << 20;
+  o.buffer_bytes = static_cast<size_t>(cfg.get_int("firmware.upload_buffer_mb")) << 20;
+  o.overlays_dir = state_dir + "/overlays";
+  if (auto ov = overlay_options_from(cfg, state_dir)) {
+    o.overlay_store = std::move(*ov);
+  }
+  return o;
+}
+
+caf::error clear_overlays(const std::string& overlays_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (overlays_dir.empty() || !fs::exists(overlays_dir, ec)) {
+    return {};
+  }
+  for (const auto& entry : fs::directory_iterator(overlays_dir, ec)) {
+    fs::remove_all(entry.path(), ec);
+    if (ec) {
+      return runtime::make_error(firmware_file_errc::io_error,
+                                 "cannot remove " + entry.path().string() + ": " + ec.message());
+    }
+  }
+  if (ec) {
+    return runtime::make_error(firmware_file_errc::io_error, overlays_dir + ": " + ec.message());
+  }
+  return {};
+}
+
+caf::expected<runtime::kv_changes> install_changes(const runtime::kv_map& contents,
+                                                   const runtime::firmware_manifest& m,
+                                                   const std::string& slot) {
+  if (slot != "a" && slot != "b") {
+    return runtime::make_error(runtime::firmware_errc::unknown_slot,
+                               "cannot install into slot '" + slot + "'");
+  }
+  runtime::kv_changes changes;
+  for (auto& [key, value] : runtime::slot_metadata(m, slot)) {
+    // An empty field is deleted, so nothing of the slot's previous firmware stays.
+    changes[key] = value.empty() ? std::nullopt : std::optional<std::string>{value};
+  }
+  changes["nerves_fw_active"] = slot;
+  changes["nerves_fw_validated"] = "0";
+  if (contents.count(slot + ".nerves_fw_validated") != 0) {
+    changes[slot + ".nerves_fw_validated"] = "0";
+  }
+  if (runtime::scheme_of(contents) == runtime::validation_scheme::uboot_bootcount) {
+    changes["upgrade_available"] = "1";
+    changes["bootcount"] = "0";
+  }
+  return changes;
+}
+
+firmware_upload::firmware_upload(caf::actor_system& sys, firmware_upload_options opts)
+    : sys_(sys), opts_(std::move(opts)) {}
+
+firmware_upload_progress firmware_upload::progress() const {
+  std::lock_guard<std::mutex> lock{mtx_};
+  return progress_;
+}
+
+void firmware_upload::set(const std::function<void(firmware_upload_progress&)>& fn) {
+  std::lock_guard<std::mutex> lock{mtx_};
+  fn(progress_);
+}
+
+firmware_upload_outcome firmware_upload::run(const body_reader& read_body, uint64_t total) {
+  firmware_upload_outcome out;
+  if (busy_.exchange(true)) {
+    out.status = 409;
+    out.error = make_error(firmware_upload_errc::busy, "another firmware upload is in progress");
+    // Read (and drop) the body so the client gets this answer.
+    read_body([](const char*, size_t) { return true; });
+    return out;
+  }
+  set([total](firmware_upload_progress& p) {
+    p = firmware_upload_progress{};
+    p.state = "receiving";
+    p.total = total;
+  });
+  out.error = install(read_body, out);
+  if (out.error) {
+    out.status = http_status_of(out.error);
+    auto why = runtime::describe(out.error);
+    log()->error("firmware upload refused: {}", why);
+    set([&why](firmware_upload_progress& p) {
+      p.state = "failed";
+      p.error = why;
+    });
+  } else {
+    log()->info("firmware {} {} installed in slot {}; slot {} is active and not validated yet",
+                out.manifest.product, out.manifest.version, out.slot, out.slot);
+    set([](firmware_upload_progress& p) { p.state = "done"; });
+  }
+  busy_ = false;
+  return out;
+}
+
+caf::error firmware_upload::install(const body_reader& read_body, firmware_upload_outcome& out) {
+  auto drop_body = [&read_body] { read_body([](const char*, size_t) { return true; }); };
+  auto kv = read_kv(sys_);
+  if (!kv) {
+    drop_body();
+    return kv.error();
+  }
+  auto active = runtime::active_slot(*kv);
+  auto target = runtime::other_slot(active);
+  if (target.empty()) {
+    drop_body();
+    return runtime::make_error(runtime::firmware_errc::unknown_slot,
+                               "the active slot '" + active + "' is neither a nor b");
+  }
+  const auto& path = target == "a" ? opts_.slot_a : opts_.slot_b;
+  const auto& running = target == "a" ? opts_.slot_b : opts_.slot_a;
+  if (same_file(path, running)) {
+    drop_body();
+    return runtime::make_error(
+        firmware_file_errc::io_error,
+        "slots a and b are the same (" + path + "): refusing to overwrite the running firmware");
+  }
+  out.slot = target;
+  set([&target](firmware_upload_progress& p) { p.slot = target; });
+
+  byte_pipe pipe{opts_.buffer_bytes};
+  std::optional<runtime::firmware_slot_writer> slot;
+  caf::expected<runtime::firmware_read_result> result{caf::error{}};
+  std::thread installer([&] {
+    runtime::firmware_read_options ro;
+    ro.trusted = opts_.trusted;
+    ro.on_manifest = [&](const runtime::firmware_manifest& m) -> caf::error {
+      if (m.platform != opts_.platform || m.architecture != opts_.architecture) {
+        return runtime::make_error(firmware_file_errc::wrong_target,
+                                   "firmware is for " + m.platform + "/" + m.architecture +
+                                       ", this device is " + opts_.platform + "/" +
+                                       opts_.architecture);
+      }
+      const auto* rootfs = m.find(runtime::rootfs_resource);
+      if (!opts_.slot_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(opts_.slot_dir, ec);
+      }
+      auto w = runtime::firmware_slot_writer::open(path, rootfs->size, opts_.file_slot_size);
+      if (!w) {
+        return w.error();
+      }
+      slot.emplace(std::move(*w));
+      set([&m](firmware_upload_progress& p) { p.version = m.version; });
+      return {};
+    };
+    ro.on_data = [&](const runtime::firmware_resource& r, const char* data,
+                     size_t size) -> caf::error {
+      if (r.name != runtime::rootfs_resource) {
+        return {};  // other resources are verified, not installed (yet)
+      }
+      auto err = slot->write(data, size);
+      auto written = slot->written();
+      set([written](firmware_upload_progress& p) { p.written = written; });
+      return err;
+    };
+    result = runtime::read_firmware([&pipe] { return pipe.pull(); }, ro);
+    pipe.stop_consuming();
+  });
+  bool complete = read_body([&](const char* data, size_t size) {
+    pipe.push(data, size);
+    set([size](firmware_upload_progress& p) { p.bytes += size; });
+    return true;
+  });
+  pipe.close(complete);
+  installer.join();
+  if (!result) {
+    return result.error();
+  }
+  if (!complete) {
+    return runtime::make_error(firmware_file_errc::truncated,
+                               "the upload broke off after the end of the firmware file");
+  }
+  set([](firmware_upload_progress& p) { p.state = "switching"; });
+  if (auto err = slot->finish()) {
+    return err;
+  }
+  out.manifest = result->manifest;
+  // One atomic read-modify-write: either all of the new slot's metadata and
+  // the switch, or nothing (kill -9 included: the environment is redundant).
+  auto manifest = result->manifest;
+  auto err = update_kv(
+      sys_,
+      [manifest, target, active](const runtime::kv_map& now) -> caf::expected<runtime::kv_changes> {
+        if (runtime::active_slot(now) != active) {
+          return make_error(firmware_upload_errc::slot_changed,
+                            "the active slot changed during the upload; not switching");
+        }
+        return install_changes(now, manifest, target);
+      });
+  if (err) {
+    return err;
+  }
+  auto cleared = opts_.overlay_store ? runtime::clear_overlays(*opts_.overlay_store)
+                                     : clear_overlays(opts_.overlays_dir);
+  if (cleared) {
+    // The switch happened; stale overlays are logged, not a failed update.
+    log()->error("firmware: {}", runtime::describe(cleared));
+  }
+  return {};
+}
+
+}  // namespace myelin::actors

@@ -1,0 +1,147 @@
+// Sequential writing of an image into a firmware slot (block device or file).
+#include "myelin/runtime/firmware_slot.hpp"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "myelin/runtime/firmware_manifest.hpp"
+
+namespace myelin::runtime {
+
+namespace {
+
+caf::error io_error(const std::string& path, const std::string& what) {
+  return make_error(firmware_file_errc::io_error, "slot " + path + ": " + what);
+}
+
+}  // namespace
+
+firmware_slot_writer::firmware_slot_writer(firmware_slot_writer&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      regular_(other.regular_),
+      image_size_(other.image_size_),
+      written_(other.written_),
+      path_(std::move(other.path_)) {}
+
+firmware_slot_writer& firmware_slot_writer::operator=(firmware_slot_writer&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+    fd_ = std::exchange(other.fd_, -1);
+    regular_ = other.regular_;
+    image_size_ = other.image_size_;
+    written_ = other.written_;
+    path_ = std::move(other.path_);
+  }
+  return *this;
+}
+
+firmware_slot_writer::~firmware_slot_writer() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+}
+
+caf::expected<uint64_t> firmware_slot_writer::capacity_of(const std::string& path,
+                                                          uint64_t file_capacity) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      return file_capacity;
+    }
+    return io_error(path, std::strerror(errno));
+  }
+  if (S_ISREG(st.st_mode)) {
+    return file_capacity;
+  }
+  if (!S_ISBLK(st.st_mode)) {
+    return io_error(path, "neither a block device nor a regular file");
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return io_error(path, std::strerror(errno));
+  }
+  uint64_t size = 0;
+  int rc = ::ioctl(fd, BLKGETSIZE64, &size);
+  ::close(fd);
+  if (rc != 0) {
+    return io_error(path, std::string{"cannot read its size: "} + std::strerror(errno));
+  }
+  return size;
+}
+
+caf::expected<firmware_slot_writer> firmware_slot_writer::open(const std::string& path,
+                                                               uint64_t image_size,
+                                                               uint64_t file_capacity) {
+  auto capacity = capacity_of(path, file_capacity);
+  if (!capacity) {
+    return capacity.error();
+  }
+  if (image_size > *capacity) {
+    return make_error(firmware_file_errc::too_large,
+                      "the root file system image (" + std::to_string(image_size) +
+                          " bytes) does not fit slot " + path + " (" + std::to_string(*capacity) +
+                          " bytes)");
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return io_error(path, std::strerror(errno));
+  }
+  struct stat st {};
+  ::fstat(fd, &st);
+  firmware_slot_writer w;
+  w.fd_ = fd;
+  w.regular_ = S_ISREG(st.st_mode);
+  w.image_size_ = image_size;
+  w.path_ = path;
+  return w;
+}
+
+caf::error firmware_slot_writer::write(const char* data, size_t size) {
+  if (written_ + size > image_size_) {
+    return make_error(firmware_file_errc::too_large,
+                      "slot " + path_ + ": more data than announced");
+  }
+  while (size > 0) {
+    auto n = ::pwrite(fd_, data, size, static_cast<off_t>(written_));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return io_error(path_, n == 0 ? std::string{"no space left"} : std::strerror(errno));
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+    written_ += static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
+caf::error firmware_slot_writer::finish() {
+  if (written_ != image_size_) {
+    return make_error(firmware_file_errc::truncated,
+                      "slot " + path_ + ": only " + std::to_string(written_) + " of " +
+                          std::to_string(image_size_) + " bytes arrived");
+  }
+  if (regular_ && ::ftruncate(fd_, static_cast<off_t>(image_size_)) != 0) {
+    return io_error(path_, std::strerror(errno));
+  }
+  if (::fsync(fd_) != 0) {
+    return io_error(path_, std::string{"fsync: "} + std::strerror(errno));
+  }
+  int fd = std::exchange(fd_, -1);
+  if (::close(fd) != 0) {
+    return io_error(path_, std::strerror(errno));
+  }
+  return {};
+}
+
+}  // namespace myelin::runtime

@@ -1,0 +1,527 @@
+// End to end: signed firmware files made by the real `myelin fw create`, pushed
+// with `myelin fw push` into a real myelin-boot (host mode, file slots), with
+// every kind of bad input, kill -9 during streaming, and validate/revert cycles.
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "device_fixture.hpp"
+#include "myelin/runtime/signing.hpp"
+#include "myelin/test/support.hpp"
+
+using namespace std::chrono_literals;
+using myelin::test::booted_device;
+using myelin::test::child_process;
+using myelin::test::read_file;
+using myelin::test::run;
+using myelin::test::run_myelin;
+using myelin::test::shell_quote;
+using myelin::test::temp_dir;
+using myelin::test::write_file;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* platform = "testboard";
+constexpr const char* arch = "testarch";
+
+/// A signing key, a trusted key and an untrusted one, and test images.
+struct firmware_workshop {
+  temp_dir dir;
+  std::string key;
+  std::string pub;
+  std::string other_key;
+  std::string image;
+  std::string image_data;
+
+  explicit firmware_workshop(size_t image_size = 3 << 20) {
+    auto keys = myelin::runtime::generate_key_pair();
+    EXPECT_FALSE(myelin::runtime::write_key_pair(keys, (dir / "dev").string()));
+    key = (dir / "dev.key").string();
+    pub = myelin::runtime::format_public_key(keys.pub);
+    auto other = myelin::runtime::generate_key_pair();
+    EXPECT_FALSE(myelin::runtime::write_key_pair(other, (dir / "other").string()));
+    other_key = (dir / "other.key").string();
+    image = (dir / "rootfs.img").string();
+    image_data = random_bytes(image_size, 1);
+    write_file(image, image_data);
+  }
+
+  static std::string random_bytes(size_t n, unsigned seed) {
+    std::mt19937 gen{seed};
+    std::string s(n, '\0');
+    for (auto& c : s) {
+      c = static_cast<char>(gen() & 0xff);
+    }
+    return s;
+  }
+
+  /// Runs `myelin fw create`; returns the .fw path. `overrides` replace or
+  /// add options (e.g. {"--key", other}).
+  std::string create(const std::string& name, const std::string& version,
+                     std::map<std::string, std::string> overrides = {}) {
+    auto out = (dir / (name + ".fw")).string();
+    std::map<std::string, std::string> opts{{"--key", key},
+                                            {"--product", "demo"},
+                                            {"--version", version},
+                                            {"--platform", platform},
+                                            {"--architecture", arch},
+                                            {"--rootfs", image},
+                                            {"--author", "Test Author"},
+                                            {"--vcs", "abc123"},
+                                            {"-o", out}};
+    for (auto& [k, v] : overrides) {
+      opts[k] = v;
+    }
+    std::vector<std::string> args{"fw", "create"};
+    for (auto& [k, v] : opts) {
+      args.push_back(k);
+      args.push_back(v);
+    }
+    auto r = run_myelin(args);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return out;
+  }
+
+  /// Device options: this workshop's key trusted, platform and architecture set.
+  std::vector<std::string> device_args(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> args{"--set", "firmware.trusted_keys=" + pub,
+                                  "--set", std::string{"firmware.platform="} + platform,
+                                  "--set", std::string{"firmware.architecture="} + arch};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+};
+
+/// Everything that must not change on bad input: the environment files (both
+/// copies) and the running slot, byte for byte.
+std::map<std::string, std::string> protected_state(const booted_device& dev) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::directory_iterator(dev.state + "/kv")) {
+    out[e.path().string()] = read_file(e.path());
+  }
+  out["slot-a"] = read_file(dev.state + "/firmware/slot-a.img");
+  return out;
+}
+
+/// Names what differs between two protected_state() snapshots.
+void expect_unchanged(const std::map<std::string, std::string>& before,
+                      const std::map<std::string, std::string>& after) {
+  EXPECT_EQ(before.size(), after.size());
+  for (const auto& [name, data] : before) {
+    auto it = after.find(name);
+    EXPECT_TRUE(it != after.end() && it->second == data) << name << " changed";
+  }
+}
+
+std::string slot_b(const booted_device& dev) {
+  return read_file(dev.state + "/firmware/slot-b.img");
+}
+
+/// A device whose running slot a holds a known image.
+std::unique_ptr<booted_device> device_with_running_slot(const firmware_workshop& w,
+                                                        std::vector<std::string> extra = {}) {
+  auto state = std::make_unique<temp_dir>();
+  fs::create_directories(state->path() / "firmware");
+  write_file(state->path() / "firmware" / "slot-a.img", "the running firmware");
+  auto dev =
+      std::make_unique<booted_device>(w.device_args(std::move(extra)), state->path().string());
+  dev->own_state = std::move(state);
+  return dev;
+}
+
+nlohmann::json upload_status(const booted_device& dev) {
+  httplib::Client cli{"127.0.0.1", dev.port};
+  auto res = cli.Get("/v1/fw/upload/status");
+  return res ? nlohmann::json::parse(res->body, nullptr, false) : nlohmann::json{};
+}
+
+std::string kv_list(const std::string& fw_env_config) {
+  return run_myelin({"kv", "list", "--fw-env-config", fw_env_config}).output;
+}
+
+/// A copy of `fw` with one byte flipped at `offset` from the start or end.
+std::string corrupt_copy(const std::string& fw, long offset, const std::string& out) {
+  auto data = read_file(fw);
+  auto pos = offset >= 0 ? static_cast<size_t>(offset) : data.size() + static_cast<size_t>(offset);
+  data[pos] = static_cast<char>(data[pos] ^ 0x01);
+  write_file(out, data);
+  return out;
+}
+
+}  // namespace
+
+// create -> info -> push: slot b holds the image, the KV the new metadata,
+// b is active and unvalidated.
+TEST(firmware_update, push_installs_into_inactive_slot) {
+  firmware_workshop w;
+  auto fw = w.create("v2", "2.0.0", {{"--description", "second release"}, {"--misc", "x=1"}});
+  auto info = run_myelin({"fw", "info", fw, "--key", w.pub});
+  ASSERT_EQ(info.exit_code, 0) << info.output;
+  EXPECT_NE(info.output.find("version: 2.0.0\n"), std::string::npos) << info.output;
+  EXPECT_NE(info.output.find("signature: verified"), std::string::npos) << info.output;
+  auto dev = device_with_running_slot(w);
+  ASSERT_GT(dev->port, 0);
+  auto before = protected_state(*dev);
+  auto push = run_myelin({"fw", "push", "--device", dev->address(), fw});
+  ASSERT_EQ(push.exit_code, 0) << push.output << dev->proc->output();
+  EXPECT_NE(push.output.find("installed demo 2.0.0 in slot b"), std::string::npos) << push.output;
+  EXPECT_TRUE(slot_b(*dev) == w.image_data) << "slot b does not hold the image";
+  EXPECT_EQ(read_file(dev->state + "/firmware/slot-a.img"), "the running firmware");
+  auto kv = kv_list(dev->fw_env_config());
+  for (const char* line :
+       {"b.nerves_fw_product=demo\n", "b.nerves_fw_version=2.0.0\n",
+        "b.nerves_fw_platform=testboard\n", "b.nerves_fw_architecture=testarch\n",
+        "b.nerves_fw_author=Test Author\n", "b.nerves_fw_vcs_identifier=abc123\n",
+        "b.nerves_fw_description=second release\n", "b.nerves_fw_misc=x=1\n",
+        "nerves_fw_active=b\n", "nerves_fw_validated=0\n", "a.nerves_fw_version=0.1.0\n"}) {
+    EXPECT_NE(kv.find(line), std::string::npos) << line << " missing in\n" << kv;
+  }
+  EXPECT_NE(kv.find("b.nerves_fw_uuid="), std::string::npos) << kv;
+  auto status = run_myelin({"fw", "status", "--device", dev->address()});
+  EXPECT_EQ(status.output, "active: b\nnext: a\nvalidation: unvalidated\n");
+  auto progress = upload_status(*dev);
+  EXPECT_EQ(progress["state"], "done");
+  EXPECT_EQ(progress["bytes"], progress["total"]);
+  EXPECT_EQ(progress["written"], w.image_data.size());
+}
+
+// Each bad file or mismatch is refused with its reason; the KV and the running
+// slot stay byte for byte, and files refused before writing leave slot b alone.
+TEST(firmware_update, bad_input_changes_nothing) {
+  firmware_workshop w;
+  auto good = w.create("good", "2.0.0");
+  auto dev = device_with_running_slot(w);
+  ASSERT_GT(dev->port, 0);
+  write_file(dev->state + "/firmware/slot-b.img", "old slot b");
+  auto before = protected_state(*dev);
+  auto fw_size = static_cast<long>(fs::file_size(good));
+
+  struct bad_case {
+    std::string name;
+    std::string file;
+    std::string reason;
+    bool slot_b_untouched;
+  };
+  std::vector<bad_case> cases;
+  cases.push_back({"untrusted key", w.create("untrusted", "2.0.0", {{"--key", w.other_key}}),
+                   "signature does not verify", true});
+  cases.push_back({"tampered manifest", corrupt_copy(good, 600, (w.dir / "tm.fw").string()),
+                   "signature does not verify", true});
+  cases.push_back({"wrong platform", w.create("plat", "2.0.0", {{"--platform", "otherboard"}}),
+                   "firmware is for otherboard/testarch", true});
+  cases.push_back({"wrong architecture", w.create("arch", "2.0.0", {{"--architecture", "arm"}}),
+                   "firmware is for testboard/arm", true});
+  cases.push_back({"hash mismatch", corrupt_copy(good, -4000, (w.dir / "hm.fw").string()),
+                   "has SHA-256", false});
+  {
+    auto data = read_file(good);
+    write_file(w.dir / "trunc.fw", data.substr(0, data.size() / 2));
+    cases.push_back({"truncated file", (w.dir / "trunc.fw").string(), "truncated", false});
+  }
+  write_file(w.dir / "garbage.fw", std::string(5000, 'x'));
+  cases.push_back({"not an archive", (w.dir / "garbage.fw").string(), "firmware file", true});
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    write_file(dev->state + "/firmware/slot-b.img", "old slot b");
+    auto push = run_myelin({"fw", "push", "--device", dev->address(), c.file});
+    EXPECT_EQ(push.exit_code, 1) << push.output;
+    EXPECT_NE(push.output.find(c.reason), std::string::npos) << push.output;
+    expect_unchanged(before, protected_state(*dev));
+    if (c.slot_b_untouched) {
+      EXPECT_TRUE(slot_b(*dev) == "old slot b") << "slot b was written";
+    }
+    EXPECT_EQ(upload_status(*dev)["state"], "failed");
+  }
+  // The same good file still installs afterwards.
+  auto push = run_myelin({"fw", "push", "--device", dev->address(), good});
+  EXPECT_EQ(push.exit_code, 0) << push.output;
+  EXPECT_NE(fw_size, 0);
+}
+
+// An image larger than the slot, and a slot that cannot be written, are
+// refused before anything is written.
+TEST(firmware_update, oversized_and_unwritable_slot_refused) {
+  firmware_workshop w;
+  auto fw = w.create("big", "2.0.0");
+  {
+    auto dev = device_with_running_slot(w, {"--set", "firmware.file_slot_size_mb=1"});
+    ASSERT_GT(dev->port, 0);
+    auto before = protected_state(*dev);
+    auto push = run_myelin({"fw", "push", "--device", dev->address(), fw});
+    EXPECT_EQ(push.exit_code, 1);
+    EXPECT_NE(push.output.find("does not fit slot"), std::string::npos) << push.output;
+    expect_unchanged(before, protected_state(*dev));
+    EXPECT_FALSE(fs::exists(dev->state + "/firmware/slot-b.img"));
+  }
+  {
+    auto dev = device_with_running_slot(
+        w, {"--set", "firmware.slots.b=/nonexistent-" + std::to_string(getpid()) + "/slot-b"});
+    ASSERT_GT(dev->port, 0);
+    auto before = protected_state(*dev);
+    auto push = run_myelin({"fw", "push", "--device", dev->address(), fw});
+    EXPECT_EQ(push.exit_code, 1);
+    EXPECT_NE(push.output.find("No such file or directory"), std::string::npos) << push.output;
+    expect_unchanged(before, protected_state(*dev));
+  }
+}
+
+// A loop device smaller than the image as slot b: refused as too large, the
+// device's contents untouched.
+TEST(firmware_update, tiny_loop_device_slot_refused) {
+  MYELIN_REQUIRE_ROOT();
+  if (run("command -v losetup").exit_code != 0) {
+    GTEST_SKIP() << "needs losetup";
+  }
+  firmware_workshop w;
+  auto fw = w.create("big", "2.0.0");
+  auto backing = (w.dir / ("loop-" + std::to_string(getpid()) + ".img")).string();
+  write_file(backing, std::string(1 << 20, 'L'));
+  auto r = run("losetup -f --show " + shell_quote(backing));
+  if (r.exit_code != 0) {
+    GTEST_SKIP() << "no loop device available: " << r.output;
+  }
+  auto loop = r.output.substr(0, r.output.find('\n'));
+  struct detach {
+    std::string dev;
+    ~detach() { run("losetup -d " + shell_quote(dev)); }
+  } detach_guard{loop};
+  auto dev = device_with_running_slot(w, {"--set", "firmware.slots.b=" + loop});
+  ASSERT_GT(dev->port, 0);
+  auto before = protected_state(*dev);
+  auto push = run_myelin({"fw", "push", "--device", dev->address(), fw});
+  EXPECT_EQ(push.exit_code, 1);
+  EXPECT_NE(push.output.find("does not fit slot " + loop + " (1048576 bytes)"), std::string::npos)
+      << push.output;
+  expect_unchanged(before, protected_state(*dev));
+  EXPECT_TRUE(read_file(loop) == std::string(1 << 20, 'L')) << "the loop device was written";
+}
+
+// A second upload while one runs gets 409; an upload that breaks off changes
+// nothing, and the next push succeeds; a large body with Content-Length is 413.
+TEST(firmware_update, busy_dropped_and_restarted) {
+  firmware_workshop w;
+  auto fw = w.create("v2", "2.0.0");
+  auto data = read_file(fw);
+  auto dev = device_with_running_slot(w);
+  ASSERT_GT(dev->port, 0);
+  auto before = protected_state(*dev);
+  {
+    // A raw chunked upload that sends half the file and then hangs up.
+    httplib::Client first{"127.0.0.1", dev->port};
+    std::atomic<bool> half_sent{false};
+    std::atomic<bool> release{false};
+    std::thread t([&] {
+      first.Post(
+          "/v1/fw/upload",
+          [&](size_t offset, httplib::DataSink& sink) {
+            if (offset >= data.size() / 2) {
+              half_sent = true;
+              while (!release) {
+                std::this_thread::sleep_for(10ms);
+              }
+              return false;  // breaks the connection off mid-body
+            }
+            sink.write(data.data() + offset, std::min<size_t>(65536, data.size() / 2 - offset));
+            return true;
+          },
+          "application/octet-stream");
+    });
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!half_sent && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_TRUE(half_sent);
+    auto second = run_myelin({"fw", "push", "--device", dev->address(), fw});
+    EXPECT_EQ(second.exit_code, 1);
+    EXPECT_NE(second.output.find("another firmware upload is in progress"), std::string::npos)
+        << second.output;
+    release = true;
+    t.join();
+  }
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (upload_status(*dev)["state"] == "receiving" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(upload_status(*dev)["state"], "failed");
+  expect_unchanged(before, protected_state(*dev));
+  httplib::Client cli{"127.0.0.1", dev->port};
+  auto res = cli.Post("/v1/fw/upload", data, "application/octet-stream");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  expect_unchanged(before, protected_state(*dev));
+  auto push = run_myelin({"fw", "push", "--device", dev->address(), fw});
+  EXPECT_EQ(push.exit_code, 0) << push.output;
+  EXPECT_TRUE(slot_b(*dev) == w.image_data);
+}
+
+// kill -9 of the device at random points of an upload: after each, the KV
+// either is the old one or switched to a complete, verified image — never a
+// partial one.
+TEST(firmware_update, kill_during_streaming_never_switches_to_partial_image) {
+  firmware_workshop w{16 << 20};
+  auto fw = w.create("v2", "2.0.0");
+  std::mt19937 gen{static_cast<unsigned>(getpid())};
+  int switched = 0;
+  constexpr int trials = 20;
+  for (int trial = 0; trial < trials; ++trial) {
+    SCOPED_TRACE("trial " + std::to_string(trial));
+    auto dev = device_with_running_slot(w);
+    ASSERT_GT(dev->port, 0);
+    auto env_config = dev->fw_env_config();
+    auto before = kv_list(env_config);
+    // Kill after a random number of received bytes, or (a third of the
+    // trials) once the whole file arrived: while the slot syncs or the KV is
+    // written, or after the switch.
+    auto size = fs::file_size(fw);
+    auto threshold = std::uniform_int_distribution<uint64_t>{0, size + size / 2}(gen);
+    child_process push{{myelin::test::bin("myelin"), "fw", "push", "--device", dev->address(), fw}};
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto s = upload_status(*dev);
+      if (!s.is_object()) {
+        break;
+      }
+      auto state = s.value("state", "");
+      bool reached = threshold <= size              ? s.value("bytes", uint64_t{0}) >= threshold
+                     : threshold <= size + size / 4 ? state == "switching" || state == "done"
+                                                    : state == "done";
+      if (reached || state == "failed") {
+        break;
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+    dev->proc->signal(SIGKILL);
+    dev->proc->wait(10s);
+    push.wait(30s);
+    auto after = kv_list(env_config);
+    if (after == before) {
+      continue;
+    }
+    ++switched;
+    EXPECT_NE(after.find("nerves_fw_active=b\n"), std::string::npos) << after;
+    EXPECT_NE(after.find("b.nerves_fw_version=2.0.0\n"), std::string::npos) << after;
+    EXPECT_TRUE(slot_b(*dev) == w.image_data) << "switched to a partial image";
+  }
+  std::cout << "switched in " << switched << " of " << trials << " trials\n";
+}
+
+// validate / push again / revert / prevent-revert with real slots.
+TEST(firmware_update, validate_revert_cycles) {
+  firmware_workshop w;
+  auto v2 = w.create("v2", "2.0.0");
+  auto dev = device_with_running_slot(w);
+  ASSERT_GT(dev->port, 0);
+  auto addr = dev->address();
+  ASSERT_EQ(run_myelin({"fw", "push", "--device", addr, v2}).exit_code, 0);
+  ASSERT_EQ(run_myelin({"fw", "validate", "--device", addr}).exit_code, 0);
+  EXPECT_EQ(run_myelin({"fw", "status", "--device", addr}).output,
+            "active: b\nnext: b\nvalidation: validated\n");
+  // v3 goes to slot a (b is running); the running slot b is not written.
+  write_file(w.image, firmware_workshop::random_bytes(1 << 20, 7));
+  auto v3 = w.create("v3", "3.0.0");
+  auto b_before = slot_b(*dev);
+  ASSERT_EQ(run_myelin({"fw", "push", "--device", addr, v3}).exit_code, 0);
+  EXPECT_TRUE(slot_b(*dev) == b_before);
+  EXPECT_TRUE(read_file(dev->state + "/firmware/slot-a.img") == read_file(w.image));
+  auto kv = kv_list(dev->fw_env_config());
+  EXPECT_NE(kv.find("a.nerves_fw_version=3.0.0\n"), std::string::npos) << kv;
+  EXPECT_NE(kv.find("nerves_fw_active=a\n"), std::string::npos) << kv;
+  EXPECT_EQ(run_myelin({"fw", "status", "--device", addr}).output,
+            "active: a\nnext: b\nvalidation: unvalidated\n");
+  // Revert: back to b (validated, it ran before).
+  ASSERT_EQ(run_myelin({"fw", "revert", "--no-reboot", "--device", addr}).exit_code, 0);
+  EXPECT_EQ(run_myelin({"fw", "status", "--device", addr}).output,
+            "active: b\nnext: b\nvalidation: validated\n");
+  // Prevent revert: slot a's metadata is gone and revert is refused.
+  httplib::Client cli{"127.0.0.1", dev->port};
+  auto res = cli.Post("/v1/fw/prevent-revert", "{}", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  auto revert = run_myelin({"fw", "revert", "--no-reboot", "--device", addr});
+  EXPECT_EQ(revert.exit_code, 1);
+  EXPECT_NE(revert.output.find("no firmware to revert to"), std::string::npos) << revert.output;
+}
+
+// The startup guard validates unvalidated firmware once the apps ran cleanly.
+TEST(firmware_update, startup_guard_validates) {
+  firmware_workshop w;
+  auto dev = device_with_running_slot(
+      w, {"--set", "firmware.auto_validate_after_s=1", "--set",
+          "kv.initial=nerves_fw_active=a,nerves_fw_validated=0,a.nerves_fw_platform=testboard,"
+          "a.nerves_fw_architecture=testarch"});
+  ASSERT_GT(dev->port, 0);
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  std::string status;
+  while (std::chrono::steady_clock::now() < deadline) {
+    status = run_myelin({"fw", "status", "--device", dev->address()}).output;
+    if (status.find("validation: validated") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(status, "active: a\nnext: a\nvalidation: validated\n") << dev->proc->output();
+}
+
+// A malformed trusted key does not stop the device from booting; it is left
+// out, and firmware is refused for want of a trusted key.
+TEST(firmware_update, malformed_trusted_key_boots_and_refuses) {
+  firmware_workshop w;
+  auto fw = w.create("v2", "2.0.0");
+  auto dev = device_with_running_slot(w, {"--set", "firmware.trusted_keys=ed25519:garbage"});
+  ASSERT_GT(dev->port, 0) << dev->proc->output();
+  auto before = protected_state(*dev);
+  auto push = run_myelin({"fw", "push", "--device", dev->address(), fw});
+  EXPECT_EQ(push.exit_code, 1);
+  EXPECT_NE(push.output.find("no trusted keys"), std::string::npos) << push.output;
+  expect_unchanged(before, protected_state(*dev));
+}
+
+// Over HTTPS with client certificates (control.tls): the push works with a
+// certificate from the device's CA and is refused without one, changing nothing.
+TEST(firmware_update, push_over_tls_needs_client_certificate) {
+  if (run("command -v openssl").exit_code != 0) {
+    GTEST_SKIP() << "needs the openssl command";
+  }
+  firmware_workshop w;
+  auto fw = w.create("v2", "2.0.0");
+  auto d = shell_quote(w.dir.path().string());
+  std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes ";
+  std::string script =
+      "set -e; cd " + d + "; openssl req -x509" + ec +
+      "-keyout ca.key -out ca.pem -days 2 -subj /CN=fw-test-ca;"
+      "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext; openssl req" +
+      ec +
+      "-keyout server.key -out server.csr -subj /CN=device;"
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+      "-extfile san.ext -out server.pem; openssl req" +
+      ec +
+      "-keyout client.key -out client.csr -subj /CN=developer;"
+      "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+      "-out client.pem";
+  auto made = run("sh -c " + shell_quote(script));
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  auto p = [&w](const char* name) { return (w.dir / name).string(); };
+  auto dev = device_with_running_slot(
+      w, {"--set", "control.tls=true", "--set", "control.cert=" + p("server.pem"), "--set",
+          "control.key=" + p("server.key"), "--set", "control.client_ca=" + p("ca.pem")});
+  ASSERT_GT(dev->port, 0) << dev->proc->output();
+  auto before = protected_state(*dev);
+  auto refused = run_myelin({"fw", "push", "--device", dev->address(), "--ca", p("ca.pem"), fw});
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  expect_unchanged(before, protected_state(*dev));
+  auto push = run_myelin({"fw", "push", "--device", dev->address(), "--ca", p("ca.pem"), "--cert",
+                          p("client.pem"), "--key", p("client.key"), fw});
+  ASSERT_EQ(push.exit_code, 0) << push.output;
+  EXPECT_TRUE(slot_b(*dev) == w.image_data);
+}
