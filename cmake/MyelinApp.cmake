@@ -5,6 +5,11 @@
 # myelin-apphost expects (apphost.base_dir/<app>/lib<app>.so). The module gets
 # the SDK's headers only: SDK functions (supervisors, ...) are resolved from
 # the app host that loads it, so a module never carries its own copy.
+# An app logs with spdlog: found here too, for apps built on their own (myelin new).
+if(NOT TARGET spdlog::spdlog)
+  find_package(spdlog REQUIRED)
+endif()
+
 function(myelin_add_app name)
   cmake_parse_arguments(arg "" "OUTPUT_DIR" "SOURCES" ${ARGN})
   if(NOT arg_OUTPUT_DIR)
