@@ -518,7 +518,9 @@ supervisors::start_fn console_start(console_options opts) {
     }
     ep->server = std::move(*server);
     // Few threads: the control channel is not a web server, and RSS matters.
-    ep->server->new_task_queue = [] { return new httplib::ThreadPool(3); };
+    // Long-polls (logs -f, uevent --follow: at most two each) and streamed
+    // uploads hold a thread each; the rest stay for ordinary requests.
+    ep->server->new_task_queue = [] { return new httplib::ThreadPool(8); };
     ep->server->set_keep_alive_timeout(1);
     ep->server->set_read_timeout(std::chrono::seconds{10});
     // Requests carry small JSON documents; bulk uploads get their own routes.

@@ -1,6 +1,7 @@
 // The control channel's uevent routes: the device table, the stats, and a long
 // poll that `myelin uevent --follow` loops on (decision 0032).
 #include "console_uevent.hpp"
+#include <atomic>
 
 #include <charconv>
 #include <chrono>
@@ -23,6 +24,10 @@ using json = nlohmann::json;
 /// Longest wait of one follow request: below the CLI's 30 s read timeout.
 constexpr uint32_t max_wait_ms = 25000;
 constexpr uint32_t default_wait_ms = 10000;
+/// Long-polls that may wait at once: each holds one of the console's HTTP
+/// threads; beyond this, a follow answers at once (possibly empty).
+constexpr int max_follow_waiters = 2;
+std::atomic<int> follow_waiters{0};
 
 json stats_json(const uevent_stats& s) {
   return {{"available", s.available},
@@ -156,6 +161,12 @@ void install_uevent_routes(caf::actor_system& sys, httplib::Server& srv) {
         !number_of(req, res, "after", UINT64_MAX, UINT64_MAX, after) ||
         !number_of(req, res, "wait_ms", default_wait_ms, max_wait_ms, wait_ms)) {
       return;
+    }
+    struct waiter_slot {
+      ~waiter_slot() { follow_waiters.fetch_sub(1); }
+    } slot;
+    if (follow_waiters.fetch_add(1) >= max_follow_waiters) {
+      wait_ms = 0;
     }
     uevent_follow_batch batch;
     auto timeout = std::chrono::milliseconds{wait_ms} + std::chrono::seconds{5};
