@@ -2,6 +2,9 @@
 // copy answers reads exactly as the service does.
 #include "myelin/actors/kv_snapshot.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include <caf/actor_system.hpp>
@@ -119,6 +122,12 @@ TEST_F(kv_fixture, snapshot_withdrawn_when_service_stops) {
   self->monitor(kv);
   caf::anon_send_exit(kv, caf::exit_reason::kill);
   self->receive([](caf::down_msg&) {});
+  // The withdrawal runs among the actor's cleanup functions, which may come
+  // after the monitor's down message: wait for it (bounded).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (snap.current() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
   EXPECT_FALSE(snap.current());
   EXPECT_FALSE(snap.answer(caf::make_message(actors::kv_get_all_atom::value)));
 }
