@@ -110,12 +110,15 @@ caf::expected<std::string> render_status(const std::string& body) {
           << (running ? human_duration(int_of(a, "uptime_ms")) : "-") << "\n";
       auto version = text_of(a, "version", "");
       auto hash = text_of(a, "hash", "");
-      if (!version.empty() || !hash.empty()) {
-        out << "    version:  " << (version.empty() ? "?" : version);
+      if (!version.empty()) {
+        out << "    version:  " << version;
         if (!hash.empty()) {
           out << " (" << hash.substr(0, 16) << ")";
         }
         out << "\n";
+      } else if (!hash.empty()) {
+        // Apps without a version string are told apart by their hash.
+        out << "    hash:     " << hash.substr(0, 16) << "\n";
       }
       out << "    module:   " << text_of(a, "module") << "\n"
           << "    isolation: " << text_of(a, "isolation") << ", memory limit "
