@@ -22,6 +22,7 @@
 #include "myelin/runtime/firmware_archive.hpp"
 #include "myelin/runtime/signing.hpp"
 #include "myelin/tools/device_client.hpp"
+#include "myelin/tools/file_upload.hpp"
 
 namespace myelin::tools {
 
@@ -252,41 +253,37 @@ std::string error_of(const std::string& body) {
   return body;
 }
 
-int run_push(const push_args& a) {
-  auto dev = parse_device_address(a.device);
-  if (!dev) {
-    return fail(dev.error());
+using push_answer = caf::expected<std::pair<int, std::string>>;
+
+/// Plain HTTP: the file goes from the page cache to the socket with
+/// sendfile(2), in 4 MiB chunks (decision 0063).
+push_answer push_plain(const device_address& dev, const std::string& path, int fd, uint64_t total,
+                       progress_printer& progress) {
+  auto answer = post_file_chunked(dev, path, {{"X-Firmware-Size", std::to_string(total)}}, fd,
+                                  total, [&progress](uint64_t sent) { progress.update(sent); });
+  if (answer) {
+    progress.update(total, true);
   }
-  if (auto err = set_credentials(*dev, a.ca, a.cert, a.key)) {
-    return fail(err);
-  }
-  int fd = ::open(a.file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return fail(a.file + ": " + std::strerror(errno));
-  }
-  struct stat st {};
-  ::fstat(fd, &st);
-  auto total = static_cast<uint64_t>(st.st_size);
-  progress_printer progress{total, ::isatty(STDERR_FILENO) != 0};
-  // Mapped, not read: the bytes go from the page cache to the socket with one
-  // copy less (decision 0062).
+  return answer;
+}
+
+/// HTTPS: cpp-httplib encrypts; the file is mapped, not read (decision 0062).
+push_answer push_tls(const device_address& dev, const std::string& path, int fd, uint64_t total,
+                     progress_printer& progress) {
   const char* mapped = nullptr;
   if (total > 0) {
     void* p = ::mmap(nullptr, total, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
-      ::close(fd);
-      return fail(a.file + ": " + std::strerror(errno));
+      return make_error(client_errc::unreachable,
+                        std::string{"cannot map the file: "} + std::strerror(errno));
     }
     ::madvise(p, total, MADV_SEQUENTIAL);
     mapped = static_cast<const char*>(p);
   }
-  ::close(fd);
   constexpr uint64_t piece = 1 << 20;
   uint64_t sent = 0;
-  auto cli = client_for(*dev);
+  auto cli = client_for(dev);
   httplib::Headers headers{{"X-Firmware-Size", std::to_string(total)}};
-  auto path = std::string{"/v1/fw/upload"} + (a.reboot ? "?reboot=1" : "");
-  // No Content-Length: chunked transfer, streamed from the file.
   auto res = cli->Post(
       path, headers,
       [&](size_t, httplib::DataSink& sink) {
@@ -308,8 +305,35 @@ int run_push(const push_args& a) {
     ::munmap(const_cast<char*>(mapped), total);
   }
   if (!res) {
+    return make_error(client_errc::unreachable, httplib::to_string(res.error()));
+  }
+  return std::make_pair(res->status, res->body);
+}
+
+int run_push(const push_args& a) {
+  auto dev = parse_device_address(a.device);
+  if (!dev) {
+    return fail(dev.error());
+  }
+  if (auto err = set_credentials(*dev, a.ca, a.cert, a.key)) {
+    return fail(err);
+  }
+  int fd = ::open(a.file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return fail(a.file + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  ::fstat(fd, &st);
+  auto total = static_cast<uint64_t>(st.st_size);
+  progress_printer progress{total, ::isatty(STDERR_FILENO) != 0};
+  auto path = std::string{"/v1/fw/upload"} + (a.reboot ? "?reboot=1" : "");
+  // No Content-Length: chunked transfer, streamed from the file.
+  auto answer = dev->ca.empty() ? push_plain(*dev, path, fd, total, progress)
+                                : push_tls(*dev, path, fd, total, progress);
+  ::close(fd);
+  if (!answer) {
     std::string why = "the upload to " + dev->host + ":" + std::to_string(dev->port) +
-                      " failed: " + httplib::to_string(res.error());
+                      " failed: " + runtime::describe(answer.error());
     // The device may know better why it stopped listening.
     if (auto status = tools::get(*dev, "/v1/fw/upload/status")) {
       auto doc = json::parse(*status, nullptr, false);
@@ -319,12 +343,13 @@ int run_push(const push_args& a) {
     }
     return fail(why + ". Nothing was switched; run the push again.");
   }
-  if (res->status != 200) {
-    return fail("the device refused the firmware: " + error_of(res->body));
+  auto& [status, body] = *answer;
+  if (status != 200) {
+    return fail("the device refused the firmware: " + error_of(body));
   }
-  auto doc = json::parse(res->body, nullptr, false);
+  auto doc = json::parse(body, nullptr, false);
   if (a.json) {
-    std::cout << res->body << "\n";
+    std::cout << body << "\n";
     return 0;
   }
   std::cout << "installed " << doc.value("product", "?") << " " << doc.value("version", "?")
