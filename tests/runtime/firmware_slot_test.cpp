@@ -26,6 +26,25 @@ TEST(firmware_slot, file_slot_holds_exactly_the_image) {
   EXPECT_EQ(read_file(path), "0123456789");
 }
 
+// An image spanning several 8 MiB writeback windows, written in pieces that
+// straddle the window edges, arrives byte for byte.
+TEST(firmware_slot, image_across_writeback_windows_intact) {
+  temp_dir dir;
+  auto path = (dir / "slot.img").string();
+  std::string image((27 << 20) + 5, '\0');
+  for (size_t i = 0; i < image.size(); ++i) {
+    image[i] = static_cast<char>((i * 131) ^ (i >> 11));
+  }
+  auto w = firmware_slot_writer::open(path, image.size(), image.size());
+  ASSERT_TRUE(w);
+  constexpr size_t piece = (3 << 20) + 4097;
+  for (size_t at = 0; at < image.size(); at += piece) {
+    ASSERT_FALSE(w->write(image.data() + at, std::min(piece, image.size() - at)));
+  }
+  ASSERT_FALSE(w->finish());
+  EXPECT_TRUE(read_file(path) == image);
+}
+
 // Too large for the slot: refused at open, the slot untouched.
 TEST(firmware_slot, oversized_refused_before_writing) {
   temp_dir dir;
