@@ -13,6 +13,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -264,4 +265,34 @@ TEST(app_events, dead_subscribers_are_dropped) {
   ASSERT_GT(host, 0);
   ASSERT_EQ(::kill(host, SIGKILL), 0);
   EXPECT_TRUE(eventually([&] { return uevent_subscribers(ns, dev) == before; }));
+}
+
+// Malformed subscriptions and requests not open to apps are refused with an
+// error, leave no subscriber behind and do not disturb the app.
+TEST(app_events, hostile_requests_are_refused) {
+  REQUIRE_PRIVATE_NETNS(ns);
+  subscriber_device dev{ns};
+  ASSERT_FALSE(dev.address.empty());
+  ASSERT_TRUE(app_ready(ns, dev));
+  auto before = uevent_subscribers(ns, dev);
+  auto r = call(ns, dev, {"bad"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> lines;
+  for (std::istringstream in{r.output}; !in.eof();) {
+    std::string line;
+    std::getline(in, line);
+    if (!line.empty()) {
+      lines.push_back(line);
+    }
+  }
+  ASSERT_EQ(lines.size(), 5u) << r.output;
+  EXPECT_NE(lines[0].find("malformed subscription request"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("malformed subscription request"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("not available to apps"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[3].find("not available to apps"), std::string::npos) << lines[3];
+  EXPECT_NE(lines[4].find("malformed service request"), std::string::npos) << lines[4];
+  EXPECT_EQ(uevent_subscribers(ns, dev), before);
+  // Still working: a real subscription afterwards.
+  EXPECT_EQ(call(ns, dev, {"usub", "net"}).exit_code, 0);
+  EXPECT_EQ(uevent_subscribers(ns, dev), before + 1);
 }

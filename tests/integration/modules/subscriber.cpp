@@ -8,6 +8,7 @@
 //   nprops           the properties as received (current values, then changes), "NAME=VALUE"
 //   ustats           the uevent service's subscriber count (a plain request)
 //   drop             the watcher actor ends (its supervisor restarts it, unsubscribed)
+//   bad              sends malformed and refused requests; replies one error per line
 #include <sstream>
 
 #include <caf/all.hpp>
@@ -108,6 +109,24 @@ caf::expected<std::string> ask(myelin::app::context& ctx, Ts&&... xs) {
   return reply;
 }
 
+/// Sends each request of `bad` requests and collects the errors (or "ok").
+caf::expected<std::string> bad(myelin::app::context& ctx) {
+  caf::scoped_actor self{ctx.system()};
+  std::string out;
+  auto ask_bad = [&](const caf::actor& service, caf::message request) {
+    self->request(service, 10s, std::move(request))
+        .receive([&]() { out += "ok\n"; },
+                 [&](caf::error& err) { out += ctx.system().render(err) + "\n"; });
+  };
+  ask_bad(ctx.uevent(), caf::make_message(uevent_subscribe_atom::value, int32_t{42}));
+  ask_bad(ctx.net(), caf::make_message(net_subscribe_atom::value));
+  ask_bad(ctx.uevent(),
+          caf::make_message(uevent_follow_atom::value, uint64_t{0}, std::string{}, uint32_t{0}));
+  ask_bad(ctx.net(), caf::make_message(net_renew_atom::value, std::string{"lo"}));
+  ask_bad(ctx.uevent(), caf::make_message(std::string{"no atom"}));
+  return out;
+}
+
 std::string arg(const std::vector<std::string>& args) {
   return args.empty() ? std::string{} : args[0];
 }
@@ -137,6 +156,7 @@ MYELIN_APP(myelin::app::definition{
                      [&](caf::error& err) { reply = std::move(err); });
         return reply;
       }},
+     {"bad", [](myelin::app::context& ctx, const std::vector<std::string>&) { return bad(ctx); }},
      {"drop",
       [](myelin::app::context&, const std::vector<std::string>&) -> caf::expected<std::string> {
         caf::anon_send(the_watcher, drop_atom::value);
