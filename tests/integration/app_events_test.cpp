@@ -71,7 +71,7 @@ struct subscriber_device {
   std::unique_ptr<child_process> proc;
   std::string address;
 
-  explicit subscriber_device(const private_netns& ns) {
+  explicit subscriber_device(const private_netns& ns, std::vector<std::string> extra = {}) {
     std::vector<std::string> argv{ip_path(),
                                   "netns",
                                   "exec",
@@ -89,6 +89,7 @@ struct subscriber_device {
     for (const char* app : {"hello", "ticker", "fault"}) {
       argv.insert(argv.end(), {"--set", std::string{"apps."} + app + ".enabled=false"});
     }
+    argv.insert(argv.end(), extra.begin(), extra.end());
     proc = std::make_unique<child_process>(argv);
     auto line = proc->wait_for_line("ready in", 20s);
     if (!line) {
@@ -295,4 +296,50 @@ TEST(app_events, hostile_requests_are_refused) {
   // Still working: a real subscription afterwards.
   EXPECT_EQ(call(ns, dev, {"usub", "net"}).exit_code, 0);
   EXPECT_EQ(uevent_subscribers(ns, dev), before + 1);
+}
+
+// An app host that stops reading its link (SIGSTOP) does not hold up the
+// services: its events are dropped and the apps log says so; once it reads
+// again it gets events again, and the services kept working meanwhile.
+TEST(app_events, stopped_app_gets_events_dropped) {
+  REQUIRE_PRIVATE_NETNS(ns);
+  subscriber_device dev{ns, {"--set", "apphost.heartbeat_timeout_ms=600000"}};
+  ASSERT_FALSE(dev.address.empty());
+  ASSERT_TRUE(app_ready(ns, dev));
+  ASSERT_EQ(call(ns, dev, {"usub"}).exit_code, 0);
+  ASSERT_EQ(call(ns, dev, {"nsub", "interface/"}).exit_code, 0);
+  auto host = apphost_of(dev.proc->pid());
+  ASSERT_GT(host, 0);
+  ASSERT_EQ(::kill(host, SIGSTOP), 0);
+  // Resumed however the test ends.
+  std::shared_ptr<void> resume{nullptr, [host](void*) { ::kill(host, SIGCONT); }};
+  // Thousands of events: far more than the socket and the 1 MiB backlog hold.
+  std::string batch;
+  for (int i = 0; i < 800; ++i) {
+    batch += "link add name sd" + std::to_string(i) + "a type veth peer name sd" +
+             std::to_string(i) + "b\n";
+  }
+  temp_dir tmp;
+  myelin::test::write_file(tmp.path() / "batch", batch);
+  auto r = run("ip -n " + ns.name() + " -batch " + (tmp.path() / "batch").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(dev.proc->wait_for_line("dropping its uevent/net events", 60s)) << dev.proc->output();
+  // The services still answer while the app is stopped.
+  EXPECT_GE(uevent_subscribers(ns, dev), 1);
+  ::kill(host, SIGCONT);
+  // Reading again: once its backlog has drained, later events arrive again
+  // (one new interface per try: those made while it drains are dropped too).
+  std::string seen;
+  int made = 0;
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto n = std::to_string(made++);
+        run("ip -n " + ns.name() + " link add name sdl" + n + "a type veth peer name sdl" + n +
+            "b");
+        seen = call(ns, dev, {"uevents"}).output;
+        return seen.find("add /devices/virtual/net/sdl") != std::string::npos;
+      },
+      60s))
+      << seen.size();
+  EXPECT_TRUE(dev.proc->wait_for_line("uevent/net events while its host did not keep up", 30s));
 }
