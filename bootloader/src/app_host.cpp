@@ -20,11 +20,14 @@
 #include <caf/io/middleman.hpp>
 #include <caf/sec.hpp>
 
+#include "app_subscriber.hpp"
 #include "child_reaper.hpp"
 #include "link.hpp"
 #include "myelin/actors/firmware.hpp"
 #include "myelin/actors/kv.hpp"
 #include "myelin/actors/kv_snapshot.hpp"
+#include "myelin/actors/net.hpp"
+#include "myelin/actors/uevent.hpp"
 #include "myelin/bootloader/apps.hpp"
 #include "myelin/bootloader/memory_cgroup.hpp"
 #include "myelin/runtime/app_output.hpp"
@@ -65,7 +68,17 @@ struct host_state {
   bool stopping = false;
   /// What the app host said before exiting (module refused, start failed).
   std::string failure;
+  /// The proxies holding the subscriptions of app actors, by tag (app_subscriber.hpp).
+  std::unordered_map<uint64_t, caf::actor> subscribers;
+  /// Events dropped because the link was backed up, and how many were logged.
+  uint64_t dropped_events = 0;
+  uint64_t dropped_logged = 0;
 };
+
+/// Most subscribing actors per app, and the backlog of the link (bytes the
+/// socket did not take) above which events for the app are dropped.
+constexpr size_t max_subscribers = 256;
+constexpr uint64_t max_event_backlog = 1u << 20;
 
 std::string signal_text(int sig) {
   const char* name = sigabbrev_np(sig);
@@ -120,7 +133,8 @@ void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
         caf::make_message(link::response_atom::value, id,
                           caf::make_message(caf::make_error(caf::sec::unexpected_message, why))));
   };
-  if (service != actors::kv_registry_name && service != actors::firmware_registry_name) {
+  if (service != actors::kv_registry_name && service != actors::firmware_registry_name &&
+      service != actors::uevent_registry_name && service != actors::net_registry_name) {
     return refuse("no service '" + caf::to_string(service) + "' for apps");
   }
   auto target = self->system().registry().get<caf::actor>(service);
@@ -153,9 +167,74 @@ void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
     forward<runtime::serial_result>(self, st, id, target, std::move(request));
   } else if (op == fw_status_atom::value) {
     forward<runtime::firmware_status>(self, st, id, target, std::move(request));
+  } else if (op == uevent_get_atom::value) {
+    forward<uevent_snapshot>(self, st, id, target, std::move(request));
+  } else if (op == uevent_stats_atom::value) {
+    forward<uevent_stats>(self, st, id, target, std::move(request));
+  } else if (op == net_get_atom::value) {
+    forward<net_properties>(self, st, id, target, std::move(request));
+  } else if (op == net_status_atom::value) {
+    forward<net_status>(self, st, id, target, std::move(request));
   } else {
     refuse("request '" + caf::to_string(op) + "' is not available to apps");
   }
+}
+
+/// Routes an app actor's (un)subscribe request through the proxy of its tag
+/// (made on first use), so that the services see one subscriber per app actor.
+void route_subscription(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
+                        uint64_t tag, caf::atom_value service, caf::message request) {
+  auto refuse = [&](const std::string& why) {
+    st->writer.send(
+        self,
+        caf::make_message(link::response_atom::value, id,
+                          caf::make_message(caf::make_error(caf::sec::unexpected_message, why))));
+  };
+  using namespace actors;
+  auto i = st->subscribers.find(tag);
+  if (i == st->subscribers.end()) {
+    if (st->subscribers.size() >= max_subscribers) {
+      return refuse("more than " + std::to_string(max_subscribers) + " subscribing actors");
+    }
+    auto proxy =
+        spawn_app_subscriber(self->system(), caf::actor_cast<caf::actor>(self->ctrl()), tag);
+    i = st->subscribers.emplace(tag, proxy).first;
+  }
+  auto& proxy = i->second;
+  if (service == uevent_registry_name &&
+      request.match_elements<uevent_subscribe_atom, std::string, std::string>()) {
+    forward<uint64_t>(self, st, id, proxy, std::move(request));
+  } else if (service == uevent_registry_name &&
+             request.match_elements<uevent_unsubscribe_atom, uint64_t>()) {
+    forward<void>(self, st, id, proxy, std::move(request));
+  } else if (service == net_registry_name &&
+             request.match_elements<net_subscribe_atom, std::string>()) {
+    forward<net_properties>(self, st, id, proxy, std::move(request));
+  } else if (service == net_registry_name &&
+             request.match_elements<net_unsubscribe_atom, std::string>()) {
+    forward<void>(self, st, id, proxy, std::move(request));
+  } else {
+    refuse("malformed subscription request");
+  }
+}
+
+/// Writes an event for the app actor `tag`, or drops it (counted, logged)
+/// while the link to the app host is backed up: a slow app never holds the
+/// services or myelin-boot's memory.
+void relay_event(caf::io::broker* self, host_state& st, uint64_t tag, caf::message& event) {
+  if (st.writer.queued() > max_event_backlog) {
+    if (st.dropped_events++ == st.dropped_logged) {
+      log()->warn("app {}: its host does not keep up; dropping its uevent/net events",
+                  st.opts.name);
+    }
+    return;
+  }
+  if (st.dropped_events > st.dropped_logged) {
+    log()->warn("app {}: dropped {} uevent/net events while its host did not keep up", st.opts.name,
+                st.dropped_events - st.dropped_logged);
+    st.dropped_logged = st.dropped_events;
+  }
+  st.writer.send(self, caf::make_message(link::event_atom::value, tag, std::move(event)));
 }
 
 /// Why a host killed by SIGKILL died when its memory cgroup saw an OOM kill.
@@ -177,6 +256,11 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
     if (!st->exited && st->pid > 0) {
       ::kill(st->pid, SIGKILL);
     }
+    // Their end ends the app's subscriptions (the services monitor them).
+    for (auto& [tag, proxy] : st->subscribers) {
+      caf::anon_send_exit(proxy, caf::exit_reason::kill);
+    }
+    st->subscribers.clear();
   });
   self->set_exit_handler([self, st](caf::exit_msg& msg) {
     if (st->stopping) {
@@ -236,6 +320,16 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
                                     caf::message>()) {
           route(self, st, m.get_as<uint64_t>(1), m.get_as<caf::atom_value>(2),
                 m.get_as<caf::message>(3));
+        } else if (m.match_elements<link::subscribe_atom, uint64_t, uint64_t, caf::atom_value,
+                                    caf::message>()) {
+          route_subscription(self, st, m.get_as<uint64_t>(1), m.get_as<uint64_t>(2),
+                             m.get_as<caf::atom_value>(3), m.get_as<caf::message>(4));
+        } else if (m.match_elements<link::gone_atom, uint64_t>()) {
+          auto i = st->subscribers.find(m.get_as<uint64_t>(1));
+          if (i != st->subscribers.end()) {
+            caf::anon_send_exit(i->second, caf::exit_reason::kill);
+            st->subscribers.erase(i);
+          }
         } else {
           log()->error("app {}: unexpected link message {}; killing its host", st->opts.name,
                        caf::to_string(m));
@@ -243,6 +337,9 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
         }
       },
       [st](caf::io::data_transferred_msg& msg) { st->writer.transferred(msg); },
+      [self, st](link::event_atom, uint64_t tag, caf::message& event) {
+        relay_event(self, *st, tag, event);
+      },
       [self, st](caf::io::connection_closed_msg&) {
         // The process is ending; its exit status decides the reason.
       },

@@ -29,6 +29,8 @@
 #include "module_loader.hpp"
 #include "myelin/actors/firmware.hpp"
 #include "myelin/actors/kv.hpp"
+#include "myelin/actors/net.hpp"
+#include "myelin/actors/uevent.hpp"
 #include "myelin/runtime/app_log.hpp"
 #include "myelin/runtime/config.hpp"
 #include "myelin/runtime/version.hpp"
@@ -153,10 +155,14 @@ class host_context : public app::context {
   const std::string& module_dir() const override { return dir_; }
   caf::actor kv() override { return kv_; }
   caf::actor firmware() override { return firmware_; }
+  caf::actor uevent() override { return uevent_; }
+  caf::actor net() override { return net_; }
 
-  void services(caf::actor kv, caf::actor firmware) {
+  void services(caf::actor kv, caf::actor firmware, caf::actor uevent, caf::actor net) {
     kv_ = std::move(kv);
     firmware_ = std::move(firmware);
+    uevent_ = std::move(uevent);
+    net_ = std::move(net);
   }
 
  private:
@@ -165,6 +171,8 @@ class host_context : public app::context {
   std::string dir_;
   caf::actor kv_;
   caf::actor firmware_;
+  caf::actor uevent_;
+  caf::actor net_;
 };
 
 bool wait_readable(int fd, std::chrono::milliseconds timeout) {
@@ -256,8 +264,8 @@ int apphost_main(int argc, char** argv) {
         },
         [link_down] { notify(link_down); });
     commands.start(link);
-    ctx.services(link->proxy(actors::kv_registry_name),
-                 link->proxy(actors::firmware_registry_name));
+    ctx.services(link->proxy(actors::kv_registry_name), link->proxy(actors::firmware_registry_name),
+                 link->proxy(actors::uevent_registry_name), link->proxy(actors::net_registry_name));
 
     auto refuse = [&](const caf::error& err, int code) {
       auto reason = runtime::describe(err);

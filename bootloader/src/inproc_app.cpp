@@ -12,6 +12,8 @@
 #include "module_loader.hpp"
 #include "myelin/actors/firmware.hpp"
 #include "myelin/actors/kv.hpp"
+#include "myelin/actors/net.hpp"
+#include "myelin/actors/uevent.hpp"
 #include "myelin/bootloader/apps.hpp"
 #include "myelin/runtime/config.hpp"
 
@@ -34,6 +36,10 @@ class inproc_context : public app::context {
   caf::actor firmware() override {
     return sys_.registry().get<caf::actor>(actors::firmware_registry_name);
   }
+  caf::actor uevent() override {
+    return sys_.registry().get<caf::actor>(actors::uevent_registry_name);
+  }
+  caf::actor net() override { return sys_.registry().get<caf::actor>(actors::net_registry_name); }
 
  private:
   caf::actor_system& sys_;

@@ -9,6 +9,8 @@
 
 #include "myelin/actors/firmware.hpp"
 #include "myelin/actors/kv.hpp"
+#include "myelin/actors/net.hpp"
+#include "myelin/actors/uevent.hpp"
 
 namespace myelin::bootloader::link {
 
@@ -18,6 +20,12 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<runtime::firmware_status>("myelin::firmware_status");
   cfg.add_message_type<runtime::serial_result>("myelin::serial_result");
   cfg.add_message_type<actors::kv_status>("myelin::kv_status");
+  // kv_map is also net_properties (the same std::map type).
+  cfg.add_message_type<actors::uevent_notice>("myelin::uevent_notice");
+  cfg.add_message_type<actors::uevent_stats>("myelin::uevent_stats");
+  cfg.add_message_type<actors::uevent_snapshot>("myelin::uevent_snapshot");
+  cfg.add_message_type<actors::net_status>("myelin::net_status");
+  cfg.add_message_type<runtime::property_change>("myelin::property_change");
 }
 
 caf::expected<std::vector<char>> encode(caf::actor_system& sys, const caf::message& msg) {

@@ -11,6 +11,11 @@
 //   apphost -> boot  (reply_atom, uint64_t id, bool ok, std::string text)
 //   apphost -> boot  (request_atom, uint64_t id, caf::atom_value service, caf::message request)
 //   boot -> apphost  (response_atom, uint64_t id, caf::message response)
+//   apphost -> boot  (subscribe_atom, uint64_t id, uint64_t tag, caf::atom_value service,
+//                     caf::message request)   a (un)subscribe request of the app actor `tag`
+//                     (its actor id); answered by a response_atom like a request
+//   apphost -> boot  (gone_atom, uint64_t tag)  the app actor `tag` ended: drop its subscriptions
+//   boot -> apphost  (event_atom, uint64_t tag, caf::message event)  an event for actor `tag`
 // Anything else, an oversized frame or a payload that does not decode closes
 // the link (the app host then exits and is restarted by its supervisor).
 #pragma once
@@ -38,6 +43,9 @@ using call_atom = caf::atom_constant<caf::atom("lcall")>;
 using reply_atom = caf::atom_constant<caf::atom("lreply")>;
 using request_atom = caf::atom_constant<caf::atom("lrequest")>;
 using response_atom = caf::atom_constant<caf::atom("lresponse")>;
+using subscribe_atom = caf::atom_constant<caf::atom("lsubscribe")>;
+using gone_atom = caf::atom_constant<caf::atom("lgone")>;
+using event_atom = caf::atom_constant<caf::atom("levent")>;
 
 /// The largest payload accepted; larger announced sizes close the link.
 inline constexpr uint32_t max_payload = 4u << 20;
@@ -85,6 +93,8 @@ class frame_writer {
   void start(caf::io::broker* self, caf::io::connection_handle hdl, int fd);
   bool send(caf::io::broker* self, const caf::message& msg);
   void transferred(const caf::io::data_transferred_msg& msg);
+  /// Bytes waiting in the scribe's buffer (the socket was full).
+  uint64_t queued() const { return queued_; }
 
  private:
   caf::io::connection_handle hdl_;

@@ -17,6 +17,8 @@
 #include <caf/sec.hpp>
 
 #include "link.hpp"
+#include "myelin/actors/net.hpp"
+#include "myelin/actors/uevent.hpp"
 
 namespace myelin::bootloader {
 
@@ -103,6 +105,52 @@ void link_client::answer(pending& p, caf::message reply) {
       nullptr);
 }
 
+bool link_client::is_subscription(caf::atom_value service, const caf::message& content) {
+  auto op = content.get_as<caf::atom_value>(0);
+  using namespace actors;
+  if (service == uevent_registry_name) {
+    return op == uevent_subscribe_atom::value || op == uevent_unsubscribe_atom::value;
+  }
+  if (service == net_registry_name) {
+    return op == net_subscribe_atom::value || op == net_unsubscribe_atom::value;
+  }
+  return false;
+}
+
+uint64_t link_client::subscriber(const caf::strong_actor_ptr& sender) {
+  auto tag = static_cast<uint64_t>(sender->id());
+  {
+    std::lock_guard<std::mutex> guard{subscribers_mtx_};
+    if (!subscribers_.emplace(tag, caf::weak_actor_ptr{sender.get()}).second) {
+      return tag;
+    }
+  }
+  // The link client is never destroyed before the process ends (apphost.cpp).
+  sender->get()->attach_functor([this, tag] {
+    {
+      std::lock_guard<std::mutex> guard{subscribers_mtx_};
+      subscribers_.erase(tag);
+    }
+    send(caf::make_message(link::gone_atom::value, tag));
+  });
+  return tag;
+}
+
+void link_client::deliver_event(uint64_t tag, caf::message event) {
+  caf::strong_actor_ptr target;
+  {
+    std::lock_guard<std::mutex> guard{subscribers_mtx_};
+    auto i = subscribers_.find(tag);
+    if (i != subscribers_.end()) {
+      target = i->second.lock();
+    }
+  }
+  if (target) {
+    target->enqueue(
+        caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, std::move(event)), nullptr);
+  }
+}
+
 void link_client::request(caf::atom_value service, caf::message content,
                           caf::strong_actor_ptr sender, caf::message_id mid,
                           caf::strong_actor_ptr responder) {
@@ -120,8 +168,18 @@ void link_client::request(caf::atom_value service, caf::message content,
     std::lock_guard<std::mutex> guard{pending_mtx_};
     id = next_id_++;
   }
-  auto frame =
-      link::encode(sys_, caf::make_message(link::request_atom::value, id, service, content));
+  caf::expected<std::vector<char>> frame{std::vector<char>{}};
+  if (is_subscription(service, content)) {
+    if (!p.sender) {
+      return refuse(
+          caf::make_error(caf::sec::invalid_argument, "subscriptions must be sent from an actor"));
+    }
+    auto tag = subscriber(p.sender);
+    frame = link::encode(sys_,
+                         caf::make_message(link::subscribe_atom::value, id, tag, service, content));
+  } else {
+    frame = link::encode(sys_, caf::make_message(link::request_atom::value, id, service, content));
+  }
   if (!frame) {
     return refuse(caf::make_error(caf::sec::invalid_argument,
                                   "this request cannot cross to the core services"));
@@ -198,6 +256,8 @@ void link_client::read_loop() {
           guard.unlock();
           answer(p, m.get_as<caf::message>(2));
         }
+      } else if (m.match_elements<link::event_atom, uint64_t, caf::message>()) {
+        deliver_event(m.get_as<uint64_t>(1), m.get_as<caf::message>(2));
       } else if (!on_message_ || !on_message_(m)) {
         ok = false;
         break;

@@ -8,7 +8,12 @@
 // thus costs one wake-up of the reader and one of the requester, as close to a
 // raw socketpair ping-pong as CAF allows (decision 0007).
 //
-// Messages the reader receives that are not responses (pings, command calls)
+// Subscriptions (uevent and net): a (un)subscribe request crosses as a
+// subscribe frame tagged with the sender's actor id; the reader delivers the
+// events of that tag into the sender's mailbox, and when the sender ends, a
+// gone frame tells myelin-boot to drop its subscriptions.
+//
+// Messages the reader receives that are not responses or events (pings, command calls)
 // go to the handler given to start(); a broken link, an oversized frame or an
 // undecodable payload ends the reader, fails every request in flight with
 // sec::request_receiver_down and calls the down handler once.
@@ -69,7 +74,15 @@ class link_client {
   void fail_all();
   static void answer(pending& p, caf::message reply);
 
+  /// True for the (un)subscribe requests, which are tagged with the sender.
+  static bool is_subscription(caf::atom_value service, const caf::message& content);
+  /// Remembers `sender` as the subscriber of its actor id (once) and returns the tag.
+  uint64_t subscriber(const caf::strong_actor_ptr& sender);
+  void deliver_event(uint64_t tag, caf::message event);
+
   caf::actor_system& sys_;
+  std::mutex subscribers_mtx_;
+  std::unordered_map<uint64_t, caf::weak_actor_ptr> subscribers_;
   int fd_;
   std::mutex write_mtx_;
   std::mutex pending_mtx_;

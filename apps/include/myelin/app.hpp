@@ -20,7 +20,11 @@
 // Core services are reached with ordinary actor messages: ctx.kv() and
 // ctx.firmware() accept the messages of myelin/actors/kv.hpp and
 // myelin/actors/firmware.hpp (kv_get_atom, kv_put_atom, fw_status_atom, ...)
-// and answer as those services do, wherever the app runs.
+// and answer as those services do, wherever the app runs. ctx.uevent() and
+// ctx.net() take the subscriptions of myelin/actors/uevent.hpp and
+// myelin/actors/net.hpp (uevent_subscribe_atom, net_subscribe_atom, ...) sent
+// from an app actor, which then receives the same uevent_notice and
+// (net_change_atom, property_change) messages a core actor would.
 #pragma once
 
 #include <cstdint>
@@ -43,7 +47,8 @@ namespace myelin::app {
 /// library ABI all cross the module boundary.
 struct abi {
   /// Bumped whenever anything in this header changes incompatibly.
-  static constexpr uint32_t sdk = 1;
+  /// 2: context::uevent() and context::net().
+  static constexpr uint32_t sdk = 2;
   static constexpr uint32_t caf = CAF_VERSION;
   static constexpr uint32_t cxx11_abi = _GLIBCXX_USE_CXX11_ABI;
   static constexpr uint32_t gcc_major = __GNUC__;
@@ -70,6 +75,14 @@ class context {
 
   /// The firmware service (messages of myelin/actors/firmware.hpp).
   virtual caf::actor firmware() = 0;
+
+  /// The uevent service (messages of myelin/actors/uevent.hpp). Subscribe
+  /// from an actor: its subscriptions end when it does.
+  virtual caf::actor uevent() = 0;
+
+  /// The net service (messages of myelin/actors/net.hpp). Subscribe from an
+  /// actor: its subscriptions end when it does.
+  virtual caf::actor net() = 0;
 };
 
 /// Starts the app's root supervision tree and returns its root. Runs once per
