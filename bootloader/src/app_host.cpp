@@ -510,7 +510,9 @@ supervisors::start_fn app_host_start(app_host_options opts) {
           ::close(cg);
         }
       }
-#ifndef MYELIN_SANITIZE_BUILD
+#ifdef MYELIN_SANITIZE_BUILD
+      (void)joined;  // sanitizer builds apply no RLIMIT_AS
+#else
       if (opts.memory_limit_mb > 0 && !joined) {
         ::setrlimit(RLIMIT_AS, &limit);
       }
