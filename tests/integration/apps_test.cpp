@@ -291,7 +291,7 @@ TEST(apps, failure_policy_reboot) {
   ASSERT_TRUE(call(dev.port, "fault", "segfault"));
   auto status = dev.proc->wait(20s);
   ASSERT_TRUE(status) << dev.proc->output();
-  EXPECT_EQ(exit_code_of(*status), 0);
+  EXPECT_EQ(exit_code_of(*status), 0) << dev.proc->output();
   EXPECT_NE(
       dev.proc->output().find("app fault failed (killed by signal 11 (SIGSEGV)); policy: reboot"),
       std::string::npos)
