@@ -65,3 +65,19 @@ TEST(device_client, unreachable_device) {
   EXPECT_EQ(static_cast<client_errc>(body.error().code()), client_errc::unreachable);
   EXPECT_NE(myelin::runtime::describe(body.error()).find("127.0.0.1:1"), std::string::npos);
 }
+
+namespace {
+
+// url_encode keeps RFC 3986's unreserved characters and percent-encodes the rest
+// (also '/', '&', '=', spaces, non-ASCII bytes), so a key or filter never
+// changes the request's path or query structure.
+TEST(device_client, url_encode_keeps_unreserved_only) {
+  using myelin::tools::url_encode;
+  EXPECT_EQ(url_encode("abc-XYZ_0.9~"), "abc-XYZ_0.9~");
+  EXPECT_EQ(url_encode("a/b c&d=e"), "a%2Fb%20c%26d%3De");
+  EXPECT_EQ(url_encode("/devices/x:1"), "%2Fdevices%2Fx%3A1");
+  EXPECT_EQ(url_encode(std::string{"\xC3\xA9\x00", 3}), "%C3%A9%00");
+  EXPECT_EQ(url_encode(""), "");
+}
+
+}  // namespace

@@ -76,7 +76,8 @@ class device_target : public target {
   }
 
   caf::expected<std::string> get(const std::string& key, bool active) override {
-    auto doc = parse_json(tools::get(dev_, "/v1/kv/" + encode(key) + (active ? "?active=1" : "")));
+    auto doc = parse_json(
+        tools::get(dev_, "/v1/kv/" + tools::url_encode(key) + (active ? "?active=1" : "")));
     if (!doc) {
       return doc.error();
     }
@@ -106,21 +107,6 @@ class device_target : public target {
   caf::expected<json> serial() override { return parse_json(tools::get(dev_, "/v1/serial")); }
 
  private:
-  static std::string encode(const std::string& s) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-      if (std::isalnum(c) != 0 || c == '.' || c == '_' || c == '-' || c == '~') {
-        out += static_cast<char>(c);
-      } else {
-        out += '%';
-        out += hex[c >> 4];
-        out += hex[c & 0xF];
-      }
-    }
-    return out;
-  }
-
   device_address dev_;
 };
 

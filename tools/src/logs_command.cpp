@@ -36,21 +36,6 @@ struct logs_options {
   unsigned lines = 50;
 };
 
-std::string encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) != 0 || c == '.' || c == '_' || c == '-' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 0xF];
-    }
-  }
-  return out;
-}
-
 /// "HH:MM:SS.mmm level [source] message" in local time.
 std::string format_record(const json& r) {
   auto us = r.value("time_us", int64_t{0});
@@ -70,13 +55,13 @@ std::string format_record(const json& r) {
 std::string filters(const logs_options& o) {
   std::string q;
   if (!o.app.empty()) {
-    q += "&app=" + encode(o.app);
+    q += "&app=" + tools::url_encode(o.app);
   }
   if (!o.source.empty()) {
-    q += "&source=" + encode(o.source);
+    q += "&source=" + tools::url_encode(o.source);
   }
   if (!o.level.empty()) {
-    q += "&level=" + encode(o.level);
+    q += "&level=" + tools::url_encode(o.level);
   }
   return q;
 }

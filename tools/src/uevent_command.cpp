@@ -26,21 +26,6 @@ struct uevent_args {
   std::string device, ca, cert, key;
 };
 
-std::string encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) != 0 || c == '/' || c == '.' || c == '_' || c == '-' || c == ':') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 0xF];
-    }
-  }
-  return out;
-}
-
 int fail(const std::string& why) {
   std::cerr << "myelin: " << why << "\n";
   return 1;
@@ -85,7 +70,8 @@ void print_event(const json& ev) {
 }
 
 int show_table(const device_address& dev, const uevent_args& a) {
-  auto doc = get_json(dev, "/v1/uevent" + (a.prefix.empty() ? "" : "?prefix=" + encode(a.prefix)));
+  auto doc = get_json(
+      dev, "/v1/uevent" + (a.prefix.empty() ? "" : "?prefix=" + tools::url_encode(a.prefix)));
   if (!doc) {
     return fail(runtime::describe(doc.error()));
   }
@@ -114,7 +100,7 @@ int follow(const device_address& dev, const uevent_args& a) {
       path += "&after=" + cursor;
     }
     if (!a.prefix.empty()) {
-      path += "&prefix=" + encode(a.prefix);
+      path += "&prefix=" + tools::url_encode(a.prefix);
     }
     auto doc = get_json(dev, path);
     if (!doc) {

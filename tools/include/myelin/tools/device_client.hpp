@@ -65,4 +65,8 @@ caf::expected<std::pair<int, std::string>> post_bytes(const device_address& dev,
 /// The HTTP status of the last failed request in `err` (0 if none).
 int http_status(const caf::error& err);
 
+/// Percent-encodes `s` for a URL path segment or query value: everything but
+/// RFC 3986's unreserved characters (letters, digits, '-', '.', '_', '~').
+std::string url_encode(const std::string& s);
+
 }  // namespace myelin::tools
