@@ -41,28 +41,9 @@ std::string ip_path() {
   return {};
 }
 
-/// A network namespace unique to this process, deleted on destruction.
-class private_netns {
- public:
-  private_netns() : name_("myelin-appev-" + std::to_string(getpid())) {
-    auto r = run("ip netns add " + name_ + " && ip -n " + name_ + " link set lo up");
-    if (r.exit_code != 0) {
-      error_ = "ip netns add: " + r.output;
-    }
-  }
-  ~private_netns() {
-    if (error_.empty()) {
-      run("ip netns del " + name_);
-    }
-  }
-  private_netns(const private_netns&) = delete;
-  private_netns& operator=(const private_netns&) = delete;
-  const std::string& name() const { return name_; }
-  const std::string& error() const { return error_; }
-
- private:
-  std::string name_;
-  std::string error_;
+/// A private network namespace for these tests.
+struct private_netns : myelin::test::named_netns {
+  private_netns() : myelin::test::named_netns("myelin-appev") {}
 };
 
 /// myelin-boot in `ns` with only the subscriber app.

@@ -48,37 +48,9 @@ std::string program_path(const std::string& name) {
   return {};
 }
 
-/// A named network namespace (unique per process and instance) with lo up,
-/// deleted on destruction.
-class named_netns {
- public:
-  named_netns() {
-    static int counter = 0;
-    name_ = "myelin-uev-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
-    auto r = run("ip netns add " + name_ + " && ip -n " + name_ + " link set lo up");
-    if (r.exit_code != 0) {
-      error_ = "ip netns add: " + r.output;
-    }
-  }
-  ~named_netns() {
-    if (error_.empty()) {
-      run("ip netns del " + name_);
-    }
-  }
-  named_netns(const named_netns&) = delete;
-  named_netns& operator=(const named_netns&) = delete;
-
-  const std::string& name() const { return name_; }
-  const std::string& error() const { return error_; }
-
-  /// Runs `command` (an `ip` command line without `ip`) in the namespace.
-  myelin::test::command_result ip(const std::string& args) const {
-    return run("ip -n " + name_ + " " + args);
-  }
-
- private:
-  std::string name_;
-  std::string error_;
+/// A private network namespace for these tests.
+struct named_netns : myelin::test::named_netns {
+  named_netns() : myelin::test::named_netns("myelin-uev") {}
 };
 
 /// myelin-boot (host.toml, no apps) running inside `ns`.

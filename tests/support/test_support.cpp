@@ -5,7 +5,9 @@
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <atomic>
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -205,6 +207,25 @@ std::string shell_quote(const std::string& s) {
     }
   }
   return out + "'";
+}
+
+named_netns::named_netns(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  name_ = prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+  auto r = run("ip netns add " + name_ + " && ip -n " + name_ + " link set lo up");
+  if (r.exit_code != 0) {
+    error_ = "ip netns add: " + r.output;
+  }
+}
+
+named_netns::~named_netns() {
+  if (error_.empty()) {
+    run("ip netns del " + name_);
+  }
+}
+
+command_result named_netns::ip(const std::string& args) const {
+  return run("ip -n " + name_ + " " + args);
 }
 
 }  // namespace myelin::test

@@ -109,4 +109,25 @@ command_result run(const std::string& command);
 /// Quotes a string for /bin/sh.
 std::string shell_quote(const std::string& s);
 
+/// A named network namespace, unique per process and instance
+/// (`<prefix>-<pid>-<n>`), with lo up; deleted on destruction. error() says
+/// why it could not be made (no root, no iproute2, no netns support).
+class named_netns {
+ public:
+  explicit named_netns(const std::string& prefix);
+  ~named_netns();
+  named_netns(const named_netns&) = delete;
+  named_netns& operator=(const named_netns&) = delete;
+
+  const std::string& name() const { return name_; }
+  const std::string& error() const { return error_; }
+
+  /// Runs `args` (an `ip` command line without `ip`) in the namespace.
+  command_result ip(const std::string& args) const;
+
+ private:
+  std::string name_;
+  std::string error_;
+};
+
 }  // namespace myelin::test
