@@ -7,6 +7,7 @@
 
 #include "console_firmware.hpp"
 #include "console_overlays.hpp"
+#include "console_server.hpp"
 #include "console_uevent.hpp"
 
 #include <unistd.h>
@@ -485,7 +486,7 @@ caf::expected<std::unique_ptr<httplib::Server>> make_server(const console_option
                     "Set control.tls = true with control.cert, control.key and "
                     "control.client_ca (or control.allow_unauthenticated = true)");
     }
-    return std::make_unique<httplib::Server>();
+    return make_plain_server();
   }
   for (const auto& [key, path] :
        {std::pair{"control.cert", opts.cert}, std::pair{"control.key", opts.key},

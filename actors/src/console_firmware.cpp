@@ -7,6 +7,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "console_server.hpp"
 #include "myelin/actors/firmware_upload.hpp"
 
 namespace myelin::actors {
@@ -50,21 +51,28 @@ void install_firmware_routes(caf::actor_system& sys, httplib::Server& srv,
       res.set_content(body.dump(), "application/json");
     };
     auto length = header_u64(req, "Content-Length");
-    if (length > in_memory_body_limit) {
-      content_reader([](const char*, size_t) { return true; });  // skipped by httplib
-      return reply(413, {{"error",
-                          "firmware uploads larger than 1 MiB must be sent with "
-                          "Transfer-Encoding: chunked (myelin fw push does)"}});
-    }
     bool reboot = req.has_param("reboot") && req.get_param_value("reboot") != "0" &&
                   req.get_param_value("reboot") != "false";
     auto total = length != 0 ? length : header_u64(req, "X-Firmware-Size");
-    auto outcome = upload->run(
-        [&content_reader](const std::function<bool(const char*, size_t)>& sink) {
-          return content_reader(
-              [&sink](const char* data, size_t size) { return sink(data, size); });
-        },
-        total);
+    firmware_upload_outcome outcome;
+    if (auto source = direct_body_source(req)) {
+      // Plain HTTP: the body goes from the socket straight into the upload
+      // buffer, in large reads, with either framing (decision 0064).
+      outcome = upload->run(source, total);
+    } else if (length > in_memory_body_limit) {
+      content_reader([](const char*, size_t) { return true; });  // skipped by httplib
+      // cpp-httplib's reader (TLS) keeps a Content-Length body in memory.
+      return reply(413, {{"error",
+                          "firmware uploads over HTTPS larger than 1 MiB must be sent with "
+                          "Transfer-Encoding: chunked (myelin fw push does)"}});
+    } else {
+      outcome = upload->run(
+          [&content_reader](const std::function<bool(const char*, size_t)>& sink) {
+            return content_reader(
+                [&sink](const char* data, size_t size) { return sink(data, size); });
+          },
+          total);
+    }
     if (outcome.error) {
       return reply(outcome.status, {{"error", runtime::describe(outcome.error)}});
     }

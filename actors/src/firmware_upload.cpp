@@ -7,8 +7,10 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -35,10 +37,16 @@ std::shared_ptr<spdlog::logger> log() {
 
 constexpr size_t pipe_block = 1 << 20;
 
+}  // namespace
+
+namespace detail {
+
 /// A bounded byte pipe between the HTTP thread (producer) and the installer
-/// thread (consumer), in blocks of pipe_block bytes. When the consumer stops
-/// early (it found an error), the producer's bytes are dropped so that the
-/// HTTP thread can read the rest of the body and answer with the reason.
+/// thread (consumer), in blocks of pipe_block bytes. The producer either
+/// copies bytes in (push) or receives straight into the block being filled
+/// (reserve + commit). When the consumer stops early (it found an error),
+/// the producer's bytes are dropped so that the HTTP thread can read the
+/// rest of the body and answer with the reason.
 class byte_pipe {
  public:
   explicit byte_pipe(size_t bytes) : blocks_(std::max<size_t>(2, bytes / pipe_block)) {}
@@ -46,24 +54,38 @@ class byte_pipe {
   /// Producer: appends bytes (blocks while the buffer is full).
   void push(const char* data, size_t size) {
     while (size > 0) {
-      if (filling_.capacity() == 0) {
-        if (!take_free_block()) {
-          return;  // the consumer is gone: drop
-        }
+      auto room = reserve();
+      if (room.second == 0) {
+        return;  // the consumer is gone: drop
       }
-      auto n = std::min(size, pipe_block - filling_.size());
-      filling_.insert(filling_.end(), data, data + n);
+      auto n = std::min(size, room.second);
+      std::memcpy(room.first, data, n);
+      commit(n);
       data += n;
       size -= n;
-      if (filling_.size() == pipe_block) {
-        hand_over();
-      }
+    }
+  }
+
+  /// Producer: where the next bytes may be written directly, and how many
+  /// (blocks while the buffer is full); no room when the consumer is gone.
+  std::pair<char*, size_t> reserve() {
+    if (!filling_.data && !take_free_block()) {
+      return {nullptr, 0};
+    }
+    return {filling_.data.get() + filling_.size, pipe_block - filling_.size};
+  }
+
+  /// Producer: `n` bytes were written where reserve() said.
+  void commit(size_t n) {
+    filling_.size += n;
+    if (filling_.size == pipe_block) {
+      hand_over();
     }
   }
 
   /// Producer: the body ended (`complete` false: it broke off).
   void close(bool complete) {
-    if (!filling_.empty()) {
+    if (filling_.data && filling_.size > 0) {
       hand_over();
     }
     std::lock_guard<std::mutex> lock{mtx_};
@@ -76,9 +98,9 @@ class byte_pipe {
   /// an error when the body broke off.
   caf::expected<std::string_view> pull() {
     std::unique_lock<std::mutex> lock{mtx_};
-    if (current_) {
-      recycle(std::move(*current_));
-      current_.reset();
+    if (current_.data) {
+      recycle(std::move(current_));
+      current_ = block{};
     }
     cv_.wait(lock, [this] { return !full_.empty() || closed_; });
     if (full_.empty()) {
@@ -90,7 +112,7 @@ class byte_pipe {
     }
     current_ = std::move(full_.front());
     full_.pop_front();
-    return std::string_view{current_->data(), current_->size()};
+    return std::string_view{current_.data.get(), current_.size};
   }
 
   /// Consumer: stops; everything pushed from now on is dropped.
@@ -102,9 +124,14 @@ class byte_pipe {
   }
 
  private:
-  void recycle(std::vector<char> block) {
-    block.clear();
-    free_.push_back(std::move(block));
+  struct block {
+    std::unique_ptr<char[]> data;
+    size_t size = 0;
+  };
+
+  void recycle(block b) {
+    b.size = 0;
+    free_.push_back(std::move(b));
     cv_.notify_all();
   }
 
@@ -119,8 +146,9 @@ class byte_pipe {
       free_.pop_back();
     } else {
       ++allocated_;
-      filling_ = std::vector<char>{};
-      filling_.reserve(pipe_block);
+      // Not value-initialised: the network fills it.
+      filling_.data.reset(new char[pipe_block]);
+      filling_.size = 0;
     }
     return true;
   }
@@ -131,21 +159,27 @@ class byte_pipe {
       full_.push_back(std::move(filling_));
       cv_.notify_all();
     }
-    filling_ = std::vector<char>{};
+    filling_ = block{};
   }
 
   const size_t blocks_;
   size_t allocated_ = 0;
   std::mutex mtx_;
   std::condition_variable cv_;
-  std::deque<std::vector<char>> full_;
-  std::vector<std::vector<char>> free_;
-  std::vector<char> filling_;
-  std::optional<std::vector<char>> current_;
+  std::deque<block> full_;
+  std::vector<block> free_;
+  block filling_;
+  block current_;
   bool closed_ = false;
   bool complete_ = false;
   bool consumer_gone_ = false;
 };
+
+}  // namespace detail
+
+namespace {
+
+using detail::byte_pipe;
 
 int http_status_of(const caf::error& err) {
   if (err.category() == caf::atom("fwfile")) {
@@ -335,12 +369,56 @@ void firmware_upload::set(const std::function<void(firmware_upload_progress&)>& 
 }
 
 firmware_upload_outcome firmware_upload::run(const body_reader& read_body, uint64_t total) {
+  return run_feed(
+      [&read_body](byte_pipe* pipe, const std::function<void(size_t)>& progress, std::string&) {
+        return read_body([&](const char* data, size_t size) {
+          if (pipe != nullptr) {
+            pipe->push(data, size);
+            progress(size);
+          }
+          return true;
+        });
+      },
+      total);
+}
+
+firmware_upload_outcome firmware_upload::run(const body_source& source, uint64_t total) {
+  return run_feed(
+      [&source](byte_pipe* pipe, const std::function<void(size_t)>& progress, std::string& why) {
+        std::unique_ptr<char[]> scratch;
+        while (true) {
+          auto room = pipe != nullptr ? pipe->reserve() : std::pair<char*, size_t>{nullptr, 0};
+          if (room.second == 0) {
+            // Nobody consumes the bytes (an early refusal, or the installer
+            // stopped at an error): read them into scratch space and drop them.
+            pipe = nullptr;
+            if (!scratch) {
+              scratch.reset(new char[pipe_block]);
+            }
+            room = {scratch.get(), pipe_block};
+          }
+          auto n = source(room.first, room.second, why);
+          if (n <= 0) {
+            return n == 0;
+          }
+          if (pipe != nullptr) {
+            pipe->commit(static_cast<size_t>(n));
+            progress(static_cast<size_t>(n));
+          }
+        }
+      },
+      total);
+}
+
+firmware_upload_outcome firmware_upload::run_feed(const body_feed& feed, uint64_t total) {
   firmware_upload_outcome out;
   if (busy_.exchange(true)) {
     out.status = 409;
     out.error = make_error(firmware_upload_errc::busy, "another firmware upload is in progress");
     // Read (and drop) the body so the client gets this answer.
-    read_body([](const char*, size_t) { return true; });
+    std::string why;
+    feed(
+        nullptr, [](size_t) {}, why);
     return out;
   }
   set([total](firmware_upload_progress& p) {
@@ -348,7 +426,7 @@ firmware_upload_outcome firmware_upload::run(const body_reader& read_body, uint6
     p.state = "receiving";
     p.total = total;
   });
-  out.error = install(read_body, out);
+  out.error = install(feed, out);
   if (out.error) {
     out.status = http_status_of(out.error);
     auto why = runtime::describe(out.error);
@@ -366,8 +444,12 @@ firmware_upload_outcome firmware_upload::run(const body_reader& read_body, uint6
   return out;
 }
 
-caf::error firmware_upload::install(const body_reader& read_body, firmware_upload_outcome& out) {
-  auto drop_body = [&read_body] { read_body([](const char*, size_t) { return true; }); };
+caf::error firmware_upload::install(const body_feed& feed, firmware_upload_outcome& out) {
+  auto drop_body = [&feed] {
+    std::string why;
+    feed(
+        nullptr, [](size_t) {}, why);
+  };
   auto kv = read_kv(sys_);
   if (!kv) {
     drop_body();
@@ -430,13 +512,19 @@ caf::error firmware_upload::install(const body_reader& read_body, firmware_uploa
     result = runtime::read_firmware([&pipe] { return pipe.pull(); }, ro);
     pipe.stop_consuming();
   });
-  bool complete = read_body([&](const char* data, size_t size) {
-    pipe.push(data, size);
-    set([size](firmware_upload_progress& p) { p.bytes += size; });
-    return true;
-  });
+  std::string why;
+  bool complete = feed(
+      &pipe, [this](size_t size) { set([size](firmware_upload_progress& p) { p.bytes += size; }); },
+      why);
   pipe.close(complete);
   installer.join();
+  if (!complete && !why.empty() &&
+      (result || (result.error().category() == caf::atom("fwfile") &&
+                  result.error().code() == static_cast<uint8_t>(firmware_file_errc::truncated)))) {
+    // The connection's own reason (malformed framing, a timeout) says more
+    // than "truncated".
+    return runtime::make_error(firmware_file_errc::truncated, "the upload broke off: " + why);
+  }
   if (!result) {
     return result.error();
   }

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "myelin/runtime/config.hpp"
@@ -166,7 +167,16 @@ caf::error read_resources(archive* a, const source_state& st, const firmware_man
           "firmware file: resource '" + name + "' is " + std::to_string(archive_entry_size(entry)) +
               " bytes in the archive, the manifest says " + std::to_string(res->size));
     }
-    sha256_stream hash;
+    // Hash on a second thread while on_data writes, when there is a writer
+    // and enough data for it to matter.
+    constexpr uint64_t alongside_from = 4 << 20;
+    std::optional<sha256_alongside> alongside;
+    std::optional<sha256_stream> inline_hash;
+    if (opts.on_data && res->size >= alongside_from) {
+      alongside.emplace();
+    } else {
+      inline_hash.emplace();
+    }
     uint64_t total = 0;
     while (true) {
       const void* buf = nullptr;
@@ -189,7 +199,11 @@ caf::error read_resources(archive* a, const source_state& st, const firmware_man
             firmware_file_errc::hash_mismatch,
             "firmware file: resource '" + name + "' is longer than the manifest says");
       }
-      hash.update(buf, size);
+      if (alongside) {
+        alongside->update(buf, size);
+      } else {
+        inline_hash->update(buf, size);
+      }
       if (opts.on_data && size > 0) {
         if (auto err = opts.on_data(*res, static_cast<const char*>(buf), size)) {
           return err;
@@ -201,7 +215,7 @@ caf::error read_resources(archive* a, const source_state& st, const firmware_man
                         "firmware file is truncated (resource '" + name + "' has " +
                             std::to_string(total) + " of " + std::to_string(res->size) + " bytes)");
     }
-    auto digest = hash.finish_hex();
+    auto digest = alongside ? alongside->finish_hex() : inline_hash->finish_hex();
     if (digest != res->sha256) {
       return make_error(firmware_file_errc::hash_mismatch,
                         "firmware file: resource '" + name + "' has SHA-256 " + digest +

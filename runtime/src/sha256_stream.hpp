@@ -4,9 +4,14 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstddef>
+#include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 namespace myelin::runtime {
 
@@ -35,6 +40,93 @@ class sha256_stream {
 
  private:
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx_;
+};
+
+/// A sha256_stream fed on a thread of its own, so that hashing overlaps with
+/// writing (an install is CPU-bound otherwise: hash, then copy into the page
+/// cache, one after the other on one core). update() copies the bytes into
+/// one of a few buffers and returns; the hashing thread may lag behind by
+/// those buffers, so that neither side waits for the other at every block.
+class sha256_alongside {
+ public:
+  static constexpr size_t buffer_size = 1 << 20;
+  static constexpr size_t buffers = 4;
+
+  sha256_alongside() : worker_([this] { run(); }) {}
+
+  ~sha256_alongside() {
+    {
+      std::lock_guard<std::mutex> lock{mtx_};
+      quit_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+  }
+
+  sha256_alongside(const sha256_alongside&) = delete;
+  sha256_alongside& operator=(const sha256_alongside&) = delete;
+
+  /// Queues [data, data + size) for hashing (copied; blocks while all
+  /// buffers wait to be hashed).
+  void update(const void* data, size_t size) {
+    const auto* p = static_cast<const char*>(data);
+    while (size > 0) {
+      auto n = std::min(size, buffer_size);
+      std::unique_lock<std::mutex> lock{mtx_};
+      cv_.wait(lock, [this] { return queued_ < buffers; });
+      auto& slot = slots_[(head_ + queued_) % buffers];
+      lock.unlock();
+      if (!slot.data) {
+        slot.data.reset(new char[buffer_size]);
+      }
+      std::memcpy(slot.data.get(), p, n);
+      slot.size = n;
+      lock.lock();
+      ++queued_;
+      cv_.notify_all();
+      p += n;
+      size -= n;
+    }
+  }
+
+  /// The digest of everything queued (waits until it is hashed).
+  std::string finish_hex() {
+    std::unique_lock<std::mutex> lock{mtx_};
+    cv_.wait(lock, [this] { return queued_ == 0; });
+    return hash_.finish_hex();
+  }
+
+ private:
+  struct slot {
+    std::unique_ptr<char[]> data;
+    size_t size = 0;
+  };
+
+  void run() {
+    std::unique_lock<std::mutex> lock{mtx_};
+    while (true) {
+      cv_.wait(lock, [this] { return queued_ > 0 || quit_; });
+      if (queued_ == 0) {
+        return;
+      }
+      auto& s = slots_[head_];
+      lock.unlock();
+      hash_.update(s.data.get(), s.size);
+      lock.lock();
+      head_ = (head_ + 1) % buffers;
+      --queued_;
+      cv_.notify_all();
+    }
+  }
+
+  sha256_stream hash_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  slot slots_[buffers];
+  size_t head_ = 0;
+  size_t queued_ = 0;
+  bool quit_ = false;
+  std::thread worker_;
 };
 
 }  // namespace myelin::runtime

@@ -1,9 +1,14 @@
 // End to end: signed firmware files made by the real `myelin fw create`, pushed
 // with `myelin fw push` into a real myelin-boot (host mode, file slots), with
 // every kind of bad input, kill -9 during streaming, and validate/revert cycles.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -355,14 +360,127 @@ TEST(firmware_update, busy_dropped_and_restarted) {
   }
   EXPECT_EQ(upload_status(*dev)["state"], "failed");
   expect_unchanged(before, protected_state(*dev));
-  httplib::Client cli{"127.0.0.1", dev->port};
-  auto res = cli.Post("/v1/fw/upload", data, "application/octet-stream");
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->status, 413);
-  expect_unchanged(before, protected_state(*dev));
   auto push = run_myelin({"fw", "push", "--device", dev->address(), fw});
   EXPECT_EQ(push.exit_code, 0) << push.output;
   EXPECT_TRUE(slot_b(*dev) == w.image_data);
+}
+
+// A plain Content-Length body (curl --data-binary) installs like the chunked
+// one `myelin fw push` sends (decision 0064).
+TEST(firmware_update, content_length_upload_installs) {
+  firmware_workshop w;
+  auto fw = w.create("v2", "2.0.0");
+  auto dev = device_with_running_slot(w);
+  ASSERT_GT(dev->port, 0);
+  httplib::Client cli{"127.0.0.1", dev->port};
+  cli.set_read_timeout(30, 0);
+  auto res = cli.Post("/v1/fw/upload", read_file(fw), "application/octet-stream");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_TRUE(slot_b(*dev) == w.image_data) << "slot b does not hold the image";
+  EXPECT_NE(kv_list(dev->fw_env_config()).find("nerves_fw_active=b\n"), std::string::npos);
+}
+
+namespace {
+
+/// Sends `request` as it is on a fresh connection and returns everything the
+/// device answers until it closes the connection (or `timeout` passes).
+std::string raw_exchange(int port, const std::string& request,
+                         std::chrono::milliseconds timeout = 15s) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  for (size_t sent = 0; sent < request.size();) {
+    auto n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) {
+      break;
+    }
+    sent += static_cast<size_t>(n);
+  }
+  ::shutdown(fd, SHUT_WR);
+  std::string answer;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) {
+      continue;
+    }
+    auto n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) {
+      break;
+    }
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return answer;
+}
+
+std::string chunk(const std::string& data) {
+  char size[32];
+  std::snprintf(size, sizeof(size), "%zx\r\n", data.size());
+  return size + data + "\r\n";
+}
+
+}  // namespace
+
+// Hostile chunked framing on the upload endpoint: each is refused with what
+// was wrong, the KV and both slots stay as they were, and the device goes on
+// answering (the connection's own reader, not cpp-httplib's, parses it).
+TEST(firmware_update, malformed_chunked_framing_refused) {
+  firmware_workshop w;
+  auto fw = read_file(w.create("v2", "2.0.0"));
+  auto dev = device_with_running_slot(w);
+  ASSERT_GT(dev->port, 0);
+  auto before = protected_state(*dev);
+  const std::string head =
+      "POST /v1/fw/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  auto first = fw.substr(0, 300000);
+  struct hostile {
+    std::string name;
+    std::string body;
+    std::string reason;
+  };
+  std::vector<hostile> cases{
+      {"not hex", chunk(first) + "zz\r\n", "does not start with a hex size"},
+      {"bare LF", chunk(first) + "10\n", "bare LF"},
+      {"size overflow", chunk(first) + "1000000000000000000\r\n", "more than 15 hex digits"},
+      {"garbage after size", chunk(first) + "10 x\r\n", "garbage after the size"},
+      {"endless header", chunk(first) + "1;" + std::string(10000, 'e'), "longer than 4096"},
+      {"data longer than size", "10\r\n" + fw.substr(0, 40) + "\r\n", "longer than its size"},
+      {"broken off in a chunk", "100000\r\n" + fw.substr(0, 5000), "broke off inside a chunk"},
+      {"broken off in a header", chunk(first) + "12", "broke off in a chunk header"},
+      {"no trailer end", chunk(first) + "0\r\nX-Check: 1\r\n", "broke off in the trailer"},
+      {"bad trailer", chunk(first) + "0\r\nnot a field\r\n\r\n", "not a header field"},
+      {"other coding", "", "unsupported Transfer-Encoding"},
+  };
+  for (const auto& c : cases) {
+    auto request = c.name == "other coding"
+                       ? "POST /v1/fw/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+                         "gzip\r\nContent-Length: 10\r\n\r\n0123456789"
+                       : head + c.body;
+    auto answer = raw_exchange(dev->port, request);
+    EXPECT_NE(answer.find("HTTP/1.1 400"), std::string::npos) << c.name << ": " << answer;
+    EXPECT_NE(answer.find(c.reason), std::string::npos) << c.name << ": " << answer;
+    expect_unchanged(before, protected_state(*dev));
+    EXPECT_EQ(upload_status(*dev)["state"], "failed") << c.name;
+  }
+  // A well-formed body in odd pieces (1-byte chunks, extensions, a trailer)
+  // after all that installs.
+  std::string body = chunk(fw.substr(0, 1)) + "3;ext=1\r\n" + fw.substr(1, 3) + "\r\n";
+  for (size_t at = 4; at < fw.size(); at += 700001) {
+    body += chunk(fw.substr(at, 700001));
+  }
+  body += "0\r\nX-Check: done\r\n\r\n";
+  auto answer = raw_exchange(dev->port, head + body);
+  EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
+  EXPECT_TRUE(slot_b(*dev) == w.image_data) << "slot b does not hold the image";
 }
 
 // kill -9 of the device at random points of an upload: after each, the KV

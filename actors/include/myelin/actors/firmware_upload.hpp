@@ -120,6 +120,15 @@ struct firmware_upload_outcome {
 /// not be read completely (connection dropped, timeout).
 using body_reader = std::function<bool(const std::function<bool(const char*, size_t)>& sink)>;
 
+/// Pulls the request body: copies up to `cap` bytes into `dst` and returns
+/// how many; 0 at the end of the body; -1 when it cannot be read, with the
+/// reason in `why` (connection dropped, timeout, malformed framing).
+using body_source = std::function<long(char* dst, size_t cap, std::string& why)>;
+
+namespace detail {
+class byte_pipe;
+}
+
 /// Runs uploads, one at a time, and remembers the progress of the last one.
 class firmware_upload {
  public:
@@ -129,10 +138,20 @@ class firmware_upload {
   /// thread plus one installer thread). `total` is the body size if known.
   firmware_upload_outcome run(const body_reader& read_body, uint64_t total);
 
+  /// The same, pulling the body from `source` straight into the buffer
+  /// (no copy on the way).
+  firmware_upload_outcome run(const body_source& source, uint64_t total);
+
   firmware_upload_progress progress() const;
 
  private:
-  caf::error install(const body_reader& read_body, firmware_upload_outcome& out);
+  /// Moves the body into the pipe (nullptr: reads and drops it), reporting
+  /// the bytes received; true if all of it arrived, else `why` may say why.
+  using body_feed = std::function<bool(
+      detail::byte_pipe* pipe, const std::function<void(size_t)>& progress, std::string& why)>;
+
+  firmware_upload_outcome run_feed(const body_feed& feed, uint64_t total);
+  caf::error install(const body_feed& feed, firmware_upload_outcome& out);
   void set(const std::function<void(firmware_upload_progress&)>& fn);
 
   caf::actor_system& sys_;
