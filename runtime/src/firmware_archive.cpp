@@ -1,8 +1,6 @@
 // Streaming reading and writing of `.fw` archives with libarchive.
 #include "myelin/runtime/firmware_archive.hpp"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +11,7 @@
 #include <optional>
 #include <set>
 
+#include "libarchive_api.hpp"
 #include "myelin/runtime/config.hpp"
 #include "sha256_stream.hpp"
 
@@ -26,10 +25,10 @@ constexpr size_t max_signature_member = 256;
 constexpr size_t io_chunk = 1 << 20;
 
 struct archive_closer {
-  void operator()(archive* a) const { archive_read_free(a); }
+  void operator()(archive* a) const { libarchive().read_free(a); }
 };
 struct archive_write_closer {
-  void operator()(archive* a) const { archive_write_free(a); }
+  void operator()(archive* a) const { libarchive().write_free(a); }
 };
 
 std::string trim(std::string_view s) {
@@ -54,7 +53,7 @@ la_ssize_t read_callback(archive* a, void* client, const void** buffer) {
   auto chunk = (*st->source)();
   if (!chunk) {
     st->error = chunk.error();
-    archive_set_error(a, EIO, "the firmware source failed");
+    libarchive().set_error(a, EIO, "the firmware source failed");
     return -1;
   }
   *buffer = chunk->data();
@@ -67,7 +66,8 @@ caf::error archive_failure(archive* a, const source_state& st, const std::string
   if (st.error) {
     return st.error;
   }
-  std::string msg = archive_error_string(a) != nullptr ? archive_error_string(a) : "unknown error";
+  std::string msg =
+      libarchive().error_string(a) != nullptr ? libarchive().error_string(a) : "unknown error";
   if (msg.find("runcated") != std::string::npos || msg.find("premature") != std::string::npos ||
       msg.find("Premature") != std::string::npos) {
     return make_error(firmware_file_errc::truncated,
@@ -80,7 +80,7 @@ caf::error archive_failure(archive* a, const source_state& st, const std::string
 caf::expected<archive_entry*> next_member(archive* a, const source_state& st,
                                           const std::string& expecting) {
   archive_entry* entry = nullptr;
-  int rc = archive_read_next_header(a, &entry);
+  int rc = libarchive().read_next_header(a, &entry);
   if (rc == ARCHIVE_EOF) {
     return make_error(firmware_file_errc::truncated,
                       "firmware file ends where " + expecting + " should be (truncated?)");
@@ -92,8 +92,9 @@ caf::expected<archive_entry*> next_member(archive* a, const source_state& st,
 }
 
 caf::error check_plain_file(archive_entry* entry, const std::string& name) {
-  if (archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry) != nullptr ||
-      archive_entry_symlink(entry) != nullptr || archive_entry_size_is_set(entry) == 0) {
+  if (libarchive().entry_filetype(entry) != AE_IFREG ||
+      libarchive().entry_hardlink(entry) != nullptr ||
+      libarchive().entry_symlink(entry) != nullptr || libarchive().entry_size_is_set(entry) == 0) {
     return make_error(firmware_file_errc::bad_archive,
                       "firmware file: member '" + name + "' is not a regular file");
   }
@@ -103,7 +104,7 @@ caf::error check_plain_file(archive_entry* entry, const std::string& name) {
 /// Reads a small member completely.
 caf::expected<std::string> read_small(archive* a, const source_state& st, archive_entry* entry,
                                       std::string_view want, size_t limit) {
-  const char* raw = archive_entry_pathname(entry);
+  const char* raw = libarchive().entry_pathname(entry);
   std::string name = raw != nullptr ? raw : "";
   if (name != want) {
     return make_error(firmware_file_errc::bad_archive,
@@ -113,7 +114,7 @@ caf::expected<std::string> read_small(archive* a, const source_state& st, archiv
   if (auto err = check_plain_file(entry, name)) {
     return err;
   }
-  auto size = archive_entry_size(entry);
+  auto size = libarchive().entry_size(entry);
   if (size < 0 || static_cast<uint64_t>(size) > limit) {
     return make_error(
         firmware_file_errc::bad_archive,
@@ -122,7 +123,7 @@ caf::expected<std::string> read_small(archive* a, const source_state& st, archiv
   std::string out(static_cast<size_t>(size), '\0');
   size_t got = 0;
   while (got < out.size()) {
-    auto n = archive_read_data(a, out.data() + got, out.size() - got);
+    auto n = libarchive().read_data(a, out.data() + got, out.size() - got);
     if (n < 0) {
       return archive_failure(a, st, "reading '" + name + "'");
     }
@@ -140,14 +141,14 @@ caf::error read_resources(archive* a, const source_state& st, const firmware_man
   std::set<std::string> done;
   while (true) {
     archive_entry* entry = nullptr;
-    int rc = archive_read_next_header(a, &entry);
+    int rc = libarchive().read_next_header(a, &entry);
     if (rc == ARCHIVE_EOF) {
       break;
     }
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
       return archive_failure(a, st, "reading a resource header");
     }
-    const char* raw = archive_entry_pathname(entry);
+    const char* raw = libarchive().entry_pathname(entry);
     std::string name = raw != nullptr ? raw : "";
     const auto* res = m.find(name);
     if (res == nullptr) {
@@ -161,11 +162,12 @@ caf::error read_resources(archive* a, const source_state& st, const firmware_man
     if (auto err = check_plain_file(entry, name)) {
       return err;
     }
-    if (static_cast<uint64_t>(archive_entry_size(entry)) != res->size) {
-      return make_error(
-          firmware_file_errc::hash_mismatch,
-          "firmware file: resource '" + name + "' is " + std::to_string(archive_entry_size(entry)) +
-              " bytes in the archive, the manifest says " + std::to_string(res->size));
+    if (static_cast<uint64_t>(libarchive().entry_size(entry)) != res->size) {
+      return make_error(firmware_file_errc::hash_mismatch,
+                        "firmware file: resource '" + name + "' is " +
+                            std::to_string(libarchive().entry_size(entry)) +
+                            " bytes in the archive, the manifest says " +
+                            std::to_string(res->size));
     }
     // Hash on a second thread while on_data writes, when there is a writer
     // and enough data for it to matter.
@@ -182,7 +184,7 @@ caf::error read_resources(archive* a, const source_state& st, const firmware_man
       const void* buf = nullptr;
       size_t size = 0;
       la_int64_t offset = 0;
-      rc = archive_read_data_block(a, &buf, &size, &offset);
+      rc = libarchive().read_data_block(a, &buf, &size, &offset);
       if (rc == ARCHIVE_EOF) {
         break;
       }
@@ -241,26 +243,28 @@ caf::error read_resources(archive* a, const source_state& st, const firmware_man
 caf::error write_failure(archive* a, const std::string& path) {
   return make_error(
       firmware_file_errc::io_error,
-      path + ": " + (archive_error_string(a) != nullptr ? archive_error_string(a) : "failed"));
+      path + ": " +
+          (libarchive().error_string(a) != nullptr ? libarchive().error_string(a) : "failed"));
 }
 
 caf::error add_header(archive* a, const std::string& name, uint64_t size, const std::string& path) {
-  std::unique_ptr<archive_entry, void (*)(archive_entry*)> entry{archive_entry_new(),
-                                                                 archive_entry_free};
-  archive_entry_set_pathname(entry.get(), name.c_str());
-  archive_entry_set_size(entry.get(), static_cast<la_int64_t>(size));
-  archive_entry_set_filetype(entry.get(), AE_IFREG);
-  archive_entry_set_perm(entry.get(), 0644);
+  std::unique_ptr<archive_entry, void (*)(archive_entry*)> entry{libarchive().entry_new(),
+                                                                 libarchive().entry_free};
+  libarchive().entry_set_pathname(entry.get(), name.c_str());
+  libarchive().entry_set_size(entry.get(), static_cast<la_int64_t>(size));
+  libarchive().entry_set_filetype(entry.get(), AE_IFREG);
+  libarchive().entry_set_perm(entry.get(), 0644);
   // Fixed times and owners: the same inputs give the same file.
-  archive_entry_set_mtime(entry.get(), 0, 0);
-  if (archive_write_header(a, entry.get()) != ARCHIVE_OK) {
+  libarchive().entry_set_mtime(entry.get(), 0, 0);
+  if (libarchive().write_header(a, entry.get()) != ARCHIVE_OK) {
     return write_failure(a, path);
   }
   return {};
 }
 
 caf::error add_bytes(archive* a, std::string_view data, const std::string& path) {
-  if (archive_write_data(a, data.data(), data.size()) != static_cast<la_ssize_t>(data.size())) {
+  if (libarchive().write_data(a, data.data(), data.size()) !=
+      static_cast<la_ssize_t>(data.size())) {
     return write_failure(a, path);
   }
   return {};
@@ -348,12 +352,15 @@ caf::expected<firmware_manifest> write_firmware_file(firmware_contents contents,
     return text.error();
   }
   auto sig = format_signature(sign(key, *text));
+  if (auto err = load_libarchive()) {
+    return err;
+  }
   auto tmp = out_path + ".part";
-  std::unique_ptr<archive, archive_write_closer> a{archive_write_new()};
-  archive_write_set_format_pax_restricted(a.get());
-  archive_write_add_filter_none(a.get());
-  archive_write_set_bytes_in_last_block(a.get(), 1);
-  if (archive_write_open_filename(a.get(), tmp.c_str()) != ARCHIVE_OK) {
+  std::unique_ptr<archive, archive_write_closer> a{libarchive().write_new()};
+  libarchive().write_set_format_pax_restricted(a.get());
+  libarchive().write_add_filter_none(a.get());
+  libarchive().write_set_bytes_in_last_block(a.get(), 1);
+  if (libarchive().write_open_filename(a.get(), tmp.c_str()) != ARCHIVE_OK) {
     return write_failure(a.get(), tmp);
   }
   caf::error err = add_header(a.get(), std::string{manifest_member}, text->size(), tmp);
@@ -370,7 +377,7 @@ caf::expected<firmware_manifest> write_firmware_file(firmware_contents contents,
     err = add_file(a.get(), contents.files[i].first, contents.files[i].second, m.resources[i].size,
                    tmp);
   }
-  if (!err && archive_write_close(a.get()) != ARCHIVE_OK) {
+  if (!err && libarchive().write_close(a.get()) != ARCHIVE_OK) {
     err = write_failure(a.get(), tmp);
   }
   if (!err && ::rename(tmp.c_str(), out_path.c_str()) != 0) {
@@ -385,12 +392,15 @@ caf::expected<firmware_manifest> write_firmware_file(firmware_contents contents,
 
 caf::expected<firmware_read_result> read_firmware(const firmware_source& source,
                                                   const firmware_read_options& opts) {
+  if (auto err = load_libarchive()) {
+    return err;
+  }
   source_state st{&source, {}};
-  std::unique_ptr<archive, archive_closer> a{archive_read_new()};
+  std::unique_ptr<archive, archive_closer> a{libarchive().read_new()};
   // Only tar (ustar, pax, gnu): no compression, no other formats, no
   // seeking — the archive is read front to back as it arrives.
-  archive_read_support_format_tar(a.get());
-  if (archive_read_open(a.get(), &st, nullptr, read_callback, nullptr) != ARCHIVE_OK) {
+  libarchive().read_support_format_tar(a.get());
+  if (libarchive().read_open(a.get(), &st, nullptr, read_callback, nullptr) != ARCHIVE_OK) {
     return archive_failure(a.get(), st, "opening");
   }
   auto entry = next_member(a.get(), st, "the manifest");

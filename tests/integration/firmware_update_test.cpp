@@ -177,8 +177,12 @@ TEST(firmware_update, push_installs_into_inactive_slot) {
   auto dev = device_with_running_slot(w);
   ASSERT_GT(dev->port, 0);
   auto before = protected_state(*dev);
+  // libarchive is loaded for the first firmware file, not at boot (decision 0065).
+  auto maps = [&dev] { return read_file("/proc/" + std::to_string(dev->proc->pid()) + "/maps"); };
+  EXPECT_EQ(maps().find("libarchive"), std::string::npos);
   auto push = run_myelin({"fw", "push", "--device", dev->address(), fw});
   ASSERT_EQ(push.exit_code, 0) << push.output << dev->proc->output();
+  EXPECT_NE(maps().find("libarchive"), std::string::npos);
   EXPECT_NE(push.output.find("installed demo 2.0.0 in slot b"), std::string::npos) << push.output;
   EXPECT_TRUE(slot_b(*dev) == w.image_data) << "slot b does not hold the image";
   EXPECT_EQ(read_file(dev->state + "/firmware/slot-a.img"), "the running firmware");
