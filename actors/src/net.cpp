@@ -108,6 +108,10 @@ struct net_state {
   bool recheck = false;
   /// Runs the blocking TCP checks (a detached actor, spawned on first use).
   caf::actor checker;
+  /// Fired when the service stops: a check under way gives up at once, so
+  /// that stopping (and the reboot after it) never waits for a connect or a
+  /// DNS lookup to time out.
+  std::shared_ptr<runtime::stop_signal> check_stop = std::make_shared<runtime::stop_signal>();
   std::map<std::string, dhcp_slot> dhcp;
   /// A udhcpc liveness tick is scheduled.
   bool ticking = false;
@@ -131,6 +135,7 @@ struct net_state {
     dhcp.clear();
     watcher.reset();
     if (checker) {
+      check_stop->fire();
       caf::anon_send_exit(checker, caf::exit_reason::user_shutdown);
     }
   }
@@ -325,13 +330,14 @@ void run_check(net_actor* self) {
     return;
   }
   if (!st.checker) {
-    st.checker = self->spawn<caf::detached>(
-        [hosts = cfg.internet_hosts, timeout = cfg.check_timeout]() -> caf::behavior {
-          return {[hosts, timeout](net_check_atom, const std::vector<std::string>& names,
-                                   const std::vector<std::string>& sources) {
+    st.checker =
+        self->spawn<caf::detached>([hosts = cfg.internet_hosts, timeout = cfg.check_timeout,
+                                    stop = st.check_stop]() -> caf::behavior {
+          return {[hosts, timeout, stop](net_check_atom, const std::vector<std::string>& names,
+                                         const std::vector<std::string>& sources) {
             std::vector<std::string> ok;
             for (size_t i = 0; i < names.size() && i < sources.size(); ++i) {
-              if (runtime::tcp_check(hosts, timeout, names[i], sources[i])) {
+              if (runtime::tcp_check(hosts, timeout, names[i], sources[i], stop.get())) {
                 ok.push_back(names[i]);
               }
             }

@@ -2,7 +2,6 @@
 #include "net_watcher.hpp"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,20 +26,15 @@ std::shared_ptr<spdlog::logger> log() {
 }  // namespace
 
 net_watcher::net_watcher(std::unique_ptr<runtime::rtnetlink> nl, int fifo_fd, caf::actor target)
-    : nl_(std::move(nl)),
-      fifo_fd_(fifo_fd),
-      stop_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-      target_(std::move(target)) {
+    : nl_(std::move(nl)), fifo_fd_(fifo_fd), target_(std::move(target)) {
   thread_ = std::thread{[this] { run(); }};
 }
 
 net_watcher::~net_watcher() {
-  uint64_t one = 1;
-  [[maybe_unused]] auto n = ::write(stop_fd_, &one, sizeof(one));
+  stop_.fire();
   if (thread_.joinable()) {
     thread_.join();
   }
-  ::close(stop_fd_);
   if (fifo_fd_ >= 0) {
     ::close(fifo_fd_);
   }
@@ -95,7 +89,7 @@ void net_watcher::run() {
   uint64_t overflows = 0;
   for (;;) {
     pollfd fds[3] = {
-        {stop_fd_, POLLIN, 0}, {nl_ ? nl_->event_fd() : -1, POLLIN, 0}, {fifo_fd_, POLLIN, 0}};
+        {stop_.fd(), POLLIN, 0}, {nl_ ? nl_->event_fd() : -1, POLLIN, 0}, {fifo_fd_, POLLIN, 0}};
     int rc = ::poll(fds, 3, -1);
     if (rc < 0) {
       if (errno == EINTR) {

@@ -9,6 +9,7 @@
 #include <caf/actor.hpp>
 
 #include "myelin/runtime/rtnetlink.hpp"
+#include "myelin/runtime/stop_signal.hpp"
 
 namespace myelin::actors {
 
@@ -34,7 +35,7 @@ class net_watcher {
 
   std::unique_ptr<runtime::rtnetlink> nl_;
   int fifo_fd_;
-  int stop_fd_;
+  runtime::stop_signal stop_;
   caf::actor target_;
   std::string partial_;
   bool discarding_ = false;

@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,22 +29,20 @@ caf::error kmsg_tailer::start() {
   if (!opts_.replay && hub_->counters().kmsg_last_seq == 0) {
     ::lseek(fd_, 0, SEEK_END);
   }
-  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  stop_ = std::make_unique<stop_signal>();
   thread_ = std::thread([this] { run(); });
   return {};
 }
 
 void kmsg_tailer::stop() {
   if (thread_.joinable()) {
-    uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(stop_fd_, &one, sizeof(one));
+    stop_->fire();
     thread_.join();
   }
-  for (int* fd : {&fd_, &stop_fd_}) {
-    if (*fd >= 0) {
-      ::close(*fd);
-      *fd = -1;
-    }
+  stop_.reset();
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
   }
 }
 
@@ -93,7 +90,7 @@ void kmsg_tailer::run() {
   // A record is at most about 8 KiB (CONSOLE_EXT_LOG_MAX); a smaller buffer
   // makes read() fail with EINVAL.
   std::vector<char> buf(16384);
-  pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_->fd(), POLLIN, 0}};
   for (;;) {
     int rc = ::poll(fds, 2, -1);
     if (rc < 0 && errno != EINTR) {

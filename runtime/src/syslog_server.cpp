@@ -2,7 +2,6 @@
 #include "myelin/runtime/syslog_server.hpp"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -67,17 +66,17 @@ caf::error syslog_server::start() {
   }
   int rcvbuf = opts_.receive_buffer;
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  stop_ = std::make_unique<stop_signal>();
   thread_ = std::thread([this] { run(); });
   return {};
 }
 
 void syslog_server::stop() {
   if (thread_.joinable()) {
-    uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(stop_fd_, &one, sizeof(one));
+    stop_->fire();
     thread_.join();
   }
+  stop_.reset();
   if (fd_ >= 0) {
     struct stat st {};
     if (inode_ != 0 && ::lstat(opts_.path.c_str(), &st) == 0 && st.st_ino == inode_) {
@@ -85,10 +84,6 @@ void syslog_server::stop() {
     }
     ::close(fd_);
     fd_ = -1;
-  }
-  if (stop_fd_ >= 0) {
-    ::close(stop_fd_);
-    stop_fd_ = -1;
   }
 }
 
@@ -124,7 +119,7 @@ void syslog_server::run() {
   std::vector<char> bufs(batch * opts_.max_datagram);
   std::vector<mmsghdr> msgs(batch);
   std::vector<iovec> iovs(batch);
-  pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_->fd(), POLLIN, 0}};
   for (;;) {
     int rc = ::poll(fds, 2, -1);
     if (rc < 0 && errno != EINTR) {

@@ -411,6 +411,40 @@ TEST(net, static_config_applied_by_myelin_boot) {
   EXPECT_EQ(exit_code_of(*status), 0) << boot.output();
 }
 
+// Stopping never waits for the internet check: here its target is routed to
+// the far namespace, which does not forward, so the connect would hang for
+// the whole check_timeout_ms (10 minutes); SIGTERM still stops the device at
+// once (before, a check under way held up the stop, and with it a reboot).
+TEST(net, stop_does_not_wait_for_a_hanging_internet_check) {
+  netns_pair ns;
+  MYELIN_REQUIRE_NETNS(ns);
+  temp_dir dir;
+  myelin::test::write_file(dir / "net.toml",
+                           "[device]\nname = \"box\"\n[control]\nport = 0\n[state]\ndir = \"" +
+                               (dir / "state").string() +
+                               "\"\n[kv]\nbackend = \"memory\"\n[net]\ninternet_hosts = "
+                               "[\"192.0.2.1:53\"]\ncheck_timeout_ms = 600000\n[net.interfaces." +
+                               ns.near_if +
+                               "]\nmethod = \"static\"\naddress = \"10.99.0.2\"\nprefix = 24\n"
+                               "gateway = \"" +
+                               far_ip + "\"\n");
+  child_process boot{{ip_binary(), "netns", "exec", ns.near, bin("myelin-boot"), "--config",
+                      (dir / "net.toml").string()}};
+  ASSERT_TRUE(boot.wait_for_line("ready in", 20s)) << boot.output();
+  const std::string node_line = "node name is box@10.99.0.2";
+  if (boot.output().find(node_line) == std::string::npos) {
+    ASSERT_TRUE(boot.wait_for_line(node_line, 20s)) << boot.output();
+  }
+  // The check starts on the address change; give it time to be under way.
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(boot.output().find("internet reachable"), std::string::npos) << boot.output();
+  boot.signal(SIGTERM);
+  auto status = boot.wait(20s);
+  ASSERT_TRUE(status) << "myelin-boot waited for the internet check:\n" << boot.output();
+  EXPECT_EQ(exit_code_of(*status), 0) << boot.output();
+  EXPECT_NE(boot.output().find("stopped cleanly"), std::string::npos) << boot.output();
+}
+
 // Host mode (config/host.toml): the service observes without configuring,
 // and GET /v1/net answers with the status and the properties; bad input is refused.
 TEST(net, host_mode_observes_and_answers) {

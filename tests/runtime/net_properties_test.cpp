@@ -6,6 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "myelin/runtime/connectivity.hpp"
@@ -75,6 +79,86 @@ TEST(connectivity, tcp_check_real_sockets) {
   EXPECT_FALSE(
       tcp_check({{"127.0.0.1", port}}, std::chrono::milliseconds{2000}, "lo", "127.0.0.1"));
   EXPECT_FALSE(tcp_check({}, std::chrono::milliseconds{100}, "lo", ""));
+}
+
+// A host name is resolved (here through /etc/hosts) before the connect.
+TEST(connectivity, tcp_check_resolves_names) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  uint16_t port = ntohs(a.sin_port);
+  stop_signal stop;
+  EXPECT_TRUE(
+      tcp_check({{"localhost", port}}, std::chrono::milliseconds{2000}, "lo", "127.0.0.1", &stop));
+  ::close(fd);
+}
+
+// An IPv6 target ([ADDRESS]:PORT in the config) is connected over IPv6.
+TEST(connectivity, tcp_check_ipv6_target) {
+  int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    ::close(fd);
+    GTEST_SKIP() << "no IPv6 loopback here";
+  }
+  ASSERT_EQ(::listen(fd, 4), 0);
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  uint16_t port = ntohs(a.sin6_port);
+  EXPECT_TRUE(tcp_check({{"::1", port}}, std::chrono::milliseconds{2000}, "lo", "127.0.0.1"));
+  ::close(fd);
+  EXPECT_FALSE(tcp_check({{"::1", port}}, std::chrono::milliseconds{2000}, "lo", "127.0.0.1"));
+}
+
+// A check waiting on a connection that never completes gives up as soon as
+// its stop signal fires, long before its time limit. The connection hangs
+// because the listener's accept queue is full: the kernel drops the SYN.
+TEST(connectivity, tcp_check_gives_up_when_stopped) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(::listen(fd, 0), 0);
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  uint16_t port = ntohs(a.sin_port);
+  // Fill the accept queue (backlog 0 admits one or two).
+  std::vector<int> fillers;
+  for (int i = 0; i < 3; ++i) {
+    int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    fillers.push_back(c);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  stop_signal stop;
+  EXPECT_FALSE(stop.fired());
+  std::thread stopper{[&stop] {
+    std::this_thread::sleep_for(std::chrono::milliseconds{300});
+    stop.fire();
+  }};
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(tcp_check({{"127.0.0.1", port}}, std::chrono::minutes{5}, "lo", "127.0.0.1", &stop));
+  stopper.join();
+  EXPECT_TRUE(stop.fired());
+  // Behaviour, not speed: it returned on the signal, not at its 5-minute limit.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::minutes{1});
+  // Once fired, a later check gives up at once as well.
+  EXPECT_FALSE(tcp_check({{"127.0.0.1", port}}, std::chrono::minutes{5}, "lo", "127.0.0.1", &stop));
+  for (int c : fillers) {
+    ::close(c);
+  }
+  ::close(fd);
 }
 
 // Every link gets the vintage_net properties; global ones summarise them.

@@ -9,6 +9,7 @@
 
 #include "myelin/runtime/net_config.hpp"
 #include "myelin/runtime/net_snapshot.hpp"
+#include "myelin/runtime/stop_signal.hpp"
 
 namespace myelin::runtime {
 
@@ -31,8 +32,13 @@ connection best_connection(const std::vector<connection>& links);
 /// Tries a TCP connection to each of `hosts` in turn through `ifname`
 /// (SO_BINDTODEVICE where permitted, else from `source_ipv4`), each within
 /// `timeout`; true as soon as one connects. Blocks: call it off the actor
-/// scheduler. IPv4 only; host names are resolved with getaddrinfo.
+/// scheduler. IPv4 and IPv6 targets; host names are resolved by the system
+/// resolver.
+/// When `stop` fires, it gives up at once (false), whether it is waiting for
+/// a connection or for the resolver: a device that stops never waits for
+/// the check.
 bool tcp_check(const std::vector<host_port>& hosts, std::chrono::milliseconds timeout,
-               const std::string& ifname, const std::string& source_ipv4);
+               const std::string& ifname, const std::string& source_ipv4,
+               const stop_signal* stop = nullptr);
 
 }  // namespace myelin::runtime

@@ -11,6 +11,7 @@
 #include <caf/expected.hpp>
 
 #include "myelin/runtime/log_hub.hpp"
+#include "myelin/runtime/stop_signal.hpp"
 
 namespace myelin::runtime {
 
@@ -56,7 +57,7 @@ class kmsg_tailer {
   std::shared_ptr<log_hub> hub_;
   kmsg_tailer_options opts_;
   int fd_ = -1;
-  int stop_fd_ = -1;
+  std::unique_ptr<stop_signal> stop_;
   std::thread thread_;
 };
 

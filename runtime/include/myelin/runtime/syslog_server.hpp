@@ -11,6 +11,7 @@
 #include <caf/expected.hpp>
 
 #include "myelin/runtime/log_hub.hpp"
+#include "myelin/runtime/stop_signal.hpp"
 
 namespace myelin::runtime {
 
@@ -61,7 +62,7 @@ class syslog_server {
   std::shared_ptr<log_hub> hub_;
   syslog_server_options opts_;
   int fd_ = -1;
-  int stop_fd_ = -1;
+  std::unique_ptr<stop_signal> stop_;
   /// The inode we bound, so that stop() removes our socket only.
   uint64_t inode_ = 0;
   std::thread thread_;
