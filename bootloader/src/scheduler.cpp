@@ -21,6 +21,16 @@ namespace myelin::bootloader {
 
 namespace {
 
+using clock_base = caf::detail::simple_actor_clock;
+
+/// Accepts an actor's ordinary (behavior `after`) timeout of `type`.
+auto ordinary_timeout_of(caf::atom_value type) {
+  return [type](const clock_base::delayed_event& e) {
+    return e.subtype == clock_base::ordinary_timeout_type &&
+           static_cast<const clock_base::ordinary_timeout&>(e).type == type;
+  };
+}
+
 /// See scheduler.hpp. Derives from thread_safe_actor_clock only because
 /// coordinator::clock() returns that type; none of its machinery is used.
 class lazy_clock final : public caf::detail::thread_safe_actor_clock {
@@ -41,14 +51,8 @@ class lazy_clock final : public caf::detail::thread_safe_actor_clock {
     std::vector<entry_ptr> dropped;
     std::unique_lock<std::mutex> guard{mx_};
     // CAF replaces an actor's ordinary timeout of the same type: keep the
-    // replaced entry alive until the lock is released (see release()).
-    take(
-        self->id(),
-        [&](const base::delayed_event& e) {
-          return e.subtype == base::ordinary_timeout_type &&
-                 static_cast<const base::ordinary_timeout&>(e).type == type;
-        },
-        dropped);
+    // replaced entry alive until the lock is released (see below).
+    take(self->id(), ordinary_timeout_of(type), dropped);
     base::set_ordinary_timeout(t, self, type, id);
     wake_if_before(t);
   }
@@ -88,13 +92,7 @@ class lazy_clock final : public caf::detail::thread_safe_actor_clock {
   void cancel_ordinary_timeout(caf::abstract_actor* self, caf::atom_value type) override {
     std::vector<entry_ptr> dropped;
     std::unique_lock<std::mutex> guard{mx_};
-    take(
-        self->id(),
-        [&](const base::delayed_event& e) {
-          return e.subtype == base::ordinary_timeout_type &&
-                 static_cast<const base::ordinary_timeout&>(e).type == type;
-        },
-        dropped);
+    take(self->id(), ordinary_timeout_of(type), dropped);
   }
 
   void cancel_request_timeout(caf::abstract_actor* self, caf::message_id id) override {

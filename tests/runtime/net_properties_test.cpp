@@ -39,6 +39,45 @@ net_snapshot snapshot_of(std::vector<link_state> links) {
   return s;
 }
 
+/// A TCP socket listening on the loopback address (port chosen by the kernel).
+struct loopback_listener {
+  int fd = -1;
+  uint16_t port = 0;
+  explicit loopback_listener(int backlog, int family = AF_INET) {
+    fd = ::socket(family, SOCK_STREAM, 0);
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    if (family == AF_INET6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      a->sin6_family = AF_INET6;
+      a->sin6_addr = in6addr_loopback;
+      len = sizeof(sockaddr_in6);
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      a->sin_family = AF_INET;
+      a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      len = sizeof(sockaddr_in);
+    }
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
+        ::listen(fd, backlog) != 0) {
+      close();
+      return;
+    }
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    port = ntohs(family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                                    : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  }
+  ~loopback_listener() { close(); }
+  loopback_listener(const loopback_listener&) = delete;
+  loopback_listener& operator=(const loopback_listener&) = delete;
+  void close() {
+    if (fd >= 0) {
+      ::close(fd);
+      fd = -1;
+    }
+  }
+};
+
 }  // namespace
 
 // disconnected without carrier, admin up or address; lan with one; internet after a check.
@@ -64,75 +103,46 @@ TEST(connectivity, best_of_links) {
 
 // The TCP check succeeds against a listening socket and fails against a closed port.
 TEST(connectivity, tcp_check_real_sockets) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  ASSERT_EQ(::listen(fd, 4), 0);
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  uint16_t port = ntohs(a.sin_port);
-  EXPECT_TRUE(tcp_check({{"127.0.0.1", port}}, std::chrono::milliseconds{2000}, "lo", "127.0.0.1"));
-  ::close(fd);
+  loopback_listener l{4};
+  ASSERT_GE(l.fd, 0);
+  EXPECT_TRUE(
+      tcp_check({{"127.0.0.1", l.port}}, std::chrono::milliseconds{2000}, "lo", "127.0.0.1"));
+  l.close();
   EXPECT_FALSE(
-      tcp_check({{"127.0.0.1", port}}, std::chrono::milliseconds{2000}, "lo", "127.0.0.1"));
+      tcp_check({{"127.0.0.1", l.port}}, std::chrono::milliseconds{2000}, "lo", "127.0.0.1"));
   EXPECT_FALSE(tcp_check({}, std::chrono::milliseconds{100}, "lo", ""));
 }
 
 // A host name is resolved (here through /etc/hosts) before the connect.
 TEST(connectivity, tcp_check_resolves_names) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  ASSERT_EQ(::listen(fd, 4), 0);
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  uint16_t port = ntohs(a.sin_port);
+  loopback_listener l{4};
+  ASSERT_GE(l.fd, 0);
   stop_signal stop;
-  EXPECT_TRUE(
-      tcp_check({{"localhost", port}}, std::chrono::milliseconds{2000}, "lo", "127.0.0.1", &stop));
-  ::close(fd);
+  EXPECT_TRUE(tcp_check({{"localhost", l.port}}, std::chrono::milliseconds{2000}, "lo", "127.0.0.1",
+                        &stop));
 }
 
 // An IPv6 target ([ADDRESS]:PORT in the config) is connected over IPv6.
 TEST(connectivity, tcp_check_ipv6_target) {
-  int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  a.sin6_addr = in6addr_loopback;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    ::close(fd);
+  loopback_listener l{4, AF_INET6};
+  if (l.fd < 0) {
     GTEST_SKIP() << "no IPv6 loopback here";
   }
-  ASSERT_EQ(::listen(fd, 4), 0);
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  uint16_t port = ntohs(a.sin6_port);
-  EXPECT_TRUE(tcp_check({{"::1", port}}, std::chrono::milliseconds{2000}, "lo", "127.0.0.1"));
-  ::close(fd);
-  EXPECT_FALSE(tcp_check({{"::1", port}}, std::chrono::milliseconds{2000}, "lo", "127.0.0.1"));
+  EXPECT_TRUE(tcp_check({{"::1", l.port}}, std::chrono::milliseconds{2000}, "lo", "127.0.0.1"));
+  l.close();
+  EXPECT_FALSE(tcp_check({{"::1", l.port}}, std::chrono::milliseconds{2000}, "lo", "127.0.0.1"));
 }
 
 // A check waiting on a connection that never completes gives up as soon as
 // its stop signal fires, long before its time limit. The connection hangs
 // because the listener's accept queue is full: the kernel drops the SYN.
 TEST(connectivity, tcp_check_gives_up_when_stopped) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
+  loopback_listener l{0};
+  ASSERT_GE(l.fd, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  ASSERT_EQ(::listen(fd, 0), 0);
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  uint16_t port = ntohs(a.sin_port);
+  a.sin_port = htons(l.port);
   // Fill the accept queue (backlog 0 admits one or two).
   std::vector<int> fillers;
   for (int i = 0; i < 3; ++i) {
@@ -148,17 +158,18 @@ TEST(connectivity, tcp_check_gives_up_when_stopped) {
     stop.fire();
   }};
   auto t0 = std::chrono::steady_clock::now();
-  EXPECT_FALSE(tcp_check({{"127.0.0.1", port}}, std::chrono::minutes{5}, "lo", "127.0.0.1", &stop));
+  EXPECT_FALSE(
+      tcp_check({{"127.0.0.1", l.port}}, std::chrono::minutes{5}, "lo", "127.0.0.1", &stop));
   stopper.join();
   EXPECT_TRUE(stop.fired());
   // Behaviour, not speed: it returned on the signal, not at its 5-minute limit.
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::minutes{1});
   // Once fired, a later check gives up at once as well.
-  EXPECT_FALSE(tcp_check({{"127.0.0.1", port}}, std::chrono::minutes{5}, "lo", "127.0.0.1", &stop));
+  EXPECT_FALSE(
+      tcp_check({{"127.0.0.1", l.port}}, std::chrono::minutes{5}, "lo", "127.0.0.1", &stop));
   for (int c : fillers) {
     ::close(c);
   }
-  ::close(fd);
 }
 
 // Every link gets the vintage_net properties; global ones summarise them.
