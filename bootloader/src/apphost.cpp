@@ -31,7 +31,6 @@
 #include "myelin/actors/kv.hpp"
 #include "myelin/actors/net.hpp"
 #include "myelin/actors/uevent.hpp"
-#include "myelin/bootloader/scheduler.hpp"
 #include "myelin/runtime/app_log.hpp"
 #include "myelin/runtime/config.hpp"
 #include "myelin/runtime/version.hpp"
@@ -235,7 +234,7 @@ int apphost_main(int argc, char** argv) {
 
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", threads);
-  use_lazy_clock_scheduler(cfg, policy);
+  cfg.set("scheduler.policy", caf::atom_from_string(policy));
   cfg.set("logger.verbosity", caf::atom("quiet"));
   link::register_types(cfg);
   supervisors::add_error_category(cfg);

@@ -38,7 +38,6 @@
 #include "myelin/actors/net.hpp"
 #include "myelin/actors/uevent.hpp"
 #include "myelin/bootloader/apps.hpp"
-#include "myelin/bootloader/scheduler.hpp"
 #include "myelin/runtime/config.hpp"
 #include "myelin/runtime/log_hub.hpp"
 #include "myelin/runtime/power.hpp"
@@ -688,7 +687,8 @@ int boot_main(int argc, char** argv) {
   caf::actor_system_config caf_cfg;
   caf_cfg.set("scheduler.max-threads",
               static_cast<size_t>(cfg.get_int("runtime.scheduler_threads")));
-  use_lazy_clock_scheduler(caf_cfg, cfg.get_string("runtime.scheduler_policy"));
+  caf_cfg.set("scheduler.policy",
+              caf::atom_from_string(cfg.get_string("runtime.scheduler_policy")));
   sup::add_error_category(caf_cfg);
   caf_cfg.load<caf::io::middleman>();
   link::register_types(caf_cfg);
