@@ -44,7 +44,10 @@ namespace detail {
 /// A bounded byte pipe between the HTTP thread (producer) and the installer
 /// thread (consumer), in blocks of pipe_block bytes. The producer either
 /// copies bytes in (push) or receives straight into the block being filled
-/// (reserve + commit). When the consumer stops early (it found an error),
+/// (reserve + commit). The consumer borrows full blocks (pull_lent): a block
+/// goes back to the producer once both libarchive and the hashing thread are
+/// done with it, so the image is hashed without a copy (decision 0067).
+/// When the consumer stops early (it found an error),
 /// the producer's bytes are dropped so that the HTTP thread can read the
 /// rest of the body and answer with the reason.
 class byte_pipe {
@@ -94,25 +97,30 @@ class byte_pipe {
     cv_.notify_all();
   }
 
-  /// Consumer: the next block (valid until the next call); empty at the end;
-  /// an error when the body broke off.
-  caf::expected<std::string_view> pull() {
+  /// Consumer: the next block, lent (see runtime::firmware_chunk): it goes
+  /// back to the producer when the last copy of its `keep` is gone. Empty
+  /// at the end; an error when the body broke off.
+  caf::expected<runtime::firmware_chunk> pull_lent() {
     std::unique_lock<std::mutex> lock{mtx_};
-    if (current_.data) {
-      recycle(std::move(current_));
-      current_ = block{};
-    }
     cv_.wait(lock, [this] { return !full_.empty() || closed_; });
     if (full_.empty()) {
       if (!complete_) {
         return runtime::make_error(firmware_file_errc::truncated,
                                    "the upload broke off before the end of the firmware file");
       }
-      return std::string_view{};
+      return runtime::firmware_chunk{};
     }
-    current_ = std::move(full_.front());
+    auto b = std::move(full_.front());
     full_.pop_front();
-    return std::string_view{current_.data.get(), current_.size};
+    lock.unlock();
+    auto size = b.size;
+    char* data = b.data.release();
+    std::shared_ptr<const void> keep{
+        data, [this](const void* p) {
+          std::lock_guard<std::mutex> lock{mtx_};
+          recycle(block{std::unique_ptr<char[]>{const_cast<char*>(static_cast<const char*>(p))}});
+        }};
+    return runtime::firmware_chunk{std::string_view{data, size}, std::move(keep)};
   }
 
   /// Consumer: stops; everything pushed from now on is dropped.
@@ -169,7 +177,6 @@ class byte_pipe {
   std::deque<block> full_;
   std::vector<block> free_;
   block filling_;
-  block current_;
   bool closed_ = false;
   bool complete_ = false;
   bool consumer_gone_ = false;
@@ -509,7 +516,8 @@ caf::error firmware_upload::install(const body_feed& feed, firmware_upload_outco
       set([written](firmware_upload_progress& p) { p.written = written; });
       return err;
     };
-    result = runtime::read_firmware([&pipe] { return pipe.pull(); }, ro);
+    runtime::firmware_lending_source source = [&pipe] { return pipe.pull_lent(); };
+    result = runtime::read_firmware(source, ro);
     pipe.stop_consuming();
   });
   std::string why;

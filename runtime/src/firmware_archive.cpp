@@ -44,20 +44,31 @@ std::string trim(std::string_view s) {
 // -- reading ------------------------------------------------------------------
 
 struct source_state {
-  const firmware_source* source;
+  const firmware_lending_source* source;
   caf::error error;
+  /// The chunk libarchive reads from now (kept until the next one).
+  firmware_chunk current;
+
+  /// Whether [data, data + size) lies in the current chunk and that is lent.
+  bool lent(const void* data, size_t size) const {
+    const auto* p = static_cast<const char*>(data);
+    const auto* begin = current.data.data();
+    return current.keep && p >= begin && p + size <= begin + current.data.size();
+  }
 };
 
 la_ssize_t read_callback(archive* a, void* client, const void** buffer) {
   auto* st = static_cast<source_state*>(client);
+  st->current = firmware_chunk{};  // libarchive is done with it
   auto chunk = (*st->source)();
   if (!chunk) {
     st->error = chunk.error();
     libarchive().set_error(a, EIO, "the firmware source failed");
     return -1;
   }
-  *buffer = chunk->data();
-  return static_cast<la_ssize_t>(chunk->size());
+  st->current = std::move(*chunk);
+  *buffer = st->current.data.data();
+  return static_cast<la_ssize_t>(st->current.data.size());
 }
 
 /// Turns a libarchive failure into our error: the source's own error first,
@@ -201,7 +212,9 @@ caf::error read_resources(archive* a, const source_state& st, const firmware_man
             firmware_file_errc::hash_mismatch,
             "firmware file: resource '" + name + "' is longer than the manifest says");
       }
-      if (alongside) {
+      if (alongside && st.lent(buf, size)) {
+        alongside->update_lent(buf, size, st.current.keep);
+      } else if (alongside) {
         alongside->update(buf, size);
       } else {
         inline_hash->update(buf, size);
@@ -392,10 +405,22 @@ caf::expected<firmware_manifest> write_firmware_file(firmware_contents contents,
 
 caf::expected<firmware_read_result> read_firmware(const firmware_source& source,
                                                   const firmware_read_options& opts) {
+  firmware_lending_source lending = [&source]() -> caf::expected<firmware_chunk> {
+    auto chunk = source();
+    if (!chunk) {
+      return chunk.error();
+    }
+    return firmware_chunk{*chunk, nullptr};
+  };
+  return read_firmware(lending, opts);
+}
+
+caf::expected<firmware_read_result> read_firmware(const firmware_lending_source& source,
+                                                  const firmware_read_options& opts) {
   if (auto err = load_libarchive()) {
     return err;
   }
-  source_state st{&source, {}};
+  source_state st{&source, {}, {}};
   std::unique_ptr<archive, archive_closer> a{libarchive().read_new()};
   // Only tar (ustar, pax, gnu): no compression, no other formats, no
   // seeking — the archive is read front to back as it arrives.

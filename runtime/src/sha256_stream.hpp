@@ -44,13 +44,15 @@ class sha256_stream {
 
 /// A sha256_stream fed on a thread of its own, so that hashing overlaps with
 /// writing (an install is CPU-bound otherwise: hash, then copy into the page
-/// cache, one after the other on one core). update() copies the bytes into
-/// one of a few buffers and returns; the hashing thread may lag behind by
-/// those buffers, so that neither side waits for the other at every block.
+/// cache, one after the other on one core). The hashing thread may lag behind
+/// by a few pieces, so that neither side waits for the other at every block.
+/// A piece is either copied into one of the queue's buffers (update) or, when
+/// its owner lends it, hashed where it lies and its `keep` released once
+/// hashed (update_lent) — which saves a copy of every byte (decision 0067).
 class sha256_alongside {
  public:
   static constexpr size_t buffer_size = 1 << 20;
-  static constexpr size_t buffers = 4;
+  static constexpr size_t slots = 8;
 
   sha256_alongside() : worker_([this] { run(); }) {}
 
@@ -66,27 +68,34 @@ class sha256_alongside {
   sha256_alongside(const sha256_alongside&) = delete;
   sha256_alongside& operator=(const sha256_alongside&) = delete;
 
-  /// Queues [data, data + size) for hashing (copied; blocks while all
-  /// buffers wait to be hashed).
+  /// Queues [data, data + size) for hashing (copied; blocks while the queue
+  /// is full).
   void update(const void* data, size_t size) {
     const auto* p = static_cast<const char*>(data);
     while (size > 0) {
       auto n = std::min(size, buffer_size);
-      std::unique_lock<std::mutex> lock{mtx_};
-      cv_.wait(lock, [this] { return queued_ < buffers; });
-      auto& slot = slots_[(head_ + queued_) % buffers];
-      lock.unlock();
-      if (!slot.data) {
-        slot.data.reset(new char[buffer_size]);
+      auto& s = free_slot();
+      if (!s.own) {
+        s.own.reset(new char[buffer_size]);
       }
-      std::memcpy(slot.data.get(), p, n);
-      slot.size = n;
-      lock.lock();
-      ++queued_;
-      cv_.notify_all();
+      std::memcpy(s.own.get(), p, n);
+      s.data = s.own.get();
+      s.size = n;
+      enqueue();
       p += n;
       size -= n;
     }
+  }
+
+  /// Queues [data, data + size) for hashing where it lies: the bytes must
+  /// stay valid while `keep` lives; the queue holds a copy of `keep` until
+  /// they are hashed (blocks while the queue is full).
+  void update_lent(const void* data, size_t size, std::shared_ptr<const void> keep) {
+    auto& s = free_slot();
+    s.data = static_cast<const char*>(data);
+    s.size = size;
+    s.keep = std::move(keep);
+    enqueue();
   }
 
   /// The digest of everything queued (waits until it is hashed).
@@ -98,9 +107,25 @@ class sha256_alongside {
 
  private:
   struct slot {
-    std::unique_ptr<char[]> data;
+    std::unique_ptr<char[]> own;  // the copy buffer, allocated on first use
+    const char* data = nullptr;
     size_t size = 0;
+    std::shared_ptr<const void> keep;  // a lent piece's owner
   };
+
+  /// The slot the next piece goes into (waits for one). Only the producer
+  /// fills slots, and the worker touches none that is not queued.
+  slot& free_slot() {
+    std::unique_lock<std::mutex> lock{mtx_};
+    cv_.wait(lock, [this] { return queued_ < slots; });
+    return slots_[(head_ + queued_) % slots];
+  }
+
+  void enqueue() {
+    std::lock_guard<std::mutex> lock{mtx_};
+    ++queued_;
+    cv_.notify_all();
+  }
 
   void run() {
     std::unique_lock<std::mutex> lock{mtx_};
@@ -111,9 +136,10 @@ class sha256_alongside {
       }
       auto& s = slots_[head_];
       lock.unlock();
-      hash_.update(s.data.get(), s.size);
+      hash_.update(s.data, s.size);
+      s.keep.reset();  // the owner may reuse the bytes now
       lock.lock();
-      head_ = (head_ + 1) % buffers;
+      head_ = (head_ + 1) % slots;
       --queued_;
       cv_.notify_all();
     }
@@ -122,7 +148,7 @@ class sha256_alongside {
   sha256_stream hash_;
   std::mutex mtx_;
   std::condition_variable cv_;
-  slot slots_[buffers];
+  slot slots_[slots];
   size_t head_ = 0;
   size_t queued_ = 0;
   bool quit_ = false;

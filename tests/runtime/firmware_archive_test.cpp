@@ -6,6 +6,9 @@
 #include <archive_entry.h>
 
 #include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -232,6 +235,118 @@ TEST(firmware_archive, source_error_passed_on) {
   auto r = read_firmware(src, p.options());
   ASSERT_FALSE(r);
   EXPECT_EQ(describe(r.error()), "connection lost");
+}
+
+/// A source lending `data` in blocks of `chunk` bytes from a pool: a block
+/// is scribbled over the moment its last keep goes, so a reader that used
+/// lent bytes after giving them back would hash garbage.
+class lending_pool {
+ public:
+  lending_pool(const std::string& data, size_t chunk) : data_(data), chunk_(chunk) {}
+
+  firmware_lending_source source() {
+    return [this]() -> caf::expected<firmware_chunk> {
+      auto n = std::min(chunk_, data_.size() - pos_);
+      if (n == 0) {
+        return firmware_chunk{};
+      }
+      char* block = take();
+      std::memcpy(block, data_.data() + pos_, n);
+      pos_ += n;
+      ++lent_;
+      std::shared_ptr<const void> keep{block, [this](const void* b) { give_back(b); }};
+      return firmware_chunk{std::string_view{block, n}, std::move(keep)};
+    };
+  }
+
+  /// Blocks lent and not given back yet.
+  int outstanding() {
+    std::lock_guard<std::mutex> lock{mtx_};
+    return lent_ - returned_;
+  }
+
+ private:
+  char* take() {
+    std::lock_guard<std::mutex> lock{mtx_};
+    if (free_.empty()) {
+      blocks_.push_back(std::make_unique<char[]>(chunk_));
+      return blocks_.back().get();
+    }
+    auto* b = free_.back();
+    free_.pop_back();
+    return b;
+  }
+
+  void give_back(const void* b) {
+    auto* block = const_cast<char*>(static_cast<const char*>(b));
+    std::memset(block, 0x5a, chunk_);
+    std::lock_guard<std::mutex> lock{mtx_};
+    free_.push_back(block);
+    ++returned_;
+  }
+
+  const std::string& data_;
+  size_t chunk_;
+  size_t pos_ = 0;
+  std::mutex mtx_;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  std::vector<char*> free_;
+  int lent_ = 0;
+  int returned_ = 0;
+};
+
+// A lending source: a large image is hashed where it lies (no copy), every
+// block is given back by the time reading ends, and none is used after that —
+// a tampered byte is still found, in any chunking.
+TEST(firmware_archive, lent_chunks_hashed_in_place_and_given_back) {
+  signed_parts p;
+  std::mt19937_64 gen{7};
+  p.rootfs.resize(9 << 20);
+  for (auto& c : p.rootfs) {
+    c = static_cast<char>(gen());
+  }
+  p.manifest.resources[0] = {"rootfs.img", p.rootfs.size(), sha256_hex(p.rootfs)};
+  p.resign();
+  auto tar = make_tar(p.members());
+  for (size_t chunk : {size_t{1} << 20, size_t{65536}, size_t{4097}}) {
+    lending_pool pool{tar, chunk};
+    std::string got;
+    auto opts = p.options();
+    opts.on_data = [&](const firmware_resource& r, const char* d, size_t n) {
+      if (r.name == "rootfs.img") {
+        got.append(d, n);
+      }
+      return caf::error{};
+    };
+    auto r = read_firmware(pool.source(), opts);
+    ASSERT_TRUE(r) << "chunk " << chunk << ": " << describe(r.error());
+    EXPECT_TRUE(got == p.rootfs) << "chunk " << chunk;
+    EXPECT_EQ(pool.outstanding(), 0) << "chunk " << chunk;
+  }
+  // One byte changed in the middle of the image: the hash says so, and every
+  // block is given back on the error path too.
+  auto tampered = tar;
+  auto at = tampered.find(p.rootfs.substr(5 << 20, 64));
+  ASSERT_NE(at, std::string::npos);
+  tampered[at] = static_cast<char>(tampered[at] ^ 1);
+  lending_pool pool{tampered, 1 << 20};
+  auto opts = p.options();
+  opts.on_data = [](const firmware_resource&, const char*, size_t) { return caf::error{}; };
+  auto r = read_firmware(pool.source(), opts);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(code_of(r.error()), code(firmware_file_errc::hash_mismatch)) << describe(r.error());
+  EXPECT_EQ(pool.outstanding(), 0);
+  // A callback error stops reading with blocks still queued for the hasher:
+  // they are given back all the same.
+  lending_pool stopped{tar, 1 << 20};
+  int calls = 0;
+  opts.on_data = [&](const firmware_resource&, const char*, size_t) {
+    return ++calls == 5 ? make_error(firmware_file_errc::io_error, "disk full") : caf::error{};
+  };
+  r = read_firmware(stopped.source(), opts);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(describe(r.error()), "disk full");
+  EXPECT_EQ(stopped.outstanding(), 0);
 }
 
 // Wrong structure: order, missing signature, extra, duplicate, symlink,

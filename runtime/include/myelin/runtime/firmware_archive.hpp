@@ -11,6 +11,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -43,6 +44,18 @@ caf::expected<firmware_manifest> write_firmware_file(firmware_contents contents,
 /// the end. An error ends reading with that error.
 using firmware_source = std::function<caf::expected<std::string_view>()>;
 
+/// A chunk a source lends: its bytes stay valid as long as `keep`, or a copy
+/// of it, lives — the source reuses the memory only after the last copy is
+/// gone. Without `keep`, the bytes are valid until the next call (as with a
+/// firmware_source). An empty `data` is the end.
+struct firmware_chunk {
+  std::string_view data;
+  std::shared_ptr<const void> keep;
+};
+
+/// A source that lends its chunks (see firmware_chunk).
+using firmware_lending_source = std::function<caf::expected<firmware_chunk>()>;
+
 /// How read_firmware() checks and hands on what it reads.
 struct firmware_read_options {
   /// Keys the manifest's signature must verify under.
@@ -71,6 +84,12 @@ struct firmware_read_result {
 /// signature, sizes and hashes. Errors: bad_archive, truncated, bad_manifest,
 /// bad_signature, hash_mismatch, or whatever a callback or the source returns.
 caf::expected<firmware_read_result> read_firmware(const firmware_source& source,
+                                                  const firmware_read_options& opts);
+
+/// read_firmware() on a source that lends its chunks: a large resource is
+/// hashed on a second thread straight from the lent memory while on_data
+/// runs, instead of from a copy (decision 0067).
+caf::expected<firmware_read_result> read_firmware(const firmware_lending_source& source,
                                                   const firmware_read_options& opts);
 
 /// read_firmware() on a file. Errors: io_error and those of read_firmware().
