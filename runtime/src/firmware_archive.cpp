@@ -13,7 +13,7 @@
 
 #include "libarchive_api.hpp"
 #include "myelin/runtime/config.hpp"
-#include "sha256_stream.hpp"
+#include "sha256_alongside.hpp"
 
 namespace myelin::runtime {
 
@@ -184,7 +184,7 @@ caf::error read_resources(archive* a, const source_state& st, const firmware_man
     // and enough data for it to matter.
     constexpr uint64_t alongside_from = 4 << 20;
     std::optional<sha256_alongside> alongside;
-    std::optional<sha256_stream> inline_hash;
+    std::optional<sha256> inline_hash;
     if (opts.on_data && res->size >= alongside_from) {
       alongside.emplace();
     } else {
@@ -319,7 +319,7 @@ caf::expected<std::string> hash_file(const std::string& file) {
     return make_error(firmware_file_errc::io_error, file + ": " + std::strerror(errno));
   }
   std::vector<char> buf(io_chunk);
-  sha256_stream hash;
+  sha256 hash;
   while (true) {
     auto n = ::read(fd, buf.data(), buf.size());
     if (n < 0) {

@@ -2,6 +2,7 @@
 #include "myelin/runtime/signing.hpp"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,7 +23,6 @@ namespace {
 constexpr std::string_view public_prefix = "ed25519:";
 constexpr std::string_view secret_prefix = "ed25519-secret:";
 
-static_assert(sizeof(crypto_hash_sha256_state) <= 128);
 static_assert(crypto_sign_PUBLICKEYBYTES == 32 && crypto_sign_SECRETKEYBYTES == 64 &&
               crypto_sign_BYTES == 64);
 
@@ -211,21 +211,26 @@ caf::expected<size_t> verify_any(const std::vector<public_key>& trusted, std::st
                                           std::to_string(trusted.size()) + " trusted key(s)");
 }
 
-sha256::sha256() {
-  ensure_sodium();
-  crypto_hash_sha256_init(reinterpret_cast<crypto_hash_sha256_state*>(state_.data()));
+sha256::sha256() : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) {
+    throw std::bad_alloc{};
+  }
+}
+
+sha256::~sha256() {
+  EVP_MD_CTX_free(ctx_);
 }
 
 void sha256::update(const void* data, size_t size) {
-  crypto_hash_sha256_update(reinterpret_cast<crypto_hash_sha256_state*>(state_.data()),
-                            static_cast<const unsigned char*>(data), size);
+  EVP_DigestUpdate(ctx_, data, size);
 }
 
 std::string sha256::finish_hex() {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(reinterpret_cast<crypto_hash_sha256_state*>(state_.data()), digest);
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx_, digest, &len);
+  char hex[EVP_MAX_MD_SIZE * 2 + 1];
+  sodium_bin2hex(hex, sizeof(hex), digest, len);
   return hex;
 }
 

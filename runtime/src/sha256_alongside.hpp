@@ -1,8 +1,6 @@
-// Incremental SHA-256 on OpenSSL's EVP interface (SHA-NI / AVX2 where the CPU
-// has them), for hashing firmware images at disk speed (decision 0062).
+// SHA-256 on a thread of its own, beside the writer of a firmware image
+// (decisions 0064 and 0067).
 #pragma once
-
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -13,36 +11,11 @@
 #include <string>
 #include <thread>
 
+#include "myelin/runtime/signing.hpp"
+
 namespace myelin::runtime {
 
-/// Same digests as runtime::sha256 (libsodium), several times faster on large data.
-class sha256_stream {
- public:
-  sha256_stream() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
-    EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr);
-  }
-
-  void update(const void* data, size_t size) { EVP_DigestUpdate(ctx_.get(), data, size); }
-
-  /// The digest as 64 lowercase hex characters; the object is spent afterwards.
-  std::string finish_hex() {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx_.get(), digest, &len);
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-      out += hex[digest[i] >> 4];
-      out += hex[digest[i] & 0xf];
-    }
-    return out;
-  }
-
- private:
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx_;
-};
-
-/// A sha256_stream fed on a thread of its own, so that hashing overlaps with
+/// A runtime::sha256 fed on a thread of its own, so that hashing overlaps with
 /// writing (an install is CPU-bound otherwise: hash, then copy into the page
 /// cache, one after the other on one core). The hashing thread may lag behind
 /// by a few pieces, so that neither side waits for the other at every block.
@@ -145,7 +118,7 @@ class sha256_alongside {
     }
   }
 
-  sha256_stream hash_;
+  sha256 hash_;
   std::mutex mtx_;
   std::condition_variable cv_;
   slot slots_[slots];
