@@ -2,6 +2,8 @@
 #include "app_host.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -399,6 +401,96 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
   };
 }
 
+/// What the child of spawn_child() does between clone and execve; prepared
+/// by the parent, as the child may not allocate or take locks.
+struct child_setup {
+  char** argv = nullptr;
+  char** envp = nullptr;
+  pid_t parent = 0;
+  int out_fd = -1;
+  int link_fd = -1;
+  const char* join_cgroup = nullptr;
+  rlimit limit{};
+  bool apply_rlimit = false;
+};
+
+/// The child's side: only system calls, on its own stack, in the parent's
+/// memory (CLONE_VM) until execve.
+__attribute__((no_sanitize("address"))) int child_main(void* arg) {
+  const auto& c = *static_cast<const child_setup*>(arg);
+  // Handlers are the parent's code: back to the defaults before anything can
+  // arrive (signals are all blocked until the mask is cleared below).
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction sa {};
+    if (::sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler != SIG_IGN &&
+        sa.sa_handler != SIG_DFL) {
+      sa = {};
+      sa.sa_handler = SIG_DFL;
+      ::sigaction(sig, &sa, nullptr);
+    }
+  }
+  // Dies with myelin-boot, whatever happens to it.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != c.parent) {
+    ::_exit(127);
+  }
+  // Its own process group: a Ctrl-C meant for myelin-boot must not reach
+  // the apps behind its back (myelin-boot stops them in order).
+  ::setpgid(0, 0);
+  if (c.out_fd >= 0) {
+    ::dup2(c.out_fd, 1);
+    ::dup2(c.out_fd, 2);
+  }
+  if (c.link_fd == 3) {
+    ::fcntl(3, F_SETFD, 0);
+  } else {
+    ::dup2(c.link_fd, 3);
+  }
+  bool joined = false;
+  if (c.join_cgroup != nullptr) {
+    int cg = ::open(c.join_cgroup, O_WRONLY | O_CLOEXEC);
+    joined = cg >= 0 && ::write(cg, "0", 1) == 1;
+    if (cg >= 0) {
+      ::close(cg);
+    }
+  }
+  if (c.apply_rlimit && !joined) {
+    ::setrlimit(RLIMIT_AS, &c.limit);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execve(c.argv[0], c.argv, c.envp);
+  ::_exit(127);
+}
+
+/// Starts a child that runs child_main() and then execs, the way
+/// posix_spawn does: clone(CLONE_VM | CLONE_VFORK) on a stack of its own, so
+/// myelin-boot's page tables are neither copied nor torn down again, and
+/// none of its pages becomes copy-on-write (decision 0068). The calling
+/// thread waits until the child has called execve (or _exit); the others run
+/// on. Returns the pid, or -1 with errno.
+pid_t spawn_child(child_setup& setup) {
+  constexpr size_t stack_size = 64 * 1024;
+  void* stack = ::mmap(nullptr, stack_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
+    return -1;
+  }
+  // No signal handler of ours may run in the child while it shares our memory.
+  sigset_t all;
+  sigset_t old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = ::clone(child_main, static_cast<char*>(stack) + stack_size,
+                      CLONE_VM | CLONE_VFORK | SIGCHLD, &setup);
+  int err = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ::munmap(stack, stack_size);
+  errno = err;
+  return pid;
+}
+
 }  // namespace
 
 supervisors::start_fn app_host_start(app_host_options opts) {
@@ -470,55 +562,27 @@ supervisors::start_fn app_host_start(app_host_options opts) {
 #endif
     // The app's stdout/stderr: passed through, last lines kept for push reports.
     int out_fd = runtime::app_output::capture(opts.name);
-    pid_t parent = ::getpid();
-    pid_t pid = ::fork();
+    child_setup setup;
+    setup.argv = argv.data();
+    setup.envp = envp.data();
+    setup.parent = ::getpid();
+    setup.out_fd = out_fd;
+    setup.link_fd = sv[1];
+    setup.join_cgroup = join_cgroup;
+    setup.limit = limit;
+#ifndef MYELIN_SANITIZE_BUILD
+    setup.apply_rlimit = opts.memory_limit_mb > 0;
+#endif
+    pid_t pid = spawn_child(setup);
     if (pid < 0) {
+      auto err = errno;
       ::close(out_fd);
       ::close(sv[0]);
       ::close(sv[1]);
       if (cgroup) {
         cgroup->remove();
       }
-      return make_error(app_errc::start_failed, std::string{"fork: "} + std::strerror(errno));
-    }
-    if (pid == 0) {
-      // Dies with myelin-boot, whatever happens to it.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) {
-        ::_exit(127);
-      }
-      // Its own process group: a Ctrl-C meant for myelin-boot must not reach
-      // the apps behind its back (myelin-boot stops them in order).
-      ::setpgid(0, 0);
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      if (out_fd >= 0) {
-        ::dup2(out_fd, 1);
-        ::dup2(out_fd, 2);
-      }
-      if (sv[1] == 3) {
-        ::fcntl(3, F_SETFD, 0);
-      } else {
-        ::dup2(sv[1], 3);
-      }
-      bool joined = false;
-      if (join_cgroup != nullptr) {
-        int cg = ::open(join_cgroup, O_WRONLY | O_CLOEXEC);
-        joined = cg >= 0 && ::write(cg, "0", 1) == 1;
-        if (cg >= 0) {
-          ::close(cg);
-        }
-      }
-#ifdef MYELIN_SANITIZE_BUILD
-      (void)joined;  // sanitizer builds apply no RLIMIT_AS
-#else
-      if (opts.memory_limit_mb > 0 && !joined) {
-        ::setrlimit(RLIMIT_AS, &limit);
-      }
-#endif
-      ::execve(argv[0], argv.data(), envp.data());
-      ::_exit(127);
+      return make_error(app_errc::start_failed, std::string{"clone: "} + std::strerror(err));
     }
     ::close(sv[1]);
     ::close(out_fd);

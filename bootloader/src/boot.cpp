@@ -204,10 +204,10 @@ std::string boot_binary_dir() {
 
 }  // namespace
 
-caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::config& cfg,
-                                     const std::string& state_dir,
-                                     actors::power_request_fn request_power,
-                                     std::shared_ptr<runtime::app_partition> partition) {
+caf::expected<caf::actor> start_tree(
+    caf::actor_system& sys, const runtime::config& cfg, const std::string& state_dir,
+    actors::power_request_fn request_power, std::shared_ptr<runtime::app_partition> partition,
+    std::function<void(const std::vector<std::string>&)> core_ready) {
   auto kv = actors::kv_options_from(cfg, state_dir);
   if (!kv) {
     return kv.error();
@@ -272,8 +272,21 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   root_flags.name = "root";
   std::vector<sup::child_spec> root_children{
       sup::supervisor(core_id,
-                      [core_flags, core_children](caf::actor_system& s, const caf::message&) {
-                        return sup::start_supervisor(s, core_flags, core_children);
+                      [core_flags, core_children, core_ready = std::move(core_ready),
+                       first = std::make_shared<bool>(true)](
+                          caf::actor_system& s, const caf::message&) -> caf::expected<caf::actor> {
+                        auto core = sup::start_supervisor(s, core_flags, core_children);
+                        // The root never restarts the core (intensity 0), but
+                        // say it once whatever happens.
+                        if (core && core_ready && *first) {
+                          *first = false;
+                          std::vector<std::string> ids;
+                          for (const auto& c : core_children) {
+                            ids.push_back(c.id);
+                          }
+                          core_ready(ids);
+                        }
+                        return core;
                       }),
       sup::supervisor(apps_id, app_manager_start(*apps)),
   };
@@ -702,7 +715,13 @@ int boot_main(int argc, char** argv) {
         [mailbox](runtime::power_action a, const std::string& arg, bool immediate) {
           mailbox->post(a, arg, immediate);
         },
-        partition);
+        partition,
+        [log, t0](const std::vector<std::string>& services) {
+          // The core's own readiness, before the apps are started (the
+          // "ready in" line below comes once the app supervisor is up too).
+          auto ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+          log->info("core ready after {:.1f} ms: {}", ms, join(services));
+        });
     if (!root) {
       log->critical("boot failed: {}", sys.render(root.error()));
       exit_code = 1;

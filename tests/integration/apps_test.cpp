@@ -2,7 +2,10 @@
 // app leaves the core answering a continuous probe without a single failure,
 // and the app comes back per its policy; a crash loop ends `failed`; modules
 // built for another ABI are refused.
+#include <unistd.h>
+
 #include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -259,6 +262,43 @@ TEST(fault, exit_restarts_permanent_app) {
 }
 
 // A crash loop exceeds the app's intensity: the app is failed, the rest runs.
+// The core says it is ready before the apps start; each app host is spawned
+// in a process group of its own, and dies with myelin-boot even when that is
+// killed outright (the parent-death signal set in the spawned child, and the
+// link closing).
+TEST(apps, app_hosts_spawned_apart_and_die_with_boot) {
+  booted_device dev;
+  ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+  auto out = dev.proc->output();
+  auto core = out.find("core ready after ");
+  ASSERT_NE(core, std::string::npos) << out;
+  EXPECT_LT(core, out.find("] ready in ")) << out;
+  EXPECT_NE(out.find("log, kv, firmware, uevent, net, console", core), std::string::npos) << out;
+  std::vector<pid_t> hosts;
+  for (auto pid : myelin::test::children_of(dev.proc->pid())) {
+    auto st = myelin::test::stat_of(pid);
+    if (st && st->comm == "myelin-apphost") {
+      hosts.push_back(pid);
+      EXPECT_EQ(::getpgid(pid), pid) << "app host " << pid << " shares a process group";
+    }
+  }
+  ASSERT_EQ(hosts.size(), 3u) << out;
+  dev.proc->signal(SIGKILL);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  auto alive = [&hosts] {
+    int n = 0;
+    for (auto pid : hosts) {
+      auto st = myelin::test::stat_of(pid);
+      n += st && st->state != 'Z' ? 1 : 0;
+    }
+    return n;
+  };
+  while (alive() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(alive(), 0) << "app hosts outlived a kill -9 of myelin-boot";
+}
+
 TEST(apps, crash_loop_ends_failed) {
   booted_device dev(fast_heartbeat() + std::vector<std::string>{"--set", "apps.fault.intensity=1"});
   ASSERT_TRUE(dev.apps_ready());

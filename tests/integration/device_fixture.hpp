@@ -3,7 +3,10 @@
 
 #include <sys/wait.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
@@ -70,6 +73,41 @@ struct booted_device {
   /// The host-mode environment's fw_env.config.
   std::string fw_env_config() const { return state + "/kv/fw_env.config"; }
 };
+
+/// The child processes of `pid` (all its threads'), from /proc.
+inline std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(task.path() / "children");
+    for (pid_t child = 0; in >> child;) {
+      out.push_back(child);
+    }
+  }
+  return out;
+}
+
+/// comm and state of a process, from /proc/<pid>/stat.
+struct proc_stat {
+  std::string comm;
+  char state = '?';
+};
+
+/// nullopt once the process is gone.
+inline std::optional<proc_stat> stat_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) {
+    return std::nullopt;
+  }
+  auto open = line.find('(');
+  auto close = line.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close + 2 >= line.size()) {
+    return std::nullopt;
+  }
+  return proc_stat{line.substr(open + 1, close - open - 1), line[close + 2]};
+}
 
 /// Runs the myelin tool with `args`; output is stdout and stderr together.
 inline command_result run_myelin(const std::vector<std::string>& args) {

@@ -89,38 +89,6 @@ class scratch_dir {
   fs::path path_;
 };
 
-std::vector<pid_t> children_of(pid_t pid) {
-  std::vector<pid_t> out;
-  std::error_code ec;
-  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-    std::ifstream in(task.path() / "children");
-    for (pid_t child = 0; in >> child;) {
-      out.push_back(child);
-    }
-  }
-  return out;
-}
-
-/// pid, comm and state of a process, from /proc/<pid>/stat.
-struct proc_stat {
-  std::string comm;
-  char state = '?';
-};
-
-std::optional<proc_stat> stat_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) {
-    return std::nullopt;
-  }
-  auto open = line.find('(');
-  auto close = line.rfind(')');
-  if (open == std::string::npos || close == std::string::npos || close + 2 >= line.size()) {
-    return std::nullopt;
-  }
-  return proc_stat{line.substr(open + 1, close - open - 1), line[close + 2]};
-}
-
 std::string pid1_hook_name = "power-calls";
 
 /// myelin-boot --pid1 as PID 1 of new PID, mount and UTS namespaces, with its
