@@ -32,6 +32,7 @@
 #include "myelin/actors/firmware.hpp"
 #include "myelin/actors/kv.hpp"
 #include "myelin/runtime/config.hpp"
+#include "myelin/runtime/thread_name.hpp"
 #include "myelin/runtime/version.hpp"
 
 namespace myelin::actors {
@@ -42,6 +43,29 @@ using json = nlohmann::json;
 using steady = std::chrono::steady_clock;
 
 /// The HTTP server and the thread that runs it; stopped when the actor exits.
+/// cpp-httplib's thread pool with its threads named (`ps -L`, `top -H`).
+class named_pool : public httplib::TaskQueue {
+ public:
+  named_pool(size_t threads, const char* name) : pool_(threads), name_(name) {}
+
+  void enqueue(std::function<void()> fn) override {
+    pool_.enqueue([name = name_, fn = std::move(fn)] {
+      thread_local bool named = false;
+      if (!named) {
+        runtime::name_this_thread(name);
+        named = true;
+      }
+      fn();
+    });
+  }
+
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  httplib::ThreadPool pool_;
+  const char* name_;
+};
+
 struct http_endpoint {
   std::unique_ptr<httplib::Server> server;
   std::thread thread;
@@ -521,7 +545,7 @@ supervisors::start_fn console_start(console_options opts) {
     // Few threads: the control channel is not a web server, and RSS matters.
     // Long-polls (logs -f, uevent --follow: at most two each) and streamed
     // uploads hold a thread each; the rest stay for ordinary requests.
-    ep->server->new_task_queue = [] { return new httplib::ThreadPool(8); };
+    ep->server->new_task_queue = [] { return new named_pool(8, "console.http"); };
     ep->server->set_keep_alive_timeout(1);
     ep->server->set_read_timeout(std::chrono::seconds{10});
     // Requests carry small JSON documents; bulk uploads get their own routes.
@@ -545,7 +569,12 @@ supervisors::start_fn console_start(console_options opts) {
     ep->url =
         std::string{opts.tls ? "https://" : "http://"} + opts.address + ":" + std::to_string(port);
     install_routes(sys, *ep, opts);
-    ep->thread = std::thread([ep] { ep->server->listen_after_bind(); });
+    ep->thread = std::thread([ep] {
+      // The pool's threads start from this one and keep its name until
+      // their first request names them again.
+      runtime::name_this_thread("console.http");
+      ep->server->listen_after_bind();
+    });
     auto self = sys.spawn([ep](caf::event_based_actor*) -> caf::behavior {
       return {
           [ep](caf::get_atom) { return ep->url; },

@@ -23,6 +23,7 @@
 #include "myelin/runtime/firmware_archive.hpp"
 #include "myelin/runtime/firmware_slot.hpp"
 #include "myelin/runtime/firmware_status.hpp"
+#include "myelin/runtime/thread_name.hpp"
 
 namespace myelin::actors {
 
@@ -484,6 +485,7 @@ caf::error firmware_upload::install(const body_feed& feed, firmware_upload_outco
   std::optional<runtime::firmware_slot_writer> slot;
   caf::expected<runtime::firmware_read_result> result{caf::error{}};
   std::thread installer([&] {
+    runtime::name_this_thread("fw.install");
     runtime::firmware_read_options ro;
     ro.trusted = opts_.trusted;
     ro.on_manifest = [&](const runtime::firmware_manifest& m) -> caf::error {

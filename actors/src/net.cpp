@@ -25,6 +25,7 @@
 #include "myelin/runtime/net_errc.hpp"
 #include "myelin/runtime/net_properties.hpp"
 #include "myelin/runtime/rtnetlink.hpp"
+#include "myelin/runtime/thread_name.hpp"
 #include "myelin/runtime/udhcpc_client.hpp"
 #include "net_watcher.hpp"
 
@@ -333,6 +334,7 @@ void run_check(net_actor* self) {
     st.checker =
         self->spawn<caf::detached>([hosts = cfg.internet_hosts, timeout = cfg.check_timeout,
                                     stop = st.check_stop]() -> caf::behavior {
+          runtime::name_this_thread("net.check");
           return {[hosts, timeout, stop](net_check_atom, const std::vector<std::string>& names,
                                          const std::vector<std::string>& sources) {
             std::vector<std::string> ok;

@@ -13,6 +13,7 @@
 #include "myelin/actors/net.hpp"
 #include "myelin/runtime/config.hpp"
 #include "myelin/runtime/dhcp_event.hpp"
+#include "myelin/runtime/thread_name.hpp"
 
 namespace myelin::actors {
 
@@ -27,7 +28,10 @@ std::shared_ptr<spdlog::logger> log() {
 
 net_watcher::net_watcher(std::unique_ptr<runtime::rtnetlink> nl, int fifo_fd, caf::actor target)
     : nl_(std::move(nl)), fifo_fd_(fifo_fd), target_(std::move(target)) {
-  thread_ = std::thread{[this] { run(); }};
+  thread_ = std::thread{[this] {
+    runtime::name_this_thread("net.watch");
+    run();
+  }};
 }
 
 net_watcher::~net_watcher() {

@@ -28,6 +28,7 @@
 
 #include "myelin/runtime/modprobe.hpp"
 #include "myelin/runtime/sysfs_devices.hpp"
+#include "myelin/runtime/thread_name.hpp"
 #include "myelin/runtime/uevent_parser.hpp"
 #include "myelin/runtime/uevent_table.hpp"
 
@@ -157,6 +158,7 @@ int open_socket(const uevent_options& opts, int64_t& effective_rcvbuf, std::stri
 /// The reader thread: drains the socket whenever it is readable, parses, and
 /// hands each drained batch to `target`. Never waits for the actor.
 void read_loop(int fd, int stop_fd, bool accept_foreign, caf::actor target) {
+  runtime::name_this_thread("uevent.read");
   // Larger than any accepted message, so a cut message is an oversized one.
   std::vector<char> buf(2 * runtime::max_uevent_size);
   for (;;) {
@@ -330,6 +332,7 @@ void start_modprobe(uevent_actor* self) {
   }
   st.io->modprobe = std::thread(
       [path = st.opts.modprobe_path, aliases = std::move(aliases), me = caf::actor{self}] {
+        runtime::name_this_thread("uevent.modprobe");
         auto r = runtime::run_modprobe(path, aliases, modprobe_timeout);
         caf::anon_send(me, modprobe_done_atom::value, std::move(r), aliases.size());
       });
@@ -374,6 +377,7 @@ void start_scan(uevent_actor* self) {
     st.io->scan.join();
   }
   st.io->scan = std::thread([sysfs = st.opts.sysfs, me = caf::actor{self}] {
+    runtime::name_this_thread("uevent.scan");
     auto found = std::make_shared<std::map<runtime::uevent_table::key, runtime::uevent_properties>>(
         runtime::scan_devices(sysfs));
     caf::anon_send(me, scanned_atom::value, scan_result{std::move(found)});
@@ -639,6 +643,7 @@ supervisors::start_fn uevent_start(uevent_options opts) {
       if (opts.coldplug) {
         // After the socket is up, so that no add event of the coldplug is missed.
         io->coldplug = std::thread([sysfs = opts.sysfs, me = self] {
+          runtime::name_this_thread("uevent.coldplug");
           caf::anon_send(me, coldplug_done_atom::value, runtime::coldplug(sysfs));
         });
       }

@@ -33,6 +33,7 @@
 #include "myelin/actors/uevent.hpp"
 #include "myelin/runtime/app_log.hpp"
 #include "myelin/runtime/config.hpp"
+#include "myelin/runtime/thread_name.hpp"
 #include "myelin/runtime/version.hpp"
 
 namespace myelin::bootloader {
@@ -66,7 +67,10 @@ class command_runner {
 
   void start(link_client* link) {
     link_ = link;
-    thread_ = std::thread([this] { loop(); });
+    thread_ = std::thread([this] {
+      runtime::name_this_thread("app.commands");
+      loop();
+    });
   }
 
   void post(pending_command cmd) {

@@ -41,6 +41,7 @@
 #include "myelin/runtime/config.hpp"
 #include "myelin/runtime/log_hub.hpp"
 #include "myelin/runtime/power.hpp"
+#include "myelin/runtime/thread_name.hpp"
 #include "myelin/runtime/version.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 #include "pid1.hpp"
@@ -490,6 +491,7 @@ std::pair<int, bool> run_until_stop(caf::actor_system& sys, const caf::actor& ro
   // Exits of app hosts during the stop are still collected.
   std::atomic<bool> reaping{true};
   std::thread reaper_thread([&reaping, sigfd] {
+    runtime::name_this_thread("reaper");
     while (reaping) {
       pollfd p{sigfd, POLLIN, 0};
       if (::poll(&p, 1, 20) > 0) {

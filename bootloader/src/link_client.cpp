@@ -19,6 +19,7 @@
 #include "link.hpp"
 #include "myelin/actors/net.hpp"
 #include "myelin/actors/uevent.hpp"
+#include "myelin/runtime/thread_name.hpp"
 
 namespace myelin::bootloader {
 
@@ -63,7 +64,10 @@ void link_client::start(std::function<bool(caf::message&)> on_message,
                         std::function<void()> on_down) {
   on_message_ = std::move(on_message);
   on_down_ = std::move(on_down);
-  reader_ = std::thread([this] { read_loop(); });
+  reader_ = std::thread([this] {
+    runtime::name_this_thread("link.read");
+    read_loop();
+  });
 }
 
 bool link_client::write_all(const char* data, size_t size) {

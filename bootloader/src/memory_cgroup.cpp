@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "myelin/bootloader/apps.hpp"
+#include "myelin/runtime/thread_name.hpp"
 
 namespace myelin::bootloader {
 
@@ -184,6 +185,7 @@ void memory_cgroup::remove() const {
   // The kernel may still count the process for a moment after it was reaped:
   // retry off the caller's thread (an actor's).
   std::thread([path = path_] {
+    runtime::name_this_thread("cgroup.rmdir");
     for (int attempt = 0; attempt < 100; ++attempt) {
       std::this_thread::sleep_for(10ms);
       if (::rmdir(path.c_str()) == 0 || errno != EBUSY) {

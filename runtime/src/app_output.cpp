@@ -1,5 +1,6 @@
 // The last output lines of each app host, passed through to our stderr.
 #include "myelin/runtime/app_output.hpp"
+#include "myelin/runtime/thread_name.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@ void remember(const std::string& app, std::string line) {
 }
 
 void drain(std::string app, int fd) {
+  name_this_thread(("out." + app).c_str());
   std::string partial;
   char buf[4096];
   while (true) {

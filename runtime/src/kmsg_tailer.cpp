@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "myelin/runtime/kmsg_record.hpp"
+#include "myelin/runtime/thread_name.hpp"
 
 namespace myelin::runtime {
 
@@ -30,7 +31,10 @@ caf::error kmsg_tailer::start() {
     ::lseek(fd_, 0, SEEK_END);
   }
   stop_ = std::make_unique<stop_signal>();
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("log.kmsg");
+    run();
+  });
   return {};
 }
 

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "myelin/runtime/signing.hpp"
+#include "myelin/runtime/thread_name.hpp"
 
 namespace myelin::runtime {
 
@@ -27,7 +28,11 @@ class sha256_alongside {
   static constexpr size_t buffer_size = 1 << 20;
   static constexpr size_t slots = 8;
 
-  sha256_alongside() : worker_([this] { run(); }) {}
+  sha256_alongside()
+      : worker_([this] {
+          name_this_thread("sha256");
+          run();
+        }) {}
 
   ~sha256_alongside() {
     {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "myelin/runtime/syslog_message.hpp"
+#include "myelin/runtime/thread_name.hpp"
 
 namespace myelin::runtime {
 
@@ -67,7 +68,10 @@ caf::error syslog_server::start() {
   int rcvbuf = opts_.receive_buffer;
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
   stop_ = std::make_unique<stop_signal>();
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("log.syslog");
+    run();
+  });
   return {};
 }
 

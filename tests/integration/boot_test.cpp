@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <regex>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -36,6 +39,49 @@ TEST(boot, ready_line_names_services_and_control) {
       << dev.ready_line;
   EXPECT_GT(dev.port, 0) << dev.ready_line;
   EXPECT_NE(dev.ready_line.find(dev.state), std::string::npos) << dev.ready_line;
+}
+
+/// The names of the threads of process `pid`.
+std::multiset<std::string> thread_names(pid_t pid) {
+  std::multiset<std::string> out;
+  std::error_code ec;
+  for (const auto& t :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(t.path() / "comm");
+    std::string name;
+    if (std::getline(in, name)) {
+      out.insert(name);
+    }
+  }
+  return out;
+}
+
+// Service threads carry their service's name (ps -L, top -H), in myelin-boot
+// and in the app hosts.
+TEST(boot, service_threads_are_named) {
+  booted_device dev;
+  ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+  httplib::Client cli("127.0.0.1", dev.port);
+  ASSERT_TRUE(cli.Get("/v1/status"));
+  auto names = thread_names(dev.proc->pid());
+  std::string all;
+  for (const auto& n : names) {
+    all += n + " ";
+  }
+  for (const char* want : {"log.syslog", "uevent.read", "net.watch", "console.http", "out.hello"}) {
+    EXPECT_EQ(names.count(want) > 0, true) << want << " missing in: " << all;
+  }
+  int hosts = 0;
+  for (auto pid : myelin::test::children_of(dev.proc->pid())) {
+    auto host = thread_names(pid);
+    if (host.count("myelin-apphost") == 0) {
+      continue;
+    }
+    ++hosts;
+    EXPECT_EQ(host.count("link.read"), 1u);
+    EXPECT_EQ(host.count("app.commands"), 1u);
+  }
+  EXPECT_EQ(hosts, 3);
 }
 
 // The control channel answers /v1/status with the supervision tree.
