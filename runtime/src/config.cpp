@@ -12,6 +12,8 @@
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
 
+#include "split.hpp"
+
 namespace myelin::runtime {
 
 // -- errors -------------------------------------------------------------------
@@ -53,19 +55,6 @@ std::string describe(const caf::error& err) {
 // -- values -------------------------------------------------------------------
 
 namespace {
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  while (true) {
-    auto pos = s.find(sep, start);
-    out.push_back(s.substr(start, pos - start));
-    if (pos == std::string_view::npos) {
-      return out;
-    }
-    start = pos + 1;
-  }
-}
 
 bool key_matches(std::string_view pattern, std::string_view key) {
   auto p = split(pattern, '.');

@@ -19,6 +19,7 @@
 #include <caf/make_message.hpp>
 
 #include "myelin/runtime/config.hpp"
+#include "split.hpp"
 
 namespace myelin::runtime {
 
@@ -73,19 +74,6 @@ bool valid_app_name(std::string_view s) {
   return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
   });
-}
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  while (true) {
-    auto pos = s.find(sep, start);
-    out.push_back(s.substr(start, pos - start));
-    if (pos == std::string_view::npos) {
-      return out;
-    }
-    start = pos + 1;
-  }
 }
 
 template <class T>
