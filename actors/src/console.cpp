@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -457,6 +458,12 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
         body["tree"] = root ? describe_tree(sys, root, 0) : json::array();
         if (auto apps = ask_apps(sys)) {
           body["apps"] = *apps;
+        }
+        if (opts.boot) {
+          auto ms = [](double v) { return v < 0 ? json(nullptr) : json(std::round(v * 10) / 10); };
+          body["boot"] = {{"core_ready_ms", ms(opts.boot->core_ready_ms)},
+                          {"ready_ms", ms(opts.boot->ready_ms)},
+                          {"apps_ready_ms", ms(opts.boot->apps_ready_ms)}};
         }
         if (auto kv = ask<kv_status>(sys, kv_registry_name, kv_status_atom::value)) {
           body["kv"] = {{"backend", kv->backend}, {"keys", kv->keys}, {"error", kv->error}};

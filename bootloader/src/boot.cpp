@@ -170,7 +170,8 @@ struct power_mailbox {
 
 /// "apps ready in X ms: a, b" once every enabled app runs; a failed app is
 /// named as failed. nullopt while some are still starting.
-std::optional<std::string> apps_ready_line(caf::actor_system& sys, steady::time_point t0) {
+std::optional<std::string> apps_ready_line(caf::actor_system& sys, steady::time_point t0,
+                                           double& ms_out) {
   auto manager = sys.registry().get<caf::actor>(apps_registry_name);
   if (!manager) {
     return std::nullopt;
@@ -191,6 +192,7 @@ std::optional<std::string> apps_ready_line(caf::actor_system& sys, steady::time_
               }
             }
             auto ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+            ms_out = ms;
             line = fmt::format("apps ready in {:.1f} ms: {}", ms, names);
           },
           [](const caf::error&) {});
@@ -208,7 +210,8 @@ std::string boot_binary_dir() {
 caf::expected<caf::actor> start_tree(
     caf::actor_system& sys, const runtime::config& cfg, const std::string& state_dir,
     actors::power_request_fn request_power, std::shared_ptr<runtime::app_partition> partition,
-    std::function<void(const std::vector<std::string>&)> core_ready) {
+    std::function<void(const std::vector<std::string>&)> core_ready,
+    std::shared_ptr<const actors::boot_progress> progress) {
   auto kv = actors::kv_options_from(cfg, state_dir);
   if (!kv) {
     return kv.error();
@@ -233,6 +236,7 @@ caf::expected<caf::actor> start_tree(
   console.device_name = cfg.get_string("device.name");
   console.state_dir = state_dir;
   console.app_partition = partition;
+  console.boot = std::move(progress);
   auto overlays = actors::open_overlay_service(cfg, state_dir);
   if (!overlays) {
     return overlays.error();
@@ -402,8 +406,9 @@ int pid1_end(int code, bool failed, const pid1_context& ctx) {
 /// stops accordingly. Returns the exit code and whether the runtime failed.
 std::pair<int, bool> run_until_stop(caf::actor_system& sys, const caf::actor& root,
                                     const runtime::config& cfg, const std::string& state_dir,
-                                    steady::time_point t0, power_mailbox& mailbox,
-                                    const pid1_context& pid1_ctx, const sigset_t& signals) {
+                                    steady::time_point t0, actors::boot_progress& progress,
+                                    power_mailbox& mailbox, const pid1_context& pid1_ctx,
+                                    const sigset_t& signals) {
   auto log = spdlog::get("boot");
   // The root supervisor ending for any reason wakes the main thread.
   int root_down = eventfd(0, EFD_CLOEXEC);
@@ -439,6 +444,7 @@ std::pair<int, bool> run_until_stop(caf::actor_system& sys, const caf::actor& ro
     log->info("pid1: {}", pid1::set_hostname(sys, cfg.get_string("pid1.hostname_pattern")));
   }
   auto ready_ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+  progress.ready_ms = ready_ms;
   log->info("ready in {:.1f} ms: core [{}], apps [{}]; control channel {}; state {}", ready_ms,
             join(core_services), join(apps), control, state_dir);
 
@@ -456,7 +462,9 @@ std::pair<int, bool> run_until_stop(caf::actor_system& sys, const caf::actor& ro
       break;
     }
     if (apps_pending) {
-      if (auto line = apps_ready_line(sys, t0)) {
+      double ms = 0;
+      if (auto line = apps_ready_line(sys, t0, ms)) {
+        progress.apps_ready_ms = ms;
         log->info("{}", *line);
         apps_pending = false;
       } else if (steady::now() - t0 > std::chrono::seconds{30}) {
@@ -712,25 +720,28 @@ int boot_main(int argc, char** argv) {
   {
     caf::actor_system sys{caf_cfg};
     auto mailbox = std::make_shared<power_mailbox>();
+    auto progress = std::make_shared<actors::boot_progress>();
     auto root = start_tree(
         sys, cfg, state_dir.string(),
         [mailbox](runtime::power_action a, const std::string& arg, bool immediate) {
           mailbox->post(a, arg, immediate);
         },
         partition,
-        [log, t0](const std::vector<std::string>& services) {
+        [log, t0, progress](const std::vector<std::string>& services) {
           // The core's own readiness, before the apps are started (the
           // "ready in" line below comes once the app supervisor is up too).
           auto ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+          progress->core_ready_ms = ms;
           log->info("core ready after {:.1f} ms: {}", ms, join(services));
-        });
+        },
+        progress);
     if (!root) {
       log->critical("boot failed: {}", sys.render(root.error()));
       exit_code = 1;
       runtime_failed = true;
     } else {
-      std::tie(exit_code, runtime_failed) =
-          run_until_stop(sys, *root, cfg, state_dir.string(), t0, *mailbox, pid1_ctx, stop_signals);
+      std::tie(exit_code, runtime_failed) = run_until_stop(
+          sys, *root, cfg, state_dir.string(), t0, *progress, *mailbox, pid1_ctx, stop_signals);
     }
   }
   exit_code = pid1_end(exit_code, runtime_failed, pid1_ctx);

@@ -106,6 +106,11 @@ TEST(boot, status_shows_tree) {
   ASSERT_EQ(doc["tree"][1]["children"].size(), 3u) << doc.dump();
   EXPECT_EQ(doc["tree"][1]["children"][1]["id"], "hello");
   EXPECT_EQ(doc["tree"][1]["children"][1]["children"][0]["id"], "host");
+  // The boot's readiness, in order (apps ready may still be to come).
+  ASSERT_TRUE(doc["boot"]["core_ready_ms"].is_number()) << doc.dump();
+  ASSERT_TRUE(doc["boot"]["ready_ms"].is_number()) << doc.dump();
+  EXPECT_GT(doc["boot"]["core_ready_ms"].get<double>(), 0);
+  EXPECT_LE(doc["boot"]["core_ready_ms"].get<double>(), doc["boot"]["ready_ms"].get<double>());
   auto missing = cli.Get("/v1/nope");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);

@@ -14,6 +14,7 @@ const char* sample = R"json({
   "device": "dev1", "version": "1.2.3", "uptime_ms": 65000, "state_dir": "/data",
   "control": "http://127.0.0.1:4848",
   "kv": {"backend": "memory", "keys": 3, "error": ""},
+  "boot": {"core_ready_ms": 12.3, "ready_ms": 20.0, "apps_ready_ms": null},
   "tree": [
     {"id": "core", "status": "running", "type": "supervisor", "restarts": 0, "uptime_ms": 65000,
      "children": [
@@ -44,6 +45,19 @@ TEST(status_view, tree_rows_with_restarts_and_uptime) {
   EXPECT_NE(text->find("\n    firmware                  restarting         1  -\n"),
             std::string::npos)
       << *text;
+}
+
+// The boot's readiness: each step's time since main, "-" for one not reached.
+TEST(status_view, boot_readiness) {
+  auto text = render_status(sample);
+  ASSERT_TRUE(text);
+  EXPECT_NE(text->find("boot:     core ready 12.3 ms, tree 20.0 ms, apps - (since main)\n"),
+            std::string::npos)
+      << *text;
+  // Older devices do not say: no line.
+  auto old = render_status(R"({"device": "d", "tree": []})");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->find("boot:"), std::string::npos) << *old;
 }
 
 // Each app shows state, restarts, uptime, version and hash, module, isolation,

@@ -88,6 +88,20 @@ caf::expected<std::string> render_status(const std::string& body) {
       << "uptime:   " << human_duration(int_of(doc, "uptime_ms")) << "\n"
       << "state:    " << text_of(doc, "state_dir") << "\n"
       << "control:  " << text_of(doc, "control") << "\n";
+  if (doc.contains("boot") && doc["boot"].is_object()) {
+    // Each step, or "-" while it has not happened (or its time is unknown).
+    const auto& boot = doc["boot"];
+    auto step = [&boot](const char* key) {
+      if (!boot.contains(key) || !boot[key].is_number()) {
+        return std::string{"-"};
+      }
+      std::ostringstream ms;
+      ms << std::fixed << std::setprecision(1) << boot[key].get<double>() << " ms";
+      return ms.str();
+    };
+    out << "boot:     core ready " << step("core_ready_ms") << ", tree " << step("ready_ms")
+        << ", apps " << step("apps_ready_ms") << " (since main)\n";
+  }
   if (doc.contains("kv") && doc["kv"].is_object()) {
     const auto& kv = doc["kv"];
     out << "kv:       " << text_of(kv, "backend") << ", " << int_of(kv, "keys") << " keys";

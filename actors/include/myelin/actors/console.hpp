@@ -23,6 +23,7 @@
 // the start with the reason (failed_to_start_child), not later.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -39,6 +40,15 @@
 namespace myelin::actors {
 
 /// What the console needs to know.
+/// How far the boot has come, in ms since myelin-boot's main (negative: not
+/// yet): the core's services all up, the whole tree started, every app
+/// answering (or failed). Written by the boot sequence, shown by GET /v1/status.
+struct boot_progress {
+  std::atomic<double> core_ready_ms{-1};
+  std::atomic<double> ready_ms{-1};
+  std::atomic<double> apps_ready_ms{-1};
+};
+
 struct console_options {
   std::string address = "127.0.0.1";
   /// 0 picks a free port.
@@ -60,6 +70,8 @@ struct console_options {
   overlay_service_options overlays;
   /// Firmware uploads (POST /v1/fw/upload).
   firmware_upload_options firmware_upload;
+  /// The boot's readiness times for /v1/status (null: not shown).
+  std::shared_ptr<const boot_progress> boot;
 };
 
 /// The registry names the console uses.

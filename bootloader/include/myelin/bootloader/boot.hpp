@@ -13,6 +13,10 @@
 #include "myelin/actors/firmware.hpp"
 #include "myelin/runtime/config.hpp"
 
+namespace myelin::actors {
+struct boot_progress;
+}  // namespace myelin::actors
+
 namespace myelin::bootloader {
 
 /// The names of the top of the tree, as which_children and the status show them.
@@ -27,12 +31,14 @@ inline constexpr const char* apps_id = "apps";
 /// when it is a mounted one, erased by factory_reset. `core_ready`, if set, is
 /// called once, with the core's service ids, as soon as the core supervisor
 /// has started all of them — before the app supervisor starts the apps.
+/// `progress`, if set, is what the console shows of the boot's readiness.
 /// Returns the root supervisor, registered as `root` in the actor registry, or
 /// failed_to_start_child naming the service that could not start.
 caf::expected<caf::actor> start_tree(
     caf::actor_system& sys, const runtime::config& cfg, const std::string& state_dir,
     actors::power_request_fn request_power, std::shared_ptr<runtime::app_partition> partition = {},
-    std::function<void(const std::vector<std::string>&)> core_ready = {});
+    std::function<void(const std::vector<std::string>&)> core_ready = {},
+    std::shared_ptr<const actors::boot_progress> progress = {});
 
 /// The ids of the children of `sup` in start order (blocking; outside actors).
 std::vector<std::string> child_ids(caf::actor_system& sys, const caf::actor& sup);
