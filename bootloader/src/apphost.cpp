@@ -17,13 +17,14 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <variant>
 
-#include <CLI/CLI.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "apphost_args.hpp"
 #include "link.hpp"
 #include "link_client.hpp"
 #include "module_loader.hpp"
@@ -207,29 +208,23 @@ int apphost_main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  CLI::App cli{"myelin-apphost: runs one application module for myelin-boot"};
-  std::string name;
-  std::string module;
-  int fd = -1;
-  size_t threads = 2;
-  bool show_version = false;
-  cli.add_option("--app", name, "The app's name")->required();
-  cli.add_option("--module", module, "Path of the app's module")->required();
-  cli.add_option("--link-fd", fd, "The connected socket to myelin-boot")->required();
-  cli.add_option("--scheduler-threads", threads, "Scheduler threads");
-  std::string policy = "sharing";
-  cli.add_option("--scheduler-policy", policy, "CAF scheduler policy")
-      ->check(CLI::IsMember({"sharing", "stealing"}));
-  cli.add_flag("--version", show_version, "Print the version and exit");
-  if (argc == 2 && std::string{argv[1]} == "--version") {
+  auto parsed = parse_apphost_args(argc, argv);
+  if (auto* why = std::get_if<std::string>(&parsed)) {
+    std::cerr << "myelin-apphost: " << *why << "\n\n" << apphost_usage();
+    return exit_usage;
+  }
+  const auto& args = std::get<apphost_args>(parsed);
+  if (args.version) {
     std::cout << "myelin-apphost " << runtime::version() << "\n";
     return exit_ok;
   }
-  try {
-    cli.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return cli.exit(e);
+  if (args.help) {
+    std::cout << apphost_usage();
+    return exit_ok;
   }
+  const auto& name = args.app;
+  const auto& module = args.module;
+  int fd = args.link_fd;
 
   runtime::start_app_logging(name);
   // Load the module before the actor system exists (types a module brings
@@ -237,8 +232,8 @@ int apphost_main(int argc, char** argv) {
   auto loaded = load_module(module);
 
   caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", threads);
-  cfg.set("scheduler.policy", caf::atom_from_string(policy));
+  cfg.set("scheduler.max-threads", args.scheduler_threads);
+  cfg.set("scheduler.policy", caf::atom_from_string(args.scheduler_policy));
   cfg.set("logger.verbosity", caf::atom("quiet"));
   link::register_types(cfg);
   supervisors::add_error_category(cfg);
