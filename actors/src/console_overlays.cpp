@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "myelin/actors/apps.hpp"
+#include "myelin/actors/self_timer.hpp"
 #include "myelin/runtime/app_output.hpp"
 #include "myelin/runtime/config.hpp"
 
@@ -283,7 +284,7 @@ void start_probation(caf::actor_system& sys, std::shared_ptr<service_state> st, 
         if (steady::now() >= deadline) {
           return finish({});
         }
-        return self->delayed_send(self, 100ms, probation_tick_atom::value);
+        return self_timer(self, 100ms, probation_tick_atom::value);
       }
       self->request(apps, 5s, apps_status_atom::value)
           .then(
@@ -298,9 +299,9 @@ void start_probation(caf::actor_system& sys, std::shared_ptr<service_state> st, 
                 if (!failures.empty() || steady::now() >= deadline) {
                   return finish(std::move(failures));
                 }
-                self->delayed_send(self, 100ms, probation_tick_atom::value);
+                self_timer(self, 100ms, probation_tick_atom::value);
               },
-              [self](caf::error&) { self->delayed_send(self, 100ms, probation_tick_atom::value); });
+              [self](caf::error&) { self_timer(self, 100ms, probation_tick_atom::value); });
     }};
   });
 }

@@ -22,6 +22,7 @@
 
 #include "myelin/actors/apps.hpp"
 #include "myelin/actors/kv.hpp"
+#include "myelin/actors/self_timer.hpp"
 #include "myelin/runtime/config.hpp"
 
 namespace myelin::actors {
@@ -128,8 +129,8 @@ supervisors::start_fn firmware_start(firmware_options opts) {
                 [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       };
       if (opts.auto_validate_after_s > 0) {
-        self->delayed_send(self, std::chrono::seconds{opts.auto_validate_after_s},
-                           fw_auto_validate_atom::value);
+        self_timer(self, std::chrono::seconds{opts.auto_validate_after_s},
+                   fw_auto_validate_atom::value);
       }
       return {
           [self, kv, update, opts](fw_auto_validate_atom) {
@@ -178,8 +179,8 @@ supervisors::start_fn firmware_start(firmware_options opts) {
                                   wait_ms = std::max(wait_ms, want - a.uptime_ms);
                                 }
                                 if (wait_ms > 0) {
-                                  self->delayed_send(self, std::chrono::milliseconds{wait_ms + 100},
-                                                     fw_auto_validate_atom::value);
+                                  self_timer(self, std::chrono::milliseconds{wait_ms + 100},
+                                             fw_auto_validate_atom::value);
                                   return;
                                 }
                                 validate();

@@ -20,6 +20,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "myelin/actors/registry.hpp"
+#include "myelin/actors/self_timer.hpp"
 #include "myelin/runtime/connectivity.hpp"
 #include "myelin/runtime/dhcp_event.hpp"
 #include "myelin/runtime/net_errc.hpp"
@@ -250,7 +251,7 @@ void note_error(net_actor* self, const std::string& ifname, const caf::error& er
 void schedule_tick(net_actor* self) {
   if (!self->state.ticking) {
     self->state.ticking = true;
-    self->delayed_send(self, dhcp_poll_interval, net_tick_atom::value);
+    self_timer(self, dhcp_poll_interval, net_tick_atom::value);
   }
 }
 
@@ -268,7 +269,7 @@ void start_dhcp(net_actor* self, const std::string& ifname) {
     note_error(self, ifname, err);
     slot.client.reset();
     slot.state = "stopped";
-    self->delayed_send(self, st.opts.config.dhcp_restart_delay, net_restart_atom::value, ifname);
+    self_timer(self, st.opts.config.dhcp_restart_delay, net_restart_atom::value, ifname);
     return;
   }
   log()->info("net: {}: udhcpc started (pid {})", ifname, slot.client->pid());
@@ -540,7 +541,7 @@ caf::behavior net_behavior(net_actor* self, net_options opts) {
     recompute(self);
   }
   if (!cfg.internet_hosts.empty()) {
-    self->delayed_send(self, cfg.check_interval, net_check_tick_atom::value);
+    self_timer(self, cfg.check_interval, net_check_tick_atom::value);
   }
   log()->info("net: {}; {} configured interface(s){}", st.status, cfg.interfaces.size(),
               cfg.interfaces.empty() ? " (observing only)" : "");
@@ -601,7 +602,7 @@ caf::behavior net_behavior(net_actor* self, net_options opts) {
                         runtime::describe_wait_status(*status), delay.count());
             slot.client.reset();
             slot.state = "restarting";
-            self->delayed_send(self, delay, net_restart_atom::value, name);
+            self_timer(self, delay, net_restart_atom::value, name);
             recompute(self);
           } else {
             any = true;
@@ -621,8 +622,7 @@ caf::behavior net_behavior(net_actor* self, net_options opts) {
       },
       [self](net_check_tick_atom) {
         run_check(self);
-        self->delayed_send(self, self->state.opts.config.check_interval,
-                           net_check_tick_atom::value);
+        self_timer(self, self->state.opts.config.check_interval, net_check_tick_atom::value);
       },
   };
 }

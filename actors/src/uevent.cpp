@@ -26,6 +26,7 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "myelin/actors/self_timer.hpp"
 #include "myelin/runtime/modprobe.hpp"
 #include "myelin/runtime/sysfs_devices.hpp"
 #include "myelin/runtime/thread_name.hpp"
@@ -554,7 +555,7 @@ caf::behavior uevent_behavior(uevent_actor* self) {
         }
         auto token = st.next_follower++;
         st.followers[token] = follower{rp, after, prefix};
-        self->delayed_send(self, std::chrono::milliseconds{wait_ms}, wake_atom::value, token);
+        self_timer(self, std::chrono::milliseconds{wait_ms}, wake_atom::value, token);
         return rp;
       },
       [self](wake_atom, uint64_t token) {

@@ -29,6 +29,7 @@
 #include "myelin/actors/kv.hpp"
 #include "myelin/actors/kv_snapshot.hpp"
 #include "myelin/actors/net.hpp"
+#include "myelin/actors/self_timer.hpp"
 #include "myelin/actors/uevent.hpp"
 #include "myelin/bootloader/apps.hpp"
 #include "myelin/bootloader/memory_cgroup.hpp"
@@ -276,9 +277,9 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
       return;
     }
     ::kill(st->pid, SIGTERM);
-    self->delayed_send(self, st->opts.stop_timeout, kill_atom::value);
+    actors::self_timer(self, st->opts.stop_timeout, kill_atom::value);
   });
-  self->delayed_send(self, st->opts.heartbeat, tick_atom::value);
+  actors::self_timer(self, st->opts.heartbeat, tick_atom::value);
   return {
       [self, st](caf::io::new_data_msg& msg) {
         auto payload = st->reader.feed(self, st->hdl, msg.buf);
@@ -360,7 +361,7 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
           return;
         }
         st->writer.send(self, caf::make_message(link::ping_atom::value, ++st->ping_seq));
-        self->delayed_send(self, st->opts.heartbeat, tick_atom::value);
+        actors::self_timer(self, st->opts.heartbeat, tick_atom::value);
       },
       [self, st](kill_atom) {
         if (!st->exited) {

@@ -13,6 +13,7 @@
 #include "myelin/actors/firmware.hpp"
 #include "myelin/actors/kv.hpp"
 #include "myelin/actors/net.hpp"
+#include "myelin/actors/self_timer.hpp"
 #include "myelin/actors/uevent.hpp"
 #include "myelin/bootloader/apps.hpp"
 #include "myelin/runtime/config.hpp"
@@ -125,7 +126,7 @@ caf::behavior inproc_host(caf::event_based_actor* self, std::shared_ptr<inproc_s
     st->stopping = true;
     st->stop_reason = msg.reason;
     self->send_exit(st->root, caf::exit_reason::user_shutdown);
-    self->delayed_send(self, st->opts.stop_timeout, kill_atom::value);
+    actors::self_timer(self, st->opts.stop_timeout, kill_atom::value);
   });
   caf::anon_send(st->opts.manager, app_event_atom::value, st->opts.name, std::string{"ready"},
                  st->opts.module);

@@ -476,7 +476,7 @@ void supervisor_actor::do_restart(child_iter i) {
     auto gen = ++c.restart_gen;
     auto delay = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double, std::milli>(delay_ms));
-    delayed_send(this, delay, backoff_done_atom::value, c.key, gen);
+    timer(delay, backoff_done_atom::value, c.key, gen);
     return;
   }
   execute_restart(i);
@@ -601,7 +601,7 @@ void supervisor_actor::stop_children(std::vector<uint64_t> keys, bool parallel,
     return;
   }
   if (timed) {
-    delayed_send(this, timed->timeout, shutdown_timeout_atom::value, job_->seq, uint64_t{0});
+    timer(timed->timeout, shutdown_timeout_atom::value, job_->seq, uint64_t{0});
   }
 }
 
@@ -638,7 +638,7 @@ void supervisor_actor::begin_stop(child& c, bool with_timer) {
     case shutdown_spec::kind::timeout:
       send_exit(c.handle, caf::exit_reason::user_shutdown);
       if (with_timer) {
-        delayed_send(this, sd.timeout, shutdown_timeout_atom::value, job_->seq, c.key);
+        timer(sd.timeout, shutdown_timeout_atom::value, job_->seq, c.key);
       }
       return;
     case shutdown_spec::kind::infinity:

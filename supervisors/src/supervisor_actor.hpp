@@ -1,6 +1,7 @@
 // The supervisor actor: restarts, shutdown and the management protocol.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -10,11 +11,15 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
 #include <caf/actor_control_block.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/response_promise.hpp>
+#include <caf/send.hpp>
 
 #include "myelin/supervisors/restart_window.hpp"
 #include "myelin/supervisors/supervisor.hpp"
@@ -123,6 +128,13 @@ class supervisor_actor : public caf::event_based_actor {
   void on_shutdown_timeout(uint64_t seq, uint64_t key);
   void on_try_again(uint64_t key, uint64_t gen);
   void on_backoff_done(uint64_t key, uint64_t gen);
+  /// A message to ourselves after `delay`, sent anonymously: with us as its
+  /// sender, a timer firing while we terminate could stay in our closed
+  /// mailbox and keep us alive for good (a cycle CAF 0.17 never breaks).
+  template <class Rep, class Period, class... Ts>
+  void timer(std::chrono::duration<Rep, Period> delay, Ts&&... xs) {
+    caf::delayed_anon_send(caf::actor_cast<caf::actor>(this), delay, std::forward<Ts>(xs)...);
+  }
 
   /// Runs `fn` now, or after the current stop job when busy.
   void submit(std::function<void(caf::response_promise&)> fn, caf::response_promise rp = {});
