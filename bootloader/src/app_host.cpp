@@ -413,12 +413,15 @@ struct child_setup {
   const char* join_cgroup = nullptr;
   rlimit limit{};
   bool apply_rlimit = false;
+  /// Set by the child when execve failed (the parent reads it once the
+  /// child is gone: CLONE_VFORK, shared memory).
+  int exec_errno = 0;
 };
 
 /// The child's side: only system calls, on its own stack, in the parent's
 /// memory (CLONE_VM) until execve.
 __attribute__((no_sanitize("address"))) int child_main(void* arg) {
-  const auto& c = *static_cast<const child_setup*>(arg);
+  auto& c = *static_cast<child_setup*>(arg);
   // Handlers are the parent's code: back to the defaults before anything can
   // arrive (signals are all blocked until the mask is cleared below).
   for (int sig = 1; sig < NSIG; ++sig) {
@@ -462,6 +465,7 @@ __attribute__((no_sanitize("address"))) int child_main(void* arg) {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::execve(c.argv[0], c.argv, c.envp);
+  c.exec_errno = errno != 0 ? errno : ENOEXEC;
   ::_exit(127);
 }
 
@@ -584,6 +588,19 @@ supervisors::start_fn app_host_start(app_host_options opts) {
         cgroup->remove();
       }
       return make_error(app_errc::start_failed, std::string{"clone: "} + std::strerror(err));
+    }
+    if (setup.exec_errno != 0) {
+      // The child could not become an app host and is gone already: say
+      // why (not "exited with code 127"), and collect it.
+      ::waitpid(pid, nullptr, 0);
+      ::close(out_fd);
+      ::close(sv[0]);
+      ::close(sv[1]);
+      if (cgroup) {
+        cgroup->remove();
+      }
+      return make_error(app_errc::start_failed, "cannot run the app host " + opts.apphost_path +
+                                                    ": " + std::strerror(setup.exec_errno));
     }
     ::close(sv[1]);
     ::close(out_fd);

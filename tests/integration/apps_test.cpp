@@ -322,6 +322,27 @@ TEST(apps, crash_loop_ends_failed) {
   EXPECT_TRUE(eventually([&] { return call(dev.port, "fault", "ping") == "pong"; }));
 }
 
+// An app host binary that cannot be run is named with the reason, not
+// reported as "exited with code 127"; the core runs on.
+TEST(apps, unrunnable_app_host_named) {
+  booted_device dev({"--set", "apphost.path=/nonexistent/myelin-apphost"});
+  ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+  auto row = app_row(dev.port, "hello");
+  EXPECT_EQ(row["state"], "failed") << row;
+  EXPECT_NE(row["last_exit"].get<std::string>().find(
+                "cannot run the app host /nonexistent/myelin-apphost: No such file or directory"),
+            std::string::npos)
+      << row;
+  httplib::Client cli("127.0.0.1", dev.port);
+  auto res = cli.Get("/v1/health");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  // No app host was left behind, not even a zombie.
+  for (auto pid : myelin::test::children_of(dev.proc->pid())) {
+    ADD_FAILURE() << "unexpected child " << pid;
+  }
+}
+
 // A failed app with on_failure = reboot reboots the device (host mode: stops).
 TEST(apps, failure_policy_reboot) {
   booted_device dev(fast_heartbeat() + std::vector<std::string>{"--set", "apps.fault.intensity=0",

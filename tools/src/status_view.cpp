@@ -134,9 +134,11 @@ caf::expected<std::string> render_status(const std::string& body) {
         // Apps without a version string are told apart by their hash.
         out << "    hash:     " << hash.substr(0, 16) << "\n";
       }
+      // An app whose host never ran has no memory limit applied yet.
+      auto limit = text_of(a, "memory_limit", "");
       out << "    module:   " << text_of(a, "module") << "\n"
           << "    isolation: " << text_of(a, "isolation") << ", memory limit "
-          << text_of(a, "memory_limit", "?") << "\n";
+          << (limit.empty() ? "-" : limit) << "\n";
       if (!text_of(a, "last_exit", "").empty()) {
         out << "    last exit: " << text_of(a, "last_exit", "") << "\n";
       }
