@@ -42,7 +42,8 @@ void fill_random(std::vector<char>& buf, uint64_t& state) {
 /// Writes `size` bytes to `path` in 1 MiB writes, then fsync; seconds taken
 /// (negative on failure). `seed` 0 writes one repeated block. `windowed`:
 /// the slot writer's writeback policy (runtime/src/firmware_slot.cpp): every
-/// 8 MiB window handed to the disk at once, waiting for the one two before.
+/// 8 MiB window handed to the disk at once, waiting for the one two before,
+/// which then leaves the page cache.
 double write_file_timed(const std::string& path, size_t size, uint64_t seed,
                         bool windowed = false) {
   std::vector<char> buf(mib);
@@ -69,6 +70,7 @@ double write_file_timed(const std::string& path, size_t size, uint64_t seed,
         ::sync_file_range(
             fd, static_cast<off_t>((w - 3) * window), window,
             SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+        ::posix_fadvise(fd, static_cast<off_t>((w - 3) * window), window, POSIX_FADV_DONTNEED);
       }
     }
   }

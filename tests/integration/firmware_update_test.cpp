@@ -2,9 +2,12 @@
 // with `myelin fw push` into a real myelin-boot (host mode, file slots), with
 // every kind of bad input, kill -9 during streaming, and validate/revert cycles.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -202,6 +205,49 @@ TEST(firmware_update, push_installs_into_inactive_slot) {
   EXPECT_EQ(progress["state"], "done");
   EXPECT_EQ(progress["bytes"], progress["total"]);
   EXPECT_EQ(progress["written"], w.image_data.size());
+}
+
+/// How many bytes of `path` are in the page cache (mincore).
+size_t resident_bytes(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return 0;
+  }
+  struct stat st {};
+  ::fstat(fd, &st);
+  auto size = static_cast<size_t>(st.st_size);
+  size_t resident = 0;
+  if (size > 0) {
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (map != MAP_FAILED) {
+      auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+      std::vector<unsigned char> vec((size + page - 1) / page);
+      if (::mincore(map, size, vec.data()) == 0) {
+        for (auto v : vec) {
+          resident += (v & 1) != 0 ? page : 0;
+        }
+      }
+      ::munmap(map, size);
+    }
+  }
+  ::close(fd);
+  return resident;
+}
+
+// A large image does not stay in the page cache once written: each window on
+// the disk is dropped (decision 0070), so an update does not push a small
+// device's apps out of memory. The slot still holds every byte.
+TEST(firmware_update, image_leaves_the_page_cache) {
+  firmware_workshop w{64 << 20};
+  auto fw = w.create("v2", "2.0.0");
+  auto dev = device_with_running_slot(w);
+  ASSERT_GT(dev->port, 0);
+  auto push = run_myelin({"fw", "push", "--device", dev->address(), fw});
+  ASSERT_EQ(push.exit_code, 0) << push.output << dev->proc->output();
+  auto slot = dev->state + "/firmware/slot-b.img";
+  auto resident = resident_bytes(slot);
+  EXPECT_LE(resident, size_t{32} << 20) << resident << " bytes of the 64 MiB image still cached";
+  EXPECT_TRUE(slot_b(*dev) == w.image_data) << "slot b does not hold the image";
 }
 
 // Each bad file or mismatch is refused with its reason; the KV and the running
