@@ -13,7 +13,6 @@
 #include "myelin/actors/net.hpp"
 #include "myelin/runtime/config.hpp"
 #include "myelin/runtime/dhcp_event.hpp"
-#include "myelin/runtime/thread_name.hpp"
 
 namespace myelin::actors {
 
@@ -28,17 +27,11 @@ std::shared_ptr<spdlog::logger> log() {
 
 net_watcher::net_watcher(std::unique_ptr<runtime::rtnetlink> nl, int fifo_fd, caf::actor target)
     : nl_(std::move(nl)), fifo_fd_(fifo_fd), target_(std::move(target)) {
-  thread_ = std::thread{[this] {
-    runtime::name_this_thread("net.watch");
-    run();
-  }};
+  thread_.start("net.watch", [this](const runtime::stop_signal& stop) { run(stop); });
 }
 
 net_watcher::~net_watcher() {
-  stop_.fire();
-  if (thread_.joinable()) {
-    thread_.join();
-  }
+  thread_.stop();
   if (fifo_fd_ >= 0) {
     ::close(fifo_fd_);
   }
@@ -87,13 +80,13 @@ void net_watcher::read_fifo() {
   }
 }
 
-void net_watcher::run() {
+void net_watcher::run(const runtime::stop_signal& stop) {
   // No snapshot at start: the service read one after both sockets were
   // subscribed, so every later change is queued on the event socket.
   uint64_t overflows = 0;
   for (;;) {
     pollfd fds[3] = {
-        {stop_.fd(), POLLIN, 0}, {nl_ ? nl_->event_fd() : -1, POLLIN, 0}, {fifo_fd_, POLLIN, 0}};
+        {stop.fd(), POLLIN, 0}, {nl_ ? nl_->event_fd() : -1, POLLIN, 0}, {fifo_fd_, POLLIN, 0}};
     int rc = ::poll(fds, 3, -1);
     if (rc < 0) {
       if (errno == EINTR) {

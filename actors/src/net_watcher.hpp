@@ -29,17 +29,16 @@ class net_watcher {
   net_watcher& operator=(const net_watcher&) = delete;
 
  private:
-  void run();
+  void run(const runtime::stop_signal& stop);
   void send_snapshot();
   void read_fifo();
 
   std::unique_ptr<runtime::rtnetlink> nl_;
   int fifo_fd_;
-  runtime::stop_signal stop_;
   caf::actor target_;
   std::string partial_;
   bool discarding_ = false;
-  std::thread thread_;
+  runtime::service_thread thread_;  // last: stopped before the rest goes
 };
 
 }  // namespace myelin::actors

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "myelin/runtime/kmsg_record.hpp"
-#include "myelin/runtime/thread_name.hpp"
 
 namespace myelin::runtime {
 
@@ -30,20 +29,12 @@ caf::error kmsg_tailer::start() {
   if (!opts_.replay && hub_->counters().kmsg_last_seq == 0) {
     ::lseek(fd_, 0, SEEK_END);
   }
-  stop_ = std::make_unique<stop_signal>();
-  thread_ = std::thread([this] {
-    name_this_thread("log.kmsg");
-    run();
-  });
+  thread_.start("log.kmsg", [this](const stop_signal& stop) { run(stop); });
   return {};
 }
 
 void kmsg_tailer::stop() {
-  if (thread_.joinable()) {
-    stop_->fire();
-    thread_.join();
-  }
-  stop_.reset();
+  thread_.stop();
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
@@ -90,11 +81,11 @@ bool kmsg_tailer::on_read(long n, int err, std::string_view data) {
   return true;
 }
 
-void kmsg_tailer::run() {
+void kmsg_tailer::run(const stop_signal& stop) {
   // A record is at most about 8 KiB (CONSOLE_EXT_LOG_MAX); a smaller buffer
   // makes read() fail with EINVAL.
   std::vector<char> buf(16384);
-  pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_->fd(), POLLIN, 0}};
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {stop.fd(), POLLIN, 0}};
   for (;;) {
     int rc = ::poll(fds, 2, -1);
     if (rc < 0 && errno != EINTR) {

@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <utility>
+
+#include "myelin/runtime/thread_name.hpp"
 
 namespace myelin::runtime {
 
@@ -26,6 +29,23 @@ void stop_signal::fire() {
 
 bool stop_signal::fired() const {
   return flag_.load(std::memory_order_acquire);
+}
+
+void service_thread::start(const char* name, std::function<void(const stop_signal&)> loop) {
+  stop();
+  stop_ = std::make_unique<stop_signal>();
+  thread_ = std::thread([name, loop = std::move(loop), stop = stop_.get()] {
+    name_this_thread(name);
+    loop(*stop);
+  });
+}
+
+void service_thread::stop() {
+  if (thread_.joinable()) {
+    stop_->fire();
+    thread_.join();
+  }
+  stop_.reset();
 }
 
 }  // namespace myelin::runtime

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "myelin/runtime/syslog_message.hpp"
-#include "myelin/runtime/thread_name.hpp"
 
 namespace myelin::runtime {
 
@@ -67,20 +66,12 @@ caf::error syslog_server::start() {
   }
   int rcvbuf = opts_.receive_buffer;
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-  stop_ = std::make_unique<stop_signal>();
-  thread_ = std::thread([this] {
-    name_this_thread("log.syslog");
-    run();
-  });
+  thread_.start("log.syslog", [this](const stop_signal& stop) { run(stop); });
   return {};
 }
 
 void syslog_server::stop() {
-  if (thread_.joinable()) {
-    stop_->fire();
-    thread_.join();
-  }
-  stop_.reset();
+  thread_.stop();
   if (fd_ >= 0) {
     struct stat st {};
     if (inode_ != 0 && ::lstat(opts_.path.c_str(), &st) == 0 && st.st_ino == inode_) {
@@ -117,13 +108,13 @@ void syslog_server::on_datagram(std::string_view data, bool truncated) {
   }
 }
 
-void syslog_server::run() {
+void syslog_server::run(const stop_signal& stop) {
   // Datagrams are taken in batches (recvmmsg): one system call for many.
   constexpr size_t batch = 32;
   std::vector<char> bufs(batch * opts_.max_datagram);
   std::vector<mmsghdr> msgs(batch);
   std::vector<iovec> iovs(batch);
-  pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_->fd(), POLLIN, 0}};
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {stop.fd(), POLLIN, 0}};
   for (;;) {
     int rc = ::poll(fds, 2, -1);
     if (rc < 0 && errno != EINTR) {

@@ -52,13 +52,12 @@ class kmsg_tailer {
   bool on_read(long n, int err, std::string_view data);
 
  private:
-  void run();
+  void run(const stop_signal& stop);
 
   std::shared_ptr<log_hub> hub_;
   kmsg_tailer_options opts_;
   int fd_ = -1;
-  std::unique_ptr<stop_signal> stop_;
-  std::thread thread_;
+  service_thread thread_;
 };
 
 }  // namespace myelin::runtime

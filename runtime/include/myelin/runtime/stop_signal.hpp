@@ -3,6 +3,9 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <memory>
+#include <thread>
 
 namespace myelin::runtime {
 
@@ -24,6 +27,29 @@ class stop_signal {
  private:
   int fd_;
   std::atomic<bool> flag_{false};
+};
+
+/// A named thread running a loop until stopped: the loop polls its stop
+/// signal beside its own descriptors and returns once it fires. The thread
+/// carries `name` (thread_name.hpp). Destruction stops it.
+class service_thread {
+ public:
+  service_thread() = default;
+  ~service_thread() { stop(); }
+  service_thread(const service_thread&) = delete;
+  service_thread& operator=(const service_thread&) = delete;
+
+  /// Starts `loop` with a fresh stop signal (after a stop(), again).
+  void start(const char* name, std::function<void(const stop_signal&)> loop);
+
+  /// Fires the signal and joins; nothing when not running. Idempotent.
+  void stop();
+
+  bool running() const { return thread_.joinable(); }
+
+ private:
+  std::unique_ptr<stop_signal> stop_;
+  std::thread thread_;
 };
 
 }  // namespace myelin::runtime

@@ -57,15 +57,14 @@ class syslog_server {
   void on_datagram(std::string_view data, bool truncated);
 
  private:
-  void run();
+  void run(const stop_signal& stop);
 
   std::shared_ptr<log_hub> hub_;
   syslog_server_options opts_;
   int fd_ = -1;
-  std::unique_ptr<stop_signal> stop_;
   /// The inode we bound, so that stop() removes our socket only.
   uint64_t inode_ = 0;
-  std::thread thread_;
+  service_thread thread_;
 };
 
 }  // namespace myelin::runtime
