@@ -24,6 +24,7 @@
 using myelin::test::bin;
 using myelin::test::child_process;
 using myelin::test::host_config;
+using myelin::test::netns_cli;
 using myelin::test::run;
 using myelin::test::shell_quote;
 using myelin::test::temp_dir;
@@ -32,83 +33,34 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string ip_path() {
-  for (const char* p : {"/usr/sbin/ip", "/usr/bin/ip", "/sbin/ip", "/bin/ip"}) {
-    if (::access(p, X_OK) == 0) {
-      return p;
-    }
-  }
-  return {};
-}
-
 /// A private network namespace for these tests.
 struct private_netns : myelin::test::named_netns {
   private_netns() : myelin::test::named_netns("myelin-appev") {}
 };
 
 /// myelin-boot in `ns` with only the subscriber app.
-struct subscriber_device {
-  temp_dir state;
-  std::unique_ptr<child_process> proc;
-  std::string address;
+struct subscriber_device : myelin::test::netns_device {
+  explicit subscriber_device(const private_netns& ns, std::vector<std::string> extra = {})
+      : netns_device(ns, with_subscriber(std::move(extra))) {}
 
-  explicit subscriber_device(const private_netns& ns, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{ip_path(),
-                                  "netns",
-                                  "exec",
-                                  ns.name(),
-                                  bin("myelin-boot"),
-                                  "--config",
-                                  host_config(),
-                                  "--set",
-                                  "control.port=0",
-                                  "--set",
-                                  "state.dir=" + state.path().string(),
-                                  "--set",
-                                  std::string{"apps.subscriber.module="} + MYELIN_TEST_APPS_DIR +
-                                      "/subscriber/libsubscriber.so"};
-    for (const char* app : {"hello", "ticker", "fault"}) {
-      argv.insert(argv.end(), {"--set", std::string{"apps."} + app + ".enabled=false"});
-    }
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    proc = std::make_unique<child_process>(argv);
-    auto line = proc->wait_for_line("ready in", 20s);
-    if (!line) {
-      ADD_FAILURE() << "myelin-boot did not get ready; output:\n" << proc->output();
-      return;
-    }
-    auto at = line->find("http://127.0.0.1:");
-    if (at != std::string::npos) {
-      address = "127.0.0.1:" + std::to_string(std::stoi(line->substr(at + 17)));
-    }
-  }
-  ~subscriber_device() {
-    if (proc) {
-      proc->signal(SIGTERM);
-      proc->wait(20s);
-    }
+  static std::vector<std::string> with_subscriber(std::vector<std::string> extra) {
+    extra.insert(extra.begin(),
+                 {"--set", std::string{"apps.subscriber.module="} + MYELIN_TEST_APPS_DIR +
+                               "/subscriber/libsubscriber.so"});
+    return extra;
   }
 };
-
-/// Runs the myelin CLI inside the namespace.
-myelin::test::command_result cli(const private_netns& ns, const std::vector<std::string>& args) {
-  std::string cmd = "timeout 60 ip netns exec " + ns.name() + " " + shell_quote(bin("myelin"));
-  for (const auto& a : args) {
-    cmd += " " + shell_quote(a);
-  }
-  return run(cmd);
-}
 
 /// `myelin call ADDRESS subscriber ARGS...`.
 myelin::test::command_result call(const private_netns& ns, const subscriber_device& dev,
                                   std::vector<std::string> args) {
-  args.insert(args.begin(), {"call", "--device", dev.address, "subscriber"});
-  return cli(ns, args);
+  args.insert(args.begin(), {"call", "--device", dev.address(), "subscriber"});
+  return netns_cli(ns, args);
 }
 
 /// The uevent service's subscriber count, from `myelin uevent --json`.
 int64_t uevent_subscribers(const private_netns& ns, const subscriber_device& dev) {
-  auto r = cli(ns, {"uevent", "--json", "--device", dev.address, "/nonexistent"});
+  auto r = netns_cli(ns, {"uevent", "--json", "--device", dev.address(), "/nonexistent"});
   auto doc = json::parse(r.output, nullptr, false);
   if (r.exit_code != 0 || doc.is_discarded()) {
     return -1;
@@ -156,7 +108,7 @@ bool app_ready(const private_netns& ns, const subscriber_device& dev) {
 
 #define REQUIRE_PRIVATE_NETNS(ns)                               \
   MYELIN_REQUIRE_ROOT();                                        \
-  if (ip_path().empty()) {                                      \
+  if (myelin::test::program_path("ip").empty()) {               \
     GTEST_SKIP() << "needs ip (iproute2)";                      \
   }                                                             \
   private_netns ns;                                             \
@@ -171,7 +123,7 @@ bool app_ready(const private_netns& ns, const subscriber_device& dev) {
 TEST(app_events, uevent_subscription_sees_veth_add) {
   REQUIRE_PRIVATE_NETNS(ns);
   subscriber_device dev{ns};
-  ASSERT_FALSE(dev.address.empty());
+  ASSERT_FALSE(dev.address().empty());
   ASSERT_TRUE(app_ready(ns, dev));
   auto sub = call(ns, dev, {"usub", "net"});
   ASSERT_EQ(sub.exit_code, 0) << sub.output;
@@ -197,7 +149,7 @@ TEST(app_events, uevent_subscription_sees_veth_add) {
 TEST(app_events, net_subscription_sees_veth_properties) {
   REQUIRE_PRIVATE_NETNS(ns);
   subscriber_device dev{ns};
-  ASSERT_FALSE(dev.address.empty());
+  ASSERT_FALSE(dev.address().empty());
   ASSERT_TRUE(app_ready(ns, dev));
   auto sub = call(ns, dev, {"nsub", "interface/"});
   ASSERT_EQ(sub.exit_code, 0) << sub.output;
@@ -226,7 +178,7 @@ TEST(app_events, net_subscription_sees_veth_properties) {
 TEST(app_events, dead_subscribers_are_dropped) {
   REQUIRE_PRIVATE_NETNS(ns);
   subscriber_device dev{ns};
-  ASSERT_FALSE(dev.address.empty());
+  ASSERT_FALSE(dev.address().empty());
   ASSERT_TRUE(app_ready(ns, dev));
   auto before = uevent_subscribers(ns, dev);
   ASSERT_GE(before, 0);
@@ -254,7 +206,7 @@ TEST(app_events, dead_subscribers_are_dropped) {
 TEST(app_events, hostile_requests_are_refused) {
   REQUIRE_PRIVATE_NETNS(ns);
   subscriber_device dev{ns};
-  ASSERT_FALSE(dev.address.empty());
+  ASSERT_FALSE(dev.address().empty());
   ASSERT_TRUE(app_ready(ns, dev));
   auto before = uevent_subscribers(ns, dev);
   auto r = call(ns, dev, {"bad"});
@@ -285,7 +237,7 @@ TEST(app_events, hostile_requests_are_refused) {
 TEST(app_events, stopped_app_gets_events_dropped) {
   REQUIRE_PRIVATE_NETNS(ns);
   subscriber_device dev{ns, {"--set", "apphost.heartbeat_timeout_ms=600000"}};
-  ASSERT_FALSE(dev.address.empty());
+  ASSERT_FALSE(dev.address().empty());
   ASSERT_TRUE(app_ready(ns, dev));
   ASSERT_EQ(call(ns, dev, {"usub"}).exit_code, 0);
   ASSERT_EQ(call(ns, dev, {"nsub", "interface/"}).exit_code, 0);

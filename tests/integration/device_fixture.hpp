@@ -2,7 +2,9 @@
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -107,6 +109,77 @@ inline std::optional<proc_stat> stat_of(pid_t pid) {
     return std::nullopt;
   }
   return proc_stat{line.substr(open + 1, close - open - 1), line[close + 2]};
+}
+
+/// The first of /usr/sbin, /usr/bin, /sbin, /bin that holds an executable
+/// `name`; empty when none does.
+inline std::string program_path(const std::string& name) {
+  for (const char* dir : {"/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+    auto candidate = std::filesystem::path{dir} / name;
+    if (::access(candidate.c_str(), X_OK) == 0) {
+      return candidate.string();
+    }
+  }
+  return {};
+}
+
+/// myelin-boot (host.toml) inside the network namespace `ns`, with the
+/// example apps off; `extra` adds options. Stopped with SIGTERM at the end.
+struct netns_device {
+  temp_dir state;
+  std::unique_ptr<child_process> proc;
+  int port = 0;
+
+  explicit netns_device(const named_netns& ns, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{program_path("ip"),
+                                  "netns",
+                                  "exec",
+                                  ns.name(),
+                                  bin("myelin-boot"),
+                                  "--config",
+                                  host_config(),
+                                  "--set",
+                                  "control.port=0",
+                                  "--set",
+                                  "state.dir=" + state.path().string()};
+    for (const char* app : {"hello", "ticker", "fault"}) {
+      argv.insert(argv.end(), {"--set", std::string{"apps."} + app + ".enabled=false"});
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    proc = std::make_unique<child_process>(argv);
+    auto line = proc->wait_for_line("ready in", std::chrono::seconds{20});
+    if (!line) {
+      ADD_FAILURE() << "myelin-boot did not get ready; output:\n" << proc->output();
+      return;
+    }
+    auto at = line->find("http://127.0.0.1:");
+    if (at != std::string::npos) {
+      port = std::stoi(line->substr(at + 17));
+    }
+  }
+
+  ~netns_device() {
+    if (proc) {
+      proc->signal(SIGTERM);
+      proc->wait(std::chrono::seconds{20});
+    }
+  }
+
+  netns_device(const netns_device&) = delete;
+  netns_device& operator=(const netns_device&) = delete;
+
+  /// HOST:PORT of the control channel; empty before it is known.
+  std::string address() const { return port > 0 ? "127.0.0.1:" + std::to_string(port) : ""; }
+};
+
+/// Runs the myelin tool inside the namespace `ns` (a hung tool fails the test
+/// after 60 s instead of hanging it).
+inline command_result netns_cli(const named_netns& ns, const std::vector<std::string>& args) {
+  std::string cmd = "timeout 60 ip netns exec " + ns.name() + " " + shell_quote(bin("myelin"));
+  for (const auto& a : args) {
+    cmd += " " + shell_quote(a);
+  }
+  return run(cmd);
 }
 
 /// Runs the myelin tool with `args`; output is stdout and stderr together.

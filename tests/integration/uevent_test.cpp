@@ -29,6 +29,9 @@ using myelin::test::bin;
 using myelin::test::child_process;
 using myelin::test::exit_code_of;
 using myelin::test::host_config;
+using myelin::test::netns_cli;
+using myelin::test::netns_device;
+using myelin::test::program_path;
 using myelin::test::run;
 using myelin::test::shell_quote;
 using myelin::test::temp_dir;
@@ -38,78 +41,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string program_path(const std::string& name) {
-  for (const char* dir : {"/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
-    auto candidate = std::filesystem::path{dir} / name;
-    if (::access(candidate.c_str(), X_OK) == 0) {
-      return candidate.string();
-    }
-  }
-  return {};
-}
-
 /// A private network namespace for these tests.
 struct named_netns : myelin::test::named_netns {
   named_netns() : myelin::test::named_netns("myelin-uev") {}
 };
 
-/// myelin-boot (host.toml, no apps) running inside `ns`.
-struct netns_device {
-  temp_dir state;
-  std::unique_ptr<child_process> proc;
-  int port = 0;
-
-  netns_device(const named_netns& ns, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{program_path("ip"),
-                                  "netns",
-                                  "exec",
-                                  ns.name(),
-                                  bin("myelin-boot"),
-                                  "--config",
-                                  host_config(),
-                                  "--set",
-                                  "control.port=0",
-                                  "--set",
-                                  "state.dir=" + state.path().string()};
-    for (const char* app : {"hello", "ticker", "fault"}) {
-      argv.insert(argv.end(), {"--set", std::string{"apps."} + app + ".enabled=false"});
-    }
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    proc = std::make_unique<child_process>(argv);
-    auto line = proc->wait_for_line("ready in", 20s);
-    if (!line) {
-      ADD_FAILURE() << "myelin-boot did not get ready; output:\n" << proc->output();
-      return;
-    }
-    auto at = line->find("http://127.0.0.1:");
-    if (at != std::string::npos) {
-      port = std::stoi(line->substr(at + 17));
-    }
-  }
-
-  ~netns_device() {
-    if (proc) {
-      proc->signal(SIGTERM);
-      proc->wait(20s);
-    }
-  }
-
-  std::string address() const { return "127.0.0.1:" + std::to_string(port); }
-};
-
-/// Runs the myelin CLI inside the namespace.
-myelin::test::command_result cli(const named_netns& ns, const std::vector<std::string>& args) {
-  // A hung CLI fails the test instead of hanging it.
-  std::string cmd = "timeout 60 ip netns exec " + ns.name() + " " + shell_quote(bin("myelin"));
-  for (const auto& a : args) {
-    cmd += " " + shell_quote(a);
-  }
-  return run(cmd);
-}
-
 /// `myelin uevent --json PREFIX`, parsed.
 json table(const named_netns& ns, const netns_device& dev, const std::string& prefix) {
-  auto r = cli(ns, {"uevent", "--json", "--device", dev.address(), prefix});
+  auto r = netns_cli(ns, {"uevent", "--json", "--device", dev.address(), prefix});
   if (r.exit_code != 0) {
     ADD_FAILURE() << "myelin uevent: " << r.output;
     return json::object();
@@ -162,7 +101,7 @@ std::vector<json> follow_from_start(const named_netns& ns, const netns_device& d
   if (!prefix.empty()) {
     args.push_back(prefix);
   }
-  auto r = cli(ns, args);
+  auto r = netns_cli(ns, args);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   std::vector<json> out;
   std::istringstream lines{r.output};
@@ -183,7 +122,7 @@ TEST(uevent, veth_appears_and_vanishes) {
   REQUIRE_NETNS(ns);
   netns_device dev{ns};
   ASSERT_GT(dev.port, 0);
-  auto status = cli(ns, {"uevent", "--device", dev.address()});
+  auto status = netns_cli(ns, {"uevent", "--device", dev.address()});
   ASSERT_EQ(status.exit_code, 0) << status.output;
   EXPECT_NE(status.output.find("devices; "), std::string::npos) << status.output;
 
@@ -313,7 +252,7 @@ TEST(uevent, bad_requests_refused) {
   REQUIRE_NETNS(ns);
   netns_device dev{ns};
   ASSERT_GT(dev.port, 0);
-  auto r = cli(ns, {"uevent", "--device", dev.address(), "/devices/../etc"});
+  auto r = netns_cli(ns, {"uevent", "--device", dev.address(), "/devices/../etc"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("prefix must be a devpath"), std::string::npos) << r.output;
 
@@ -352,7 +291,7 @@ TEST(uevent, disabled_service_does_not_fail_boot) {
   ASSERT_GT(dev.port, 0);
   EXPECT_NE(dev.proc->output().find("uevent: unavailable: disabled"), std::string::npos)
       << dev.proc->output();
-  auto r = cli(ns, {"uevent", "--device", dev.address()});
+  auto r = netns_cli(ns, {"uevent", "--device", dev.address()});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("uevent unavailable: disabled (uevent.enabled = false)"),
             std::string::npos)
