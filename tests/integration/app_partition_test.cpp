@@ -90,6 +90,16 @@ struct loop_partition {
     GTEST_SKIP() << (loop).why_not; \
   }
 
+/// Formats the loop partition (its first prepare), leaves `name` with
+/// `content` on it and unmounts it: the starting point of the tests that
+/// check what happens to existing data.
+void format_with_file(loop_partition& loop, const std::string& name, const std::string& content) {
+  ASSERT_EQ(make_mounted_partition(loop.options())->prepare().outcome,
+            partition_outcome::formatted);
+  write_file(std::filesystem::path{loop.target} / name, content);
+  ASSERT_EQ(loop.unmount(), 0);
+}
+
 /// A fake mkfs.<type> in `dir` running `body` (a shell script).
 void fake_mkfs(const temp_dir& dir, const std::string& fstype, const std::string& body) {
   auto path = dir / ("mkfs." + fstype);
@@ -120,10 +130,7 @@ TEST(app_partition, blank_formatted_and_mounted) {
 TEST(app_partition, unmounted_valid_mounted_with_data) {
   loop_partition loop;
   REQUIRE_LOOP(loop);
-  ASSERT_EQ(make_mounted_partition(loop.options())->prepare().outcome,
-            partition_outcome::formatted);
-  write_file(std::filesystem::path{loop.target} / "keep", "me");
-  ASSERT_EQ(loop.unmount(), 0);
+  ASSERT_NO_FATAL_FAILURE(format_with_file(loop, "keep", "me"));
   auto opts = loop.options();
   opts.options = "noatime";
   auto s = make_mounted_partition(opts)->prepare();
@@ -139,10 +146,7 @@ TEST(app_partition, unmounted_valid_mounted_with_data) {
 TEST(app_partition, bad_mount_options_keep_data) {
   loop_partition loop;
   REQUIRE_LOOP(loop);
-  ASSERT_EQ(make_mounted_partition(loop.options())->prepare().outcome,
-            partition_outcome::formatted);
-  write_file(std::filesystem::path{loop.target} / "keep", "me");
-  ASSERT_EQ(loop.unmount(), 0);
+  ASSERT_NO_FATAL_FAILURE(format_with_file(loop, "keep", "me"));
   auto opts = loop.options();
   opts.options = "nosuchoption=1";
   auto s = make_mounted_partition(opts)->prepare();
@@ -157,10 +161,7 @@ TEST(app_partition, bad_mount_options_keep_data) {
 TEST(app_partition, target_not_a_directory_refused) {
   loop_partition loop;
   REQUIRE_LOOP(loop);
-  ASSERT_EQ(make_mounted_partition(loop.options())->prepare().outcome,
-            partition_outcome::formatted);
-  write_file(std::filesystem::path{loop.target} / "keep", "me");
-  ASSERT_EQ(loop.unmount(), 0);
+  ASSERT_NO_FATAL_FAILURE(format_with_file(loop, "keep", "me"));
   auto opts = loop.options();
   opts.target = (loop.dir / "a-file").string();
   write_file(opts.target, "not a directory");
@@ -178,10 +179,7 @@ TEST(app_partition, target_not_a_directory_refused) {
 TEST(app_partition, corrupted_superblock_reformatted) {
   loop_partition loop;
   REQUIRE_LOOP(loop);
-  ASSERT_EQ(make_mounted_partition(loop.options())->prepare().outcome,
-            partition_outcome::formatted);
-  write_file(std::filesystem::path{loop.target} / "old", "data");
-  ASSERT_EQ(loop.unmount(), 0);
+  ASSERT_NO_FATAL_FAILURE(format_with_file(loop, "old", "data"));
   ASSERT_EQ(run("dd if=/dev/urandom of=" + shell_quote(loop.device) +
                 " bs=1024 seek=1 count=1 conv=notrunc,fsync status=none")
                 .exit_code,
@@ -199,10 +197,7 @@ TEST(app_partition, corrupted_superblock_reformatted) {
 TEST(app_partition, read_only_remounted_rw) {
   loop_partition loop;
   REQUIRE_LOOP(loop);
-  ASSERT_EQ(make_mounted_partition(loop.options())->prepare().outcome,
-            partition_outcome::formatted);
-  write_file(std::filesystem::path{loop.target} / "keep", "me");
-  ASSERT_EQ(loop.unmount(), 0);
+  ASSERT_NO_FATAL_FAILURE(format_with_file(loop, "keep", "me"));
   ASSERT_EQ(
       run("mount -o ro " + shell_quote(loop.device) + " " + shell_quote(loop.target)).exit_code, 0);
   ASSERT_TRUE(loop.mount()->read_only);
