@@ -207,11 +207,11 @@ std::string boot_binary_dir() {
 
 }  // namespace
 
-caf::expected<caf::actor> start_tree(
-    caf::actor_system& sys, const runtime::config& cfg, const std::string& state_dir,
-    actors::power_request_fn request_power, std::shared_ptr<runtime::app_partition> partition,
-    std::function<void(const std::vector<std::string>&)> core_ready,
-    std::shared_ptr<const actors::boot_progress> progress) {
+caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::config& cfg,
+                                     const std::string& state_dir,
+                                     actors::power_request_fn request_power,
+                                     std::shared_ptr<runtime::app_partition> partition,
+                                     std::shared_ptr<actors::boot_progress> progress) {
   auto kv = actors::kv_options_from(cfg, state_dir);
   if (!kv) {
     return kv.error();
@@ -236,7 +236,7 @@ caf::expected<caf::actor> start_tree(
   console.device_name = cfg.get_string("device.name");
   console.state_dir = state_dir;
   console.app_partition = partition;
-  console.boot = std::move(progress);
+  console.boot = progress;
   auto overlays = actors::open_overlay_service(cfg, state_dir);
   if (!overlays) {
     return overlays.error();
@@ -277,19 +277,21 @@ caf::expected<caf::actor> start_tree(
   root_flags.name = "root";
   std::vector<sup::child_spec> root_children{
       sup::supervisor(core_id,
-                      [core_flags, core_children, core_ready = std::move(core_ready),
-                       first = std::make_shared<bool>(true)](
+                      [core_flags, core_children, progress](
                           caf::actor_system& s, const caf::message&) -> caf::expected<caf::actor> {
                         auto core = sup::start_supervisor(s, core_flags, core_children);
-                        // The root never restarts the core (intensity 0), but
-                        // say it once whatever happens.
-                        if (core && core_ready && *first) {
-                          *first = false;
+                        // The core's own readiness, before the apps start. The
+                        // root never restarts the core (intensity 0): once.
+                        if (core && progress && progress->core_ready_ms < 0) {
+                          auto ms = progress->elapsed_ms();
+                          progress->core_ready_ms = ms;
                           std::vector<std::string> ids;
                           for (const auto& c : core_children) {
                             ids.push_back(c.id);
                           }
-                          core_ready(ids);
+                          auto log = spdlog::get("boot");
+                          (log ? log : spdlog::default_logger())
+                              ->info("core ready after {:.1f} ms: {}", ms, join(ids));
                         }
                         return core;
                       }),
@@ -406,9 +408,8 @@ int pid1_end(int code, bool failed, const pid1_context& ctx) {
 /// stops accordingly. Returns the exit code and whether the runtime failed.
 std::pair<int, bool> run_until_stop(caf::actor_system& sys, const caf::actor& root,
                                     const runtime::config& cfg, const std::string& state_dir,
-                                    steady::time_point t0, actors::boot_progress& progress,
-                                    power_mailbox& mailbox, const pid1_context& pid1_ctx,
-                                    const sigset_t& signals) {
+                                    actors::boot_progress& progress, power_mailbox& mailbox,
+                                    const pid1_context& pid1_ctx, const sigset_t& signals) {
   auto log = spdlog::get("boot");
   // The root supervisor ending for any reason wakes the main thread.
   int root_down = eventfd(0, EFD_CLOEXEC);
@@ -443,7 +444,7 @@ std::pair<int, bool> run_until_stop(caf::actor_system& sys, const caf::actor& ro
     // The core is up: the kv service knows the serial number.
     log->info("pid1: {}", pid1::set_hostname(sys, cfg.get_string("pid1.hostname_pattern")));
   }
-  auto ready_ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+  auto ready_ms = progress.elapsed_ms();
   progress.ready_ms = ready_ms;
   log->info("ready in {:.1f} ms: core [{}], apps [{}]; control channel {}; state {}", ready_ms,
             join(core_services), join(apps), control, state_dir);
@@ -463,11 +464,11 @@ std::pair<int, bool> run_until_stop(caf::actor_system& sys, const caf::actor& ro
     }
     if (apps_pending) {
       double ms = 0;
-      if (auto line = apps_ready_line(sys, t0, ms)) {
+      if (auto line = apps_ready_line(sys, progress.started, ms)) {
         progress.apps_ready_ms = ms;
         log->info("{}", *line);
         apps_pending = false;
-      } else if (steady::now() - t0 > std::chrono::seconds{30}) {
+      } else if (steady::now() - progress.started > std::chrono::seconds{30}) {
         apps_pending = false;
       }
     }
@@ -721,27 +722,20 @@ int boot_main(int argc, char** argv) {
     caf::actor_system sys{caf_cfg};
     auto mailbox = std::make_shared<power_mailbox>();
     auto progress = std::make_shared<actors::boot_progress>();
+    progress->started = t0;
     auto root = start_tree(
         sys, cfg, state_dir.string(),
         [mailbox](runtime::power_action a, const std::string& arg, bool immediate) {
           mailbox->post(a, arg, immediate);
         },
-        partition,
-        [log, t0, progress](const std::vector<std::string>& services) {
-          // The core's own readiness, before the apps are started (the
-          // "ready in" line below comes once the app supervisor is up too).
-          auto ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
-          progress->core_ready_ms = ms;
-          log->info("core ready after {:.1f} ms: {}", ms, join(services));
-        },
-        progress);
+        partition, progress);
     if (!root) {
       log->critical("boot failed: {}", sys.render(root.error()));
       exit_code = 1;
       runtime_failed = true;
     } else {
       std::tie(exit_code, runtime_failed) = run_until_stop(
-          sys, *root, cfg, state_dir.string(), t0, *progress, *mailbox, pid1_ctx, stop_signals);
+          sys, *root, cfg, state_dir.string(), *progress, *mailbox, pid1_ctx, stop_signals);
     }
   }
   exit_code = pid1_end(exit_code, runtime_failed, pid1_ctx);

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -44,9 +45,17 @@ namespace myelin::actors {
 /// yet): the core's services all up, the whole tree started, every app
 /// answering (or failed). Written by the boot sequence, shown by GET /v1/status.
 struct boot_progress {
+  /// When myelin-boot's main began (set before the tree starts).
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::atomic<double> core_ready_ms{-1};
   std::atomic<double> ready_ms{-1};
   std::atomic<double> apps_ready_ms{-1};
+
+  /// Milliseconds since `started`.
+  double elapsed_ms() const {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+        .count();
+  }
 };
 
 struct console_options {

@@ -28,17 +28,17 @@ inline constexpr const char* apps_id = "apps";
 ///   ├─ core (rest_for_one, core.intensity / core.period_ms): kv, firmware, console
 ///   └─ apps (one_for_one): the application supervisor
 /// `partition` (see runtime/app_partition.hpp) is shown by the console and,
-/// when it is a mounted one, erased by factory_reset. `core_ready`, if set, is
-/// called once, with the core's service ids, as soon as the core supervisor
-/// has started all of them — before the app supervisor starts the apps.
-/// `progress`, if set, is what the console shows of the boot's readiness.
+/// when it is a mounted one, erased by factory_reset. `progress`, if set, is
+/// what the console shows of the boot's readiness; the core's readiness is
+/// recorded there and logged (`core ready after X ms: log, kv, …`) as soon as
+/// the core supervisor has started every service, before the apps start.
 /// Returns the root supervisor, registered as `root` in the actor registry, or
 /// failed_to_start_child naming the service that could not start.
-caf::expected<caf::actor> start_tree(
-    caf::actor_system& sys, const runtime::config& cfg, const std::string& state_dir,
-    actors::power_request_fn request_power, std::shared_ptr<runtime::app_partition> partition = {},
-    std::function<void(const std::vector<std::string>&)> core_ready = {},
-    std::shared_ptr<const actors::boot_progress> progress = {});
+caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::config& cfg,
+                                     const std::string& state_dir,
+                                     actors::power_request_fn request_power,
+                                     std::shared_ptr<runtime::app_partition> partition = {},
+                                     std::shared_ptr<actors::boot_progress> progress = {});
 
 /// The ids of the children of `sup` in start order (blocking; outside actors).
 std::vector<std::string> child_ids(caf::actor_system& sys, const caf::actor& sup);
