@@ -185,10 +185,7 @@ TEST(boot, broken_config_boots_on_defaults) {
   // Defaults: the device name, the core services, no apps.
   EXPECT_NE(ready->find("apps []"), std::string::npos) << *ready;
   EXPECT_NE(ready->find("state " + state.path().string()), std::string::npos) << *ready;
-  httplib::Client cli("127.0.0.1", [&] {
-    std::smatch m;
-    return std::regex_search(*ready, m, std::regex{R"(127\.0\.0\.1:(\d+))"}) ? std::stoi(m[1]) : 0;
-  }());
+  httplib::Client cli("127.0.0.1", myelin::test::port_of(*ready));
   auto res = cli.Get("/v1/status");
   ASSERT_TRUE(res) << proc.output();
   EXPECT_EQ(nlohmann::json::parse(res->body)["device"], "myelin") << res->body;

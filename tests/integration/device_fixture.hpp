@@ -31,6 +31,27 @@ inline int exit_code_of(int status) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/// Starts `argv` (a myelin-boot command line) into `proc` and waits for its
+/// ready line: the line, or nullopt (a test failure, with the output).
+inline std::optional<std::string> start_until_ready(std::unique_ptr<child_process>& proc,
+                                                    const std::vector<std::string>& argv) {
+  proc = std::make_unique<child_process>(argv);
+  auto line = proc->wait_for_line("ready in", std::chrono::seconds{20});
+  if (!line) {
+    ADD_FAILURE() << "myelin-boot did not get ready; output:\n" << proc->output();
+  }
+  return line;
+}
+
+/// The control channel's port named in a ready line; 0 if none.
+inline int port_of(const std::string& ready_line) {
+  std::smatch m;
+  if (std::regex_search(ready_line, m, std::regex{R"(https?://127\.0\.0\.1:(\d+))"})) {
+    return std::stoi(m[1]);
+  }
+  return 0;
+}
+
 /// A running myelin-boot (host.toml) on a free port with its state in a
 /// temporary directory (or `state_dir` when given, to restart on the same state).
 struct booted_device {
@@ -52,16 +73,9 @@ struct booted_device {
     argv.insert(argv.end(),
                 {"--set", "apphost.base_dir=" + (bin_dir().parent_path() / "apps").string()});
     argv.insert(argv.end(), extra.begin(), extra.end());
-    proc = std::make_unique<child_process>(argv);
-    auto line = proc->wait_for_line("ready in", std::chrono::seconds{20});
-    if (!line) {
-      ADD_FAILURE() << "myelin-boot did not get ready; output:\n" << proc->output();
-      return;
-    }
-    ready_line = *line;
-    std::smatch m;
-    if (std::regex_search(ready_line, m, std::regex{R"(https?://127\.0\.0\.1:(\d+))"})) {
-      port = std::stoi(m[1]);
+    if (auto line = start_until_ready(proc, argv)) {
+      ready_line = *line;
+      port = port_of(ready_line);
     }
   }
 
@@ -146,15 +160,8 @@ struct netns_device {
       argv.insert(argv.end(), {"--set", std::string{"apps."} + app + ".enabled=false"});
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
-    proc = std::make_unique<child_process>(argv);
-    auto line = proc->wait_for_line("ready in", std::chrono::seconds{20});
-    if (!line) {
-      ADD_FAILURE() << "myelin-boot did not get ready; output:\n" << proc->output();
-      return;
-    }
-    auto at = line->find("http://127.0.0.1:");
-    if (at != std::string::npos) {
-      port = std::stoi(line->substr(at + 17));
+    if (auto line = start_until_ready(proc, argv)) {
+      port = port_of(*line);
     }
   }
 

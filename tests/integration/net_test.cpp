@@ -101,12 +101,6 @@ struct netns_pair {
   } while (false)
 
 /// The absolute path of `ip` (child_process does not search PATH).
-std::string ip_binary() {
-  auto r = run("command -v ip");
-  auto path = r.output.substr(0, r.output.find('\n'));
-  return path.empty() ? std::string{"/usr/sbin/ip"} : path;
-}
-
 /// Stops the service when the test ends, however it ends (an actor system
 /// waits for its actors before it can be destroyed).
 struct stop_on_exit {
@@ -123,7 +117,7 @@ struct stop_on_exit {
 /// when destroyed: `ip netns exec` execs it, so the child's pid is dnsmasq's.
 std::unique_ptr<child_process> start_dnsmasq(const netns_pair& ns, const temp_dir& dir,
                                              const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> argv{ip_binary(),
+  std::vector<std::string> argv{myelin::test::program_path("ip"),
                                 "netns",
                                 "exec",
                                 ns.far,
@@ -364,13 +358,13 @@ TEST(net, static_config_applied_by_myelin_boot) {
                             "]\nmethod = \"static\"\naddress = \"10.99.0.2\"\nprefix = 24\n"
                             "gateway = \"" +
                             far_ip + "\"\n");
-  child_process boot{{ip_binary(), "netns", "exec", ns.near, bin("myelin-boot"), "--config",
-                      (dir / "net.toml").string()}};
+  child_process boot{{myelin::test::program_path("ip"), "netns", "exec", ns.near,
+                      bin("myelin-boot"), "--config", (dir / "net.toml").string()}};
   auto ready = boot.wait_for_line("ready in", 20s);
   ASSERT_TRUE(ready) << boot.output();
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(*ready, m, std::regex{R"(127\.0\.0\.1:(\d+))"})) << *ready;
-  std::string device = "127.0.0.1:" + std::string{m[1]};
+  auto port = myelin::test::port_of(*ready);
+  ASSERT_GT(port, 0) << *ready;
+  std::string device = "127.0.0.1:" + std::to_string(port);
   // The net service configures the link after it started (it may log after
   // the ready line): the node name follows once the address is in place.
   const std::string node_line = "node name is box@10.99.0.2";
@@ -428,8 +422,8 @@ TEST(net, stop_does_not_wait_for_a_hanging_internet_check) {
                                "]\nmethod = \"static\"\naddress = \"10.99.0.2\"\nprefix = 24\n"
                                "gateway = \"" +
                                far_ip + "\"\n");
-  child_process boot{{ip_binary(), "netns", "exec", ns.near, bin("myelin-boot"), "--config",
-                      (dir / "net.toml").string()}};
+  child_process boot{{myelin::test::program_path("ip"), "netns", "exec", ns.near,
+                      bin("myelin-boot"), "--config", (dir / "net.toml").string()}};
   ASSERT_TRUE(boot.wait_for_line("ready in", 20s)) << boot.output();
   const std::string node_line = "node name is box@10.99.0.2";
   if (boot.output().find(node_line) == std::string::npos) {
