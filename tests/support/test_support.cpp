@@ -3,20 +3,21 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <atomic>
 
 #include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
-
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 namespace myelin::test {
 
@@ -60,6 +61,38 @@ std::string read_file(const std::filesystem::path& file) {
   std::ostringstream buf;
   buf << in.rdbuf();
   return buf.str();
+}
+
+size_t resident_bytes(const std::filesystem::path& file) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return 0;
+  }
+  struct stat st {};
+  ::fstat(fd, &st);
+  auto size = static_cast<size_t>(st.st_size);
+  size_t resident = 0;
+  if (size > 0) {
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (map != MAP_FAILED) {
+      auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+      std::vector<unsigned char> vec((size + page - 1) / page);
+      if (::mincore(map, size, vec.data()) == 0) {
+        for (auto v : vec) {
+          resident += (v & 1) != 0 ? page : 0;
+        }
+      }
+      ::munmap(map, size);
+    }
+  }
+  ::close(fd);
+  return resident;
+}
+
+bool reports_direct_io(const std::filesystem::path& file) {
+  struct statx stx {};
+  return ::statx(AT_FDCWD, file.c_str(), 0, STATX_DIOALIGN, &stx) == 0 &&
+         (stx.stx_mask & STATX_DIOALIGN) != 0 && stx.stx_dio_offset_align != 0;
 }
 
 std::string missing_root() {

@@ -11,6 +11,13 @@
 namespace myelin::runtime {
 
 /// Writes an image into a slot from its first byte, sequentially.
+///
+/// Pieces whose address, offset and size suit the slot's direct-I/O
+/// alignment go straight to the disk (`O_DIRECT`): no copy into the page
+/// cache and nothing left cached (decision 0071). Everything else — a
+/// misaligned piece, the image's last bytes, a file system without direct
+/// I/O — goes through the page cache, written back in windows as it arrives
+/// (decisions 0063 and 0070). Either way finish() decides durability.
 class firmware_slot_writer {
  public:
   // -- constructors -------------------------------------------------------------
@@ -46,10 +53,22 @@ class firmware_slot_writer {
   caf::error finish();
 
   uint64_t written() const { return written_; }
+  /// How much of written() went around the page cache.
+  uint64_t written_direct() const { return written_direct_; }
   const std::string& path() const { return path_; }
 
  private:
+  /// How many of the `size` bytes at `data` may be written directly at the
+  /// current offset (0: none).
+  size_t direct_span(const char* data, size_t size) const;
+
   int fd_ = -1;
+  /// The slot opened with O_DIRECT (-1: no direct I/O), and its alignments
+  /// of memory and of file offsets and sizes.
+  int direct_fd_ = -1;
+  uint32_t direct_memory_align_ = 0;
+  uint32_t direct_offset_align_ = 0;
+  uint64_t written_direct_ = 0;
   bool regular_ = false;
   uint64_t image_size_ = 0;
   uint64_t written_ = 0;

@@ -41,6 +41,15 @@ void write_file(const std::filesystem::path& file, const std::string& contents);
 /// Reads a whole file; empty if it cannot be read.
 std::string read_file(const std::filesystem::path& file);
 
+/// How many bytes of `file` are in the page cache (mincore); 0 if it cannot
+/// be read.
+size_t resident_bytes(const std::filesystem::path& file);
+
+/// Whether the kernel reports direct-I/O alignment for `file` (statx
+/// STATX_DIOALIGN), i.e. whether the firmware slot writer bypasses the page
+/// cache there.
+bool reports_direct_io(const std::filesystem::path& file);
+
 /// Why a test that needs root cannot run here, or empty if it can.
 std::string missing_root();
 
