@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <memory>
 #include <regex>
 
 #include <gtest/gtest.h>
@@ -32,6 +33,7 @@ namespace {
 /// detaches the device, also after a failed test.
 struct loop_partition {
   temp_dir dir;
+  std::unique_ptr<myelin::test::loop_device> loop;
   std::string device;
   std::string target;
   std::string why_not;
@@ -43,23 +45,18 @@ struct loop_partition {
       why_not = "truncate failed";
       return;
     }
-    auto r = run("losetup -f --show " + shell_quote(img));
-    if (r.exit_code != 0) {
-      why_not = "no loop device available: " + r.output;
-      return;
-    }
-    device = r.output.substr(0, r.output.find('\n'));
+    loop = std::make_unique<myelin::test::loop_device>(img);
+    device = loop->path();
+    why_not = loop->why_not();
   }
 
   ~loop_partition() {
-    // Top mounts first; a lazy unmount if something still holds it.
+    // Top mounts first (a lazy unmount if something still holds it); the
+    // device is detached after this body.
     for (int i = 0; i < 8 && mounted(); ++i) {
       if (run("umount " + shell_quote(target)).exit_code != 0) {
         run("umount -l " + shell_quote(target));
       }
-    }
-    if (!device.empty()) {
-      run("losetup -d " + shell_quote(device));
     }
   }
 

@@ -310,58 +310,33 @@ TEST(firmware_update, oversized_and_unwritable_slot_refused) {
   }
 }
 
-/// A loop device over a file of `size` bytes of 'L' in `dir`, detached at the
-/// end; `path` is empty (and `why` says why) when none can be set up here.
-struct loop_slot {
-  std::string path;
-  std::string why;
-
-  loop_slot(const fs::path& dir, size_t size) {
-    why = myelin::test::missing_root();
-    if (!why.empty()) {
-      return;
-    }
-    if (run("command -v losetup").exit_code != 0) {
-      why = "needs losetup";
-      return;
-    }
-    auto backing = (dir / ("loop-" + std::to_string(getpid()) + ".img")).string();
-    write_file(backing, std::string(size, 'L'));
-    auto r = run("losetup -f --show " + shell_quote(backing));
-    if (r.exit_code != 0) {
-      why = "no loop device available: " + r.output;
-      return;
-    }
-    path = r.output.substr(0, r.output.find('\n'));
-  }
-  ~loop_slot() {
-    if (!path.empty()) {
-      run("losetup -d " + shell_quote(path));
-    }
-  }
-  loop_slot(const loop_slot&) = delete;
-  loop_slot& operator=(const loop_slot&) = delete;
-};
+/// A loop device over a file of `size` bytes of 'L' in `dir`.
+std::unique_ptr<myelin::test::loop_device> loop_slot(const fs::path& dir, size_t size) {
+  auto backing = dir / ("loop-" + std::to_string(getpid()) + ".img");
+  write_file(backing, std::string(size, 'L'));
+  return std::make_unique<myelin::test::loop_device>(backing);
+}
 
 // A loop device smaller than the image as slot b: refused as too large, the
 // device's contents untouched.
 TEST(firmware_update, tiny_loop_device_slot_refused) {
   firmware_workshop w;
   auto fw = w.create("big", "2.0.0");
-  loop_slot loop{w.dir.path(), 1 << 20};
-  if (loop.path.empty()) {
-    GTEST_SKIP() << loop.why;
+  auto loop = loop_slot(w.dir.path(), 1 << 20);
+  if (loop->path().empty()) {
+    GTEST_SKIP() << loop->why_not();
   }
-  auto dev = device_with_running_slot(w, {"--set", "firmware.slots.b=" + loop.path});
+  auto dev = device_with_running_slot(w, {"--set", "firmware.slots.b=" + loop->path()});
   ASSERT_GT(dev->port, 0);
   auto before = protected_state(*dev);
   auto push = run_myelin({"fw", "push", "--device", dev->address(), fw});
   EXPECT_EQ(push.exit_code, 1);
-  EXPECT_NE(push.output.find("does not fit slot " + loop.path + " (1048576 bytes)"),
+  EXPECT_NE(push.output.find("does not fit slot " + loop->path() + " (1048576 bytes)"),
             std::string::npos)
       << push.output;
   expect_unchanged(before, protected_state(*dev));
-  EXPECT_TRUE(read_file(loop.path) == std::string(1 << 20, 'L')) << "the loop device was written";
+  EXPECT_TRUE(read_file(loop->path()) == std::string(1 << 20, 'L'))
+      << "the loop device was written";
 }
 
 // A block device as slot b: the image (whose size is not a multiple of the
@@ -371,15 +346,15 @@ TEST(firmware_update, tiny_loop_device_slot_refused) {
 TEST(firmware_update, push_into_block_device_slot) {
   firmware_workshop w{(3 << 20) + 1234};
   auto fw = w.create("v2", "2.0.0");
-  loop_slot loop{w.dir.path(), 8 << 20};
-  if (loop.path.empty()) {
-    GTEST_SKIP() << loop.why;
+  auto loop = loop_slot(w.dir.path(), 8 << 20);
+  if (loop->path().empty()) {
+    GTEST_SKIP() << loop->why_not();
   }
-  auto dev = device_with_running_slot(w, {"--set", "firmware.slots.b=" + loop.path});
+  auto dev = device_with_running_slot(w, {"--set", "firmware.slots.b=" + loop->path()});
   ASSERT_GT(dev->port, 0);
   auto push = run_myelin({"fw", "push", "--device", dev->address(), fw});
   ASSERT_EQ(push.exit_code, 0) << push.output << dev->proc->output();
-  auto slot = read_file(loop.path);
+  auto slot = read_file(loop->path());
   ASSERT_EQ(slot.size(), size_t{8} << 20);
   EXPECT_TRUE(slot.compare(0, w.image_data.size(), w.image_data) == 0)
       << "slot b does not hold the image";

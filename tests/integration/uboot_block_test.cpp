@@ -1,6 +1,8 @@
 // The U-Boot environment on a real block device (a loop device), as on an
 // eMMC: redundant copies at offsets, read and written by myelin and by the
 // real tools. Needs root and loop devices; skips with the reason otherwise.
+#include <memory>
+
 #include <gtest/gtest.h>
 
 #include "myelin/runtime/config.hpp"
@@ -13,23 +15,16 @@ using namespace myelin::runtime;
 
 namespace {
 
-/// A loop device over a file; detached on destruction, even after a failure.
-struct loop_device {
+/// A loop device over a sparse file of `bytes`; detached on destruction, even
+/// after a failure.
+struct loop_disk {
   myelin::test::temp_dir dir;
-  std::string path;
+  std::unique_ptr<myelin::test::loop_device> device;
 
-  explicit loop_device(size_t bytes) {
+  explicit loop_disk(size_t bytes) {
     auto img = (dir / "disk.img").string();
     run("truncate -s " + std::to_string(bytes) + " " + shell_quote(img));
-    auto r = run("losetup -f --show " + shell_quote(img));
-    if (r.exit_code == 0) {
-      path = r.output.substr(0, r.output.find('\n'));
-    }
-  }
-  ~loop_device() {
-    if (!path.empty()) {
-      run("losetup -d " + shell_quote(path));
-    }
+    device = std::make_unique<myelin::test::loop_device>(img);
   }
 };
 
@@ -43,25 +38,26 @@ TEST(uboot_block, redundant_env_on_loop_device) {
   if (run("command -v losetup && command -v mkenvimage && command -v fw_printenv").exit_code != 0) {
     GTEST_SKIP() << "needs losetup, mkenvimage and fw_printenv";
   }
-  loop_device loop(1 << 20);
-  if (loop.path.empty()) {
-    GTEST_SKIP() << "no loop device available (losetup -f failed)";
+  loop_disk disk(1 << 20);
+  const auto& loop = *disk.device;
+  if (loop.path().empty()) {
+    GTEST_SKIP() << loop.why_not();
   }
-  myelin::test::write_file(loop.dir / "env.txt", "nerves_fw_active=a\nbootcmd=run boot_a\n");
-  auto one = (loop.dir / "env.bin").string();
+  myelin::test::write_file(disk.dir / "env.txt", "nerves_fw_active=a\nbootcmd=run boot_a\n");
+  auto one = (disk.dir / "env.bin").string();
   ASSERT_EQ(run("mkenvimage -r -s 0x4000 -o " + shell_quote(one) + " " +
-                shell_quote((loop.dir / "env.txt").string()))
+                shell_quote((disk.dir / "env.txt").string()))
                 .exit_code,
             0);
   for (const char* seek : {"4", "8"}) {  // 16 KiB blocks: offsets 0x10000, 0x20000
-    ASSERT_EQ(run("dd if=" + shell_quote(one) + " of=" + shell_quote(loop.path) +
+    ASSERT_EQ(run("dd if=" + shell_quote(one) + " of=" + shell_quote(loop.path()) +
                   " bs=16k seek=" + seek + " conv=notrunc,fsync status=none")
                   .exit_code,
               0);
   }
-  auto config = (loop.dir / "fw_env.config").string();
+  auto config = (disk.dir / "fw_env.config").string();
   myelin::test::write_file(config,
-                           loop.path + " 0x10000 0x4000\n" + loop.path + " 0x20000 0x4000\n");
+                           loop.path() + " 0x10000 0x4000\n" + loop.path() + " 0x20000 0x4000\n");
   uboot_env_backend env(config);
   auto kv = env.read();
   ASSERT_TRUE(kv) << describe(kv.error());

@@ -95,6 +95,29 @@ bool reports_direct_io(const std::filesystem::path& file) {
          (stx.stx_mask & STATX_DIOALIGN) != 0 && stx.stx_dio_offset_align != 0;
 }
 
+loop_device::loop_device(const std::filesystem::path& backing) {
+  why_not_ = missing_root();
+  if (!why_not_.empty()) {
+    return;
+  }
+  if (run("command -v losetup").exit_code != 0) {
+    why_not_ = "needs losetup";
+    return;
+  }
+  auto r = run("losetup -f --show " + shell_quote(backing.string()));
+  if (r.exit_code != 0) {
+    why_not_ = "no loop device available: " + r.output;
+    return;
+  }
+  path_ = r.output.substr(0, r.output.find('\n'));
+}
+
+loop_device::~loop_device() {
+  if (!path_.empty()) {
+    run("losetup -d " + shell_quote(path_));
+  }
+}
+
 std::string missing_root() {
   if (geteuid() != 0) {
     return "needs root (running as uid " + std::to_string(geteuid()) + ")";

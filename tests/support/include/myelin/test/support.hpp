@@ -50,6 +50,25 @@ size_t resident_bytes(const std::filesystem::path& file);
 /// cache there.
 bool reports_direct_io(const std::filesystem::path& file);
 
+/// A loop device over the file `backing` (`losetup -f --show`), detached when
+/// destroyed, also after a failed test. path() is empty, and why_not() says
+/// why, when none can be attached here: not root, no losetup, no free loop
+/// device.
+class loop_device {
+ public:
+  explicit loop_device(const std::filesystem::path& backing);
+  ~loop_device();
+  loop_device(const loop_device&) = delete;
+  loop_device& operator=(const loop_device&) = delete;
+
+  const std::string& path() const { return path_; }
+  const std::string& why_not() const { return why_not_; }
+
+ private:
+  std::string path_;
+  std::string why_not_;
+};
+
 /// Why a test that needs root cannot run here, or empty if it can.
 std::string missing_root();
 
