@@ -101,7 +101,7 @@ int run_quietly(const std::vector<std::string>& args) {
 
 int firmware_scenario(const std::vector<std::string>& args) {
   size_t size_mb = args.size() > 0 ? std::stoul(args[0]) : 256;
-  int runs = args.size() > 1 ? std::stoi(args[1]) : 3;
+  int runs = args.size() > 1 ? std::stoi(args[1]) : 5;
   auto dir = fs::path{args.size() > 2 ? args[2] : "/var/tmp"} /
              ("myelin-bench-fw-" + std::to_string(getpid()));
   fs::create_directories(dir);
