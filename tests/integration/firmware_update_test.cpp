@@ -310,6 +310,42 @@ TEST(firmware_update, oversized_and_unwritable_slot_refused) {
   }
 }
 
+// The slot's file system fills up in the middle of the image (a real ext4 on
+// a loop device: ENOSPC from a direct write): the push fails with the reason,
+// and the KV and the running slot stay exactly as they were.
+TEST(firmware_update, slot_full_midway_changes_nothing) {
+  MYELIN_REQUIRE_ROOT();
+  if (run("command -v mkfs.ext4").exit_code != 0) {
+    GTEST_SKIP() << "needs mkfs.ext4";
+  }
+  firmware_workshop w;  // a 3 MiB image
+  auto fw = w.create("v2", "2.0.0");
+  temp_dir small;
+  auto img = (small / "small.ext4").string();
+  auto mnt = small / "mnt";
+  fs::create_directories(mnt);
+  ASSERT_EQ(run("truncate -s 4M " + shell_quote(img) + " && mkfs.ext4 -q -F " + shell_quote(img))
+                .exit_code,
+            0);
+  auto mounted = run("mount -o loop " + shell_quote(img) + " " + shell_quote(mnt.string()));
+  if (mounted.exit_code != 0) {
+    GTEST_SKIP() << "cannot mount a loop file system: " << mounted.output;
+  }
+  struct unmount {
+    std::string dir;
+    ~unmount() { run("umount " + shell_quote(dir)); }  // the loop device goes with it
+  } unmount_guard{mnt.string()};
+  auto dev = device_with_running_slot(w, {"--set", "firmware.slots.b=" + (mnt / "b.img").string(),
+                                          "--set", "firmware.file_slot_size_mb=16"});
+  ASSERT_GT(dev->port, 0);
+  auto before = protected_state(*dev);
+  auto push = run_myelin({"fw", "push", "--device", dev->address(), fw});
+  EXPECT_EQ(push.exit_code, 1) << push.output;
+  EXPECT_NE(push.output.find("No space left on device"), std::string::npos) << push.output;
+  expect_unchanged(before, protected_state(*dev));
+  EXPECT_EQ(upload_status(*dev)["state"], "failed");
+}
+
 /// A loop device over a file of `size` bytes of 'L' in `dir`.
 std::unique_ptr<myelin::test::loop_device> loop_slot(const fs::path& dir, size_t size) {
   auto backing = dir / ("loop-" + std::to_string(getpid()) + ".img");
