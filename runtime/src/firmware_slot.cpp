@@ -29,7 +29,8 @@ constexpr uint64_t writeback_window = 8 << 20;
 /// three windows are dirty and the final fsync has little left to do. A
 /// window on the disk is then dropped from the page cache (decision 0070):
 /// an image does not push a small device's apps out of memory. Errors are
-/// left to that fsync.
+/// left to that fsync. Windows written directly (decision 0071) have nothing
+/// dirty or cached, and these calls find nothing to do.
 void start_writeback(int fd, uint64_t from, uint64_t to) {
   for (uint64_t w = from / writeback_window + 1; w <= to / writeback_window; ++w) {
     ::sync_file_range(fd, static_cast<off_t>((w - 1) * writeback_window), writeback_window,
