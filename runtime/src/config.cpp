@@ -326,6 +326,83 @@ caf::expected<config> parse_config(std::string_view text, const std::string& ori
   return cfg;
 }
 
+bool is_app_default_key(std::string_view key) {
+  if (key.empty() || key == "module" || key.find('.') != std::string_view::npos) {
+    return false;
+  }
+  return find_schema_key("apps.x." + std::string{key}) != nullptr;
+}
+
+caf::expected<config> parse_app_defaults(std::string_view text, const std::string& app,
+                                         const std::string& origin) {
+  if (text.size() > max_app_defaults_bytes) {
+    return make_error(config_errc::invalid_value, origin + ": " + std::to_string(text.size()) +
+                                                      " bytes; an app.toml holds at "
+                                                      "most " +
+                                                      std::to_string(max_app_defaults_bytes));
+  }
+  toml::table table;
+  try {
+    table = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    const auto& src = e.source();
+    return make_error(config_errc::syntax_error, origin + ":" + std::to_string(src.begin.line) +
+                                                     ":" + std::to_string(src.begin.column) + ": " +
+                                                     std::string{e.description()});
+  }
+  config out;
+  for (const auto& [k, node] : table) {
+    std::string key{k.str()};
+    auto where = where_of(origin, node);
+    if (!is_app_default_key(key)) {
+      std::string allowed;
+      for (const auto& sk : config_schema()) {
+        if (sk.name.rfind("apps.*.", 0) == 0 && sk.name != "apps.*.module") {
+          allowed += (allowed.empty() ? "" : ", ") + sk.name.substr(7);
+        }
+      }
+      return make_error(config_errc::unknown_key,
+                        where + "unknown key '" + key + "' (an app.toml may set " + allowed + ")");
+    }
+    toml::table one;
+    one.insert(k, node);
+    toml::table section;
+    section.insert(app, std::move(one));
+    toml::table apps;
+    apps.insert("apps", std::move(section));
+    if (auto err = flatten(apps, "", origin, out)) {
+      return err;
+    }
+  }
+  out.source(origin);
+  return out;
+}
+
+config merge_app_defaults(const config& device, const std::string& app, const config* app_defaults,
+                          settings_sources* sources) {
+  config out = device;
+  auto prefix = "apps." + app + ".";
+  for (const auto& k : config_schema()) {
+    if (k.name.rfind("apps.*.", 0) != 0) {
+      continue;
+    }
+    auto short_key = k.name.substr(7);
+    auto key = prefix + short_key;
+    const char* from = "default";
+    if (device.find(key) != nullptr) {
+      from = "config";
+    } else if (const auto* v = app_defaults != nullptr ? app_defaults->find(key) : nullptr) {
+      // Checked against the schema when it was parsed.
+      out.set(key, *v);
+      from = "app.toml";
+    }
+    if (sources != nullptr) {
+      (*sources)[short_key] = from;
+    }
+  }
+  return out;
+}
+
 caf::expected<config> load_config(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {

@@ -53,6 +53,11 @@ const std::vector<config_key>& config_schema() {
       // [device]
       str("device.name", "myelin",
           "Name of the device; the node name is <name>@<primary address>."),
+      str("device.target", "auto",
+          "What this device is: \"host\" (a simulated device on a laptop: apps run their "
+          "start_host, the base apps are snapshot at boot) or a target's name (e.g. "
+          "\"qemu_x86_64\", \"rpi4\": apps run their start). auto: host unless myelin-boot "
+          "is process 1, then \"device\"."),
       // [log]
       str("log.level", "info", "Lowest level that is logged.",
           {"trace", "debug", "info", "warn", "error", "critical", "off"}),
@@ -206,6 +211,10 @@ const std::vector<config_key>& config_schema() {
       flag("overlays.allow_unsigned", false,
            "Accept unsigned overlays (host mode only: anyone who reaches the control channel "
            "can replace the apps)."),
+      flag("overlays.allow_new_apps", true,
+           "Accept pushes of apps the config does not list: they are installed and started "
+           "with the defaults of their app.toml (on a device that accepts only signed "
+           "overlays, only a signed push can add an app)."),
       num("overlays.max_bytes", 67108864, 1024, 4294967296,
           "The largest overlay a push may send, in bytes."),
       num("overlays.max_depth", 8, 1, 1000,

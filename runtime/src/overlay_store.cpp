@@ -45,6 +45,8 @@ std::string to_string(overlay_errc x) {
       return "io_error";
     case overlay_errc::no_last_good:
       return "no_last_good";
+    case overlay_errc::bad_settings:
+      return "bad_settings";
   }
   return "overlay_errc(" + std::to_string(static_cast<int>(x)) + ")";
 }
@@ -74,6 +76,13 @@ bool valid_app_name(std::string_view s) {
   return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
   });
+}
+
+bool is_new_app_name(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && std::isalpha(static_cast<unsigned char>(s[0])) != 0 &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+         });
 }
 
 template <class T>
@@ -327,8 +336,19 @@ caf::expected<parsed_bundle> parse_bundle(std::string_view in, const overlay_sto
   }
   out.manifest = std::move(*manifest);
   for (const auto& app : out.manifest.apps) {
-    if (opts.known_apps.count(app) == 0) {
-      return make_error(overlay_errc::unknown_app, "the device has no app '" + app + "'");
+    if (opts.known_apps.count(app) != 0) {
+      continue;
+    }
+    if (!opts.allow_new_apps) {
+      return make_error(overlay_errc::unknown_app,
+                        "the device has no app '" + app +
+                            "' and accepts no new ones (overlays.allow_new_apps = false)");
+    }
+    if (!is_new_app_name(app)) {
+      return make_error(overlay_errc::bad_path,
+                        "'" + app +
+                            "' is not a name for a new app (a letter, then at most 63 letters, "
+                            "digits or _)");
     }
   }
   uint64_t expected = 0;
@@ -915,6 +935,9 @@ caf::expected<overlay_change> overlay_store::apply(std::string_view bundle) {
     if (!t) {
       return t.error();
     }
+    if (auto err = check_app_result(app, *t, parsed->manifest, parsed->contents)) {
+      return err;
+    }
     std::map<std::string, std::string> h;
     for (const auto& [p, f] : *t) {
       h[p] = f.sha256;
@@ -1026,6 +1049,67 @@ caf::expected<overlay_change> overlay_store::apply(std::string_view bundle) {
     }
   }
   return change;
+}
+
+caf::error overlay_store::check_app_result(const std::string& app, const app_tree& now,
+                                           const overlay_manifest& manifest,
+                                           const std::vector<std::string_view>& contents) const {
+  // The app's tree as it would be with the overlay on top.
+  std::set<std::string> paths;
+  for (const auto& [path, f] : now) {
+    paths.insert(path);
+  }
+  auto prefix = app + "/";
+  for (const auto& w : manifest.whiteouts) {
+    if (w.rfind(prefix, 0) == 0) {
+      paths.erase(w.substr(prefix.size()));
+    }
+  }
+  for (size_t i = 0; i < manifest.files.size(); ++i) {
+    const auto& path = manifest.files[i].path;
+    if (path.rfind(prefix, 0) != 0) {
+      continue;
+    }
+    auto rel = path.substr(prefix.size());
+    paths.insert(rel);
+    if (rel == app_defaults_file) {
+      auto parsed = parse_app_defaults(contents[i], app, path);
+      if (!parsed) {
+        return make_error(overlay_errc::bad_settings, describe(parsed.error()));
+      }
+    }
+  }
+  const bool configured = opts_.known_apps.count(app) != 0;
+  if (!configured && !paths.empty() && paths.count("lib" + app + ".so") == 0) {
+    return make_error(overlay_errc::bad_format,
+                      now.empty()
+                          ? "app '" + app + "' is new to the device, and the overlay has no lib" +
+                                app + ".so for it"
+                          : "the overlay would leave app '" + app + "' without its lib" + app +
+                                ".so (push --remove " + app + " withdraws the whole app)");
+  }
+  return {};
+}
+
+std::set<std::string> overlay_store::apps() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto out = opts_.known_apps;
+  for (const auto& o : overlays_) {
+    for (const auto& app : o.manifest.apps) {
+      if (out.count(app) != 0) {
+        continue;
+      }
+      auto t = tree_locked(app);
+      if (t && !t->empty()) {
+        out.insert(app);
+      }
+    }
+  }
+  return out;
+}
+
+bool overlay_store::pushed(const std::string& app) const {
+  return opts_.known_apps.count(app) == 0 && apps().count(app) != 0;
 }
 
 caf::error overlay_store::mark_good() {

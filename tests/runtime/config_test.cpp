@@ -160,3 +160,53 @@ TEST(config, reference_documents_every_key) {
         << k.name << " is missing from docs/configuration.md";
   }
 }
+
+// An app.toml sets the app's own keys; the device's [apps.<name>] wins key by
+// key, and every key's source is reported.
+TEST(config, app_defaults_merge_device_config_wins) {
+  auto defaults = parse_app_defaults("restart = \"transient\"\nmemory_limit_mb = 64\n", "blink",
+                                     "blink/app.toml");
+  ASSERT_TRUE(defaults) << describe(defaults.error());
+  auto device = parse_config("[apps.blink]\nmemory_limit_mb = 128\n", "device.toml");
+  ASSERT_TRUE(device);
+  settings_sources sources;
+  auto merged = merge_app_defaults(*device, "blink", &*defaults, &sources);
+  EXPECT_EQ(merged.get_string("apps.blink.restart"), "transient");
+  EXPECT_EQ(merged.get_int("apps.blink.memory_limit_mb"), 128);
+  EXPECT_EQ(merged.get_int("apps.blink.intensity"), 3);
+  EXPECT_EQ(sources["restart"], "app.toml");
+  EXPECT_EQ(sources["memory_limit_mb"], "config");
+  EXPECT_EQ(sources["intensity"], "default");
+  EXPECT_EQ(sources.count("module"), 1u);
+  // Another app's section is untouched.
+  EXPECT_EQ(merged.find("apps.other.restart"), nullptr);
+}
+
+// Bad app.toml files are refused naming the key (and line): unknown keys,
+// `module`, sections, wrong types, values out of range, oversized files.
+TEST(config, app_defaults_hostile_input_rejected) {
+  struct bad_case {
+    std::string text;
+    config_errc code;
+    std::string says;
+  };
+  std::vector<bad_case> cases{
+      {"restart = \"permanent\"\ncolour = 1\n", config_errc::unknown_key, "app.toml:2"},
+      {"module = \"/bin/sh\"\n", config_errc::unknown_key, "unknown key 'module'"},
+      {"[apps.hello]\nrestart = \"temporary\"\n", config_errc::unknown_key, "unknown key 'apps'"},
+      {"intensity = 3.5\n", config_errc::type_mismatch, "must be an integer"},
+      {"period_ms = 0\n", config_errc::invalid_value, "must be between 1 and"},
+      {"on_failure = \"explode\"\n", config_errc::invalid_value, "continue, halt, reboot"},
+      {"restart = \"permanent\"\nrestart = \"temporary\"\n", config_errc::syntax_error,
+       "app.toml:2"},
+      {std::string(70000, '#'), config_errc::invalid_value, "at most 65536"},
+      {std::string("restart = \"a\0b\"\n", 16), config_errc::syntax_error, "app.toml:1"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse_app_defaults(c.text, "blink", "blink/app.toml");
+    ASSERT_FALSE(r) << c.text.substr(0, 60);
+    EXPECT_EQ(r.error().code(), static_cast<uint8_t>(c.code)) << describe(r.error());
+    EXPECT_NE(describe(r.error()).find(c.says), std::string::npos) << describe(r.error());
+  }
+  EXPECT_TRUE(parse_app_defaults("", "blink", "blink/app.toml"));
+}

@@ -533,3 +533,101 @@ TEST_F(overlay_store_test, manifest_round_trip) {
 }
 
 }  // namespace
+
+// -- new apps by push ---------------------------------------------------------
+
+// A store that accepts new apps installs one with its module, lists it among
+// its apps as pushed, and a push of whiteouts for all its files withdraws it.
+TEST_F(overlay_store_test, new_app_is_installed_and_withdrawn) {
+  opts.allow_new_apps = true;
+  auto s = open_store();
+  EXPECT_EQ(s->apps(), (std::set<std::string>{"hello", "ticker"}));
+  auto r =
+      s->apply(bundle({{"blink/libblink.so", "blink v1"},
+                       {"blink/app.toml", "restart = \"transient\"\nmemory_limit_mb = 64\n"}}));
+  ASSERT_TRUE(r) << describe(r.error());
+  EXPECT_EQ(r->changed_apps.count("blink"), 1u);
+  EXPECT_EQ(s->apps(), (std::set<std::string>{"blink", "hello", "ticker"}));
+  EXPECT_TRUE(s->pushed("blink"));
+  EXPECT_FALSE(s->pushed("hello"));
+  auto module = s->module_path("blink");
+  ASSERT_TRUE(module);
+  EXPECT_EQ(read_file(*module), "blink v1");
+
+  r = s->apply(bundle({{"blink/libblink.so", std::nullopt}, {"blink/app.toml", std::nullopt}}));
+  ASSERT_TRUE(r) << describe(r.error());
+  EXPECT_EQ(r->changed_apps.count("blink"), 1u);
+  EXPECT_EQ(s->apps(), (std::set<std::string>{"hello", "ticker"}));
+  EXPECT_FALSE(s->pushed("blink"));
+}
+
+// Rolling back past a new app's first push takes the app away again.
+TEST_F(overlay_store_test, new_app_rollback_removes_it) {
+  opts.allow_new_apps = true;
+  auto s = open_store();
+  ASSERT_FALSE(s->mark_good());
+  ASSERT_TRUE(s->apply(bundle({{"blink/libblink.so", "blink v1"}})));
+  auto r = s->rollback();
+  ASSERT_TRUE(r) << describe(r.error());
+  EXPECT_EQ(r->changed_apps.count("blink"), 1u);
+  EXPECT_EQ(s->apps().count("blink"), 0u);
+}
+
+// New apps are refused when the store does not allow them, without a module,
+// with a name that is not an app name, a partial removal that would leave the
+// app without its module, and with a hostile app.toml — and nothing changes.
+TEST_F(overlay_store_test, new_app_bad_input_changes_nothing) {
+  opts.allow_new_apps = true;
+  auto s = open_store();
+  ASSERT_TRUE(s->apply(bundle({{"blink/libblink.so", "blink v1"}, {"blink/priv/x", "x"}})));
+  auto before = snapshot(dir.path());
+  struct bad_case {
+    std::string name;
+    std::string bundle;
+    overlay_errc code;
+    std::string says;
+  };
+  std::vector<bad_case> cases{
+      {"no module", bundle({{"other/priv/x", "x"}}), overlay_errc::bad_format, "no libother.so"},
+      {"partial removal", bundle({{"blink/libblink.so", std::nullopt}}), overlay_errc::bad_format,
+       "push --remove"},
+      {"dash in a new app's name", bundle({{"my-app/libmy-app.so", "x"}}), overlay_errc::bad_path,
+       "not a name for a new app"},
+      {"digit first", bundle({{"9lives/lib9lives.so", "x"}}), overlay_errc::bad_path,
+       "not a name for a new app"},
+      {"unknown key", bundle({{"blink/app.toml", "colour = \"red\"\n"}}),
+       overlay_errc::bad_settings, "unknown key 'colour'"},
+      {"bad value", bundle({{"blink/app.toml", "restart = \"sometimes\"\n"}}),
+       overlay_errc::bad_settings, "must be one of permanent, transient, temporary"},
+      {"wrong type", bundle({{"blink/app.toml", "intensity = \"3\"\n"}}),
+       overlay_errc::bad_settings, "must be an integer"},
+      {"out of range", bundle({{"blink/app.toml", "memory_limit_mb = -1\n"}}),
+       overlay_errc::bad_settings, "must be between"},
+      {"module key", bundle({{"blink/app.toml", "module = \"/bin/sh\"\n"}}),
+       overlay_errc::bad_settings, "unknown key 'module'"},
+      {"a section", bundle({{"blink/app.toml", "[overlays]\nallow_unsigned = true\n"}}),
+       overlay_errc::bad_settings, "unknown key 'overlays'"},
+      {"syntax", bundle({{"blink/app.toml", "restart = \n"}}), overlay_errc::bad_settings,
+       "app.toml:1"},
+      {"1 MiB", bundle({{"blink/app.toml", "# " + std::string(1 << 20, 'x') + "\n"}}),
+       overlay_errc::bad_settings, "at most 65536"},
+      {"a configured app's bad app.toml", bundle({{"hello/app.toml", "restart = 1\n"}}),
+       overlay_errc::bad_settings, "must be a string"},
+  };
+  for (const auto& c : cases) {
+    auto r = s->apply(c.bundle);
+    ASSERT_FALSE(r) << c.name << " was accepted";
+    EXPECT_EQ(r.error().code(), static_cast<uint8_t>(c.code))
+        << c.name << ": " << describe(r.error());
+    EXPECT_NE(describe(r.error()).find(c.says), std::string::npos)
+        << c.name << ": " << describe(r.error());
+    EXPECT_EQ(snapshot(dir.path()), before) << c.name << " changed the store";
+  }
+  opts.allow_new_apps = false;
+  s.reset();
+  s = open_store();
+  auto r = s->apply(bundle({{"other/libother.so", "x"}}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), static_cast<uint8_t>(overlay_errc::unknown_app));
+  EXPECT_NE(describe(r.error()).find("overlays.allow_new_apps = false"), std::string::npos);
+}

@@ -116,6 +116,33 @@ caf::expected<config> load_config(const std::string& path);
 /// the key's kind (booleans true/false, integers, lists comma-separated).
 caf::error apply_override(config& cfg, std::string_view assignment);
 
+/// The largest app.toml accepted.
+inline constexpr size_t max_app_defaults_bytes = 64 * 1024;
+
+/// The keys of `[apps.<name>]` an app may set for itself in its app.toml
+/// (every one but `module`, which is always lib<name>.so beside it).
+bool is_app_default_key(std::string_view key);
+
+/// Parses an app's own defaults (its app.toml: `restart = "permanent"`,
+/// `memory_limit_mb = 256`, ... at top level) into a configuration holding
+/// them as `apps.<app>.<key>`; `origin` names the file in errors. Errors:
+/// config_errc naming the key and line (syntax_error, unknown_key,
+/// type_mismatch, invalid_value), or invalid_value for a file over
+/// max_app_defaults_bytes.
+caf::expected<config> parse_app_defaults(std::string_view text, const std::string& app,
+                                         const std::string& origin);
+
+/// Where each of an app's settings comes from once the device's config and
+/// the app's defaults are merged: key (e.g. "restart") -> "config",
+/// "app.toml" or "default".
+using settings_sources = std::map<std::string, std::string>;
+
+/// The device's config with the app's defaults filled in where the device's
+/// `[apps.<app>]` leaves a key out (the device's own section wins, key by
+/// key). `app_defaults` comes from parse_app_defaults (null: none).
+config merge_app_defaults(const config& device, const std::string& app, const config* app_defaults,
+                          settings_sources* sources = nullptr);
+
 /// A readable one-line description of any error produced by myelin::runtime.
 std::string describe(const caf::error& err);
 

@@ -63,7 +63,14 @@ enum class overlay_errc : uint8_t {
   io_error,
   /// There is no last-good stack to roll back to.
   no_last_good,
+  /// An app's app.toml (its own defaults) is malformed, too large or sets an
+  /// unknown key or a bad value.
+  bad_settings,
 };
+
+/// The file beside an app's module that holds the app's own defaults
+/// (runtime::parse_app_defaults).
+inline constexpr const char* app_defaults_file = "app.toml";
 
 std::string to_string(overlay_errc x);
 
@@ -153,8 +160,11 @@ struct overlay_store_options {
   size_t max_depth = 8;
   /// The largest bundle accepted.
   uint64_t max_bytes = 64ull << 20;
-  /// The apps overlays may touch.
+  /// The apps of the device's config (apps.<name>); overlays may touch them.
   std::set<std::string> known_apps;
+  /// Accept overlays that bring apps not in known_apps (their tree must hold
+  /// lib<app>.so, and the name must be a letter, then letters, digits or _).
+  bool allow_new_apps = false;
   /// Test hook: SIGKILL the process at this numbered point of apply (0: never).
   int crash_at = 0;
 };
@@ -227,12 +237,24 @@ class overlay_store {
   std::vector<stack_entry> stack() const;
   std::vector<stack_entry> last_good() const;
 
+  /// The device's apps: the configured ones, and those that overlays brought
+  /// (new apps whose resolved tree is not empty).
+  std::set<std::string> apps() const;
+
+  /// Whether `app` exists only through overlays (pushed, not in the config).
+  bool pushed(const std::string& app) const;
+
  private:
   struct loaded;
   explicit overlay_store(overlay_store_options opts);
 
   caf::error load_stack(const std::vector<stack_entry>& entries, std::vector<loaded>& out) const;
   caf::expected<app_tree> tree_locked(const std::string& app) const;
+  /// Refuses an overlay that would leave a pushed app without its module or
+  /// brings a bad app.toml; `contents` are the manifest's files' bytes.
+  caf::error check_app_result(const std::string& app, const app_tree& now,
+                              const overlay_manifest& manifest,
+                              const std::vector<std::string_view>& contents) const;
   caf::error write_stack_file(const std::string& file, const std::vector<stack_entry>& entries);
   caf::error set_stack(std::vector<stack_entry> entries, bool also_last_good);
   caf::error compact_locked();
