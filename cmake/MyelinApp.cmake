@@ -1,4 +1,8 @@
-# myelin_add_app(<name> SOURCES <files...> [OUTPUT_DIR <dir>])
+# myelin_add_app(<name> SOURCES <files...> [OUTPUT_DIR <dir>] [APP_TOML <file>])
+#
+# APP_TOML: the app's own defaults (restart, memory limit, ...; see
+# docs/writing-an-app.md), copied beside the module as app.toml. Default:
+# <name>/app.toml next to the calling CMakeLists.txt, when it exists.
 #
 # Builds an application module: a shared library lib<name>.so in
 # <OUTPUT_DIR>/<name>/ (default: <build>/apps/<name>/), the layout
@@ -11,7 +15,10 @@ if(NOT TARGET spdlog::spdlog)
 endif()
 
 function(myelin_add_app name)
-  cmake_parse_arguments(arg "" "OUTPUT_DIR" "SOURCES" ${ARGN})
+  cmake_parse_arguments(arg "" "OUTPUT_DIR;APP_TOML" "SOURCES" ${ARGN})
+  if(NOT arg_APP_TOML AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${name}/app.toml)
+    set(arg_APP_TOML ${CMAKE_CURRENT_SOURCE_DIR}/${name}/app.toml)
+  endif()
   if(NOT arg_OUTPUT_DIR)
     set(arg_OUTPUT_DIR ${PROJECT_BINARY_DIR}/apps)
   endif()
@@ -34,4 +41,9 @@ function(myelin_add_app name)
     OUTPUT_NAME ${name}
     LIBRARY_OUTPUT_DIRECTORY ${arg_OUTPUT_DIR}/${name}
     CXX_VISIBILITY_PRESET hidden)
+  if(arg_APP_TOML)
+    # configure_file: CMake re-copies it on any build once it changes, also
+    # when only the app.toml changed (a POST_BUILD step would wait for a relink).
+    configure_file(${arg_APP_TOML} ${arg_OUTPUT_DIR}/${name}/app.toml COPYONLY)
+  endif()
 endfunction()

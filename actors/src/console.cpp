@@ -258,7 +258,10 @@ caf::expected<json> ask_apps(caf::actor_system& sys) {
                    {"uptime_ms", a.uptime_ms},
                    {"last_exit", a.last_exit},
                    {"memory_limit", a.memory_limit},
-                   {"hash", a.hash}});
+                   {"hash", a.hash},
+                   {"origin", a.origin},
+                   {"settings", a.settings},
+                   {"start", a.start}});
   }
   return out;
 }
@@ -449,6 +452,7 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
         auto uptime =
             std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count();
         json body = {{"device", opts.device_name},
+                     {"target", opts.target},
                      {"version", runtime::version()},
                      {"pid", static_cast<int64_t>(getpid())},
                      {"uptime_ms", uptime},

@@ -93,10 +93,12 @@ std::map<std::string, std::string> restart_and_wait(caf::actor_system& sys, serv
   std::map<std::string, uint64_t> baseline;
   for (const auto& name : apps) {
     const auto* row = find_app(rows, name);
-    if (row == nullptr || row->state == "stopped") {
+    if (row != nullptr && row->state == "stopped") {
       continue;
     }
-    baseline[name] = row->restarts;
+    // An app the manager does not have yet is new: the restart installs it
+    // (and one that no longer exists is removed by it).
+    baseline[name] = row != nullptr ? row->restarts : 0;
     if (auto err = restart(sys, name)) {
       failures[name] = runtime::describe(err);
       baseline.erase(name);
@@ -107,10 +109,13 @@ std::map<std::string, std::string> restart_and_wait(caf::actor_system& sys, serv
     rows = statuses(sys);
     for (auto i = baseline.begin(); i != baseline.end();) {
       const auto* row = find_app(rows, i->first);
-      auto expected = st.opts.store->module_path(i->first);
       if (row == nullptr) {
+        // Withdrawn (push --remove, or rolled back past its first push).
         i = baseline.erase(i);
-      } else if (row->state == "failed" || row->restarts > i->second) {
+        continue;
+      }
+      auto expected = st.opts.store->module_path(i->first);
+      if (row->state == "failed" || row->restarts > i->second) {
         failures[i->first] = row->last_exit.empty() ? "it " + row->state : row->last_exit;
         i = baseline.erase(i);
       } else if (row->state == "running" && expected && row->module == *expected) {
@@ -168,6 +173,8 @@ int http_status_of(const caf::error& err) {
       return 507;
     case runtime::overlay_errc::no_last_good:
       return 409;
+    case runtime::overlay_errc::bad_settings:
+      return 400;
     default:
       return 400;
   }
@@ -318,7 +325,7 @@ void start_boot_probation(caf::actor_system& sys, std::shared_ptr<service_state>
     good.insert(e.name);
   }
   std::map<std::string, uint64_t> baseline;
-  for (const auto& app : store.options().known_apps) {
+  for (const auto& app : store.apps()) {
     auto tree = store.tree(app);
     if (!tree) {
       continue;
@@ -353,12 +360,18 @@ void install_overlay_routes(caf::actor_system& sys, httplib::Server& srv,
     }
     const auto& store = *st->opts.store;
     json apps = json::object();
-    for (const auto& name : store.options().known_apps) {
+    json pushed = json::array();
+    for (const auto& name : store.apps()) {
       apps[name] = hash_or_empty(store.app_hash(name));
+      if (store.options().known_apps.count(name) == 0) {
+        pushed.push_back(name);
+      }
     }
     json body = {{"stack", stack_json(store.stack())},
                  {"last_good", stack_json(store.last_good())},
                  {"apps", apps},
+                 {"pushed_apps", pushed},
+                 {"allow_new_apps", store.options().allow_new_apps},
                  {"max_bytes", store.options().max_bytes}};
     {
       std::lock_guard<std::mutex> guard{st->info_mtx};
@@ -373,7 +386,7 @@ void install_overlay_routes(caf::actor_system& sys, httplib::Server& srv,
     }
     std::string app = req.matches[1];
     const auto& store = *st->opts.store;
-    if (store.options().known_apps.count(app) == 0) {
+    if (store.apps().count(app) == 0) {
       return reply(res, 404, {{"error", "the device has no app '" + app + "'"}});
     }
     auto hashes = store.file_hashes(app);
@@ -451,7 +464,7 @@ void install_overlay_routes(caf::actor_system& sys, httplib::Server& srv,
       ++st->generation;
       auto& store = *st->opts.store;
       std::map<std::string, std::string> before;
-      for (const auto& app : store.options().known_apps) {
+      for (const auto& app : store.apps()) {
         before[app] = hash_or_empty(store.app_hash(app));
       }
       caf::error err;
@@ -464,8 +477,9 @@ void install_overlay_routes(caf::actor_system& sys, httplib::Server& srv,
         return reply_error(res, err);
       }
       std::set<std::string> apps;
+      auto now = store.apps();
       for (const auto& [app, hash] : before) {
-        if (hash_or_empty(store.app_hash(app)) != hash) {
+        if (now.count(app) == 0 || hash_or_empty(store.app_hash(app)) != hash) {
           apps.insert(app);
         }
       }

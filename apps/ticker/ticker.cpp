@@ -3,12 +3,23 @@
 // current count), `kv KEY` (reads KEY from the KV store through the core),
 // `kv KEY VALUE` (writes KEY and, without waiting for the write's answer,
 // reads it back: the read must see the write),
-// `rtt [N]` (p50 and p99 in µs of N kv requests over the app host's link).
+// `rtt [N]` (p50 and p99 in µs of N kv requests over the app host's link),
+// `temp` (the last temperature its sensor read, and where it came from).
+//
+// Two start paths from one source: on a device (`start`) the sensor reads
+// the kernel's thermal zone (/sys/class/thermal/thermal_zone0/temp); on a
+// laptop (`start_host`, device.target = "host") it is simulated — a slow
+// wave around 45 °C — so the app runs and can be tried without the hardware.
 #include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 
 #include <caf/all.hpp>
 
@@ -35,7 +46,52 @@ caf::behavior ticker(caf::event_based_actor* self, caf::actor kv) {
   }};
 }
 
-caf::expected<caf::actor> start(myelin::app::context& ctx) {
+using sample_atom = caf::atom_constant<caf::atom("sample")>;
+
+/// Reads one temperature in °C, or nullopt when the sensor cannot be read.
+using sensor_fn = std::function<std::optional<double>()>;
+
+/// The last reading, for the `temp` command.
+std::mutex reading_mtx;
+std::string reading = "no reading yet";
+
+/// Samples the sensor every 500 ms; `source` names it in the reading.
+caf::behavior sensor(caf::event_based_actor* self, sensor_fn read, std::string source) {
+  self->send(self, sample_atom::value);
+  return {[self, read, source](sample_atom) {
+    auto t = read();
+    char text[96];
+    if (t) {
+      std::snprintf(text, sizeof(text), "%.1f C (%s)", *t, source.c_str());
+    } else {
+      std::snprintf(text, sizeof(text), "no reading (%s cannot be read)", source.c_str());
+    }
+    {
+      std::lock_guard<std::mutex> guard{reading_mtx};
+      reading = text;
+    }
+    self->delayed_send(self, 500ms, sample_atom::value);
+  }};
+}
+
+/// The real sensor: the kernel's first thermal zone, in millidegrees.
+std::optional<double> thermal_zone() {
+  std::ifstream in{"/sys/class/thermal/thermal_zone0/temp"};
+  long milli = 0;
+  if (!(in >> milli)) {
+    return std::nullopt;
+  }
+  return static_cast<double>(milli) / 1000.0;
+}
+
+/// The simulated sensor of the host: 45 °C ± 5 over a minute.
+std::optional<double> simulated() {
+  auto s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch());
+  return 45.0 + 5.0 * std::sin(s.count() * 2.0 * M_PI / 60.0);
+}
+
+caf::expected<caf::actor> start_with(myelin::app::context& ctx, sensor_fn read,
+                                     std::string source) {
   myelin::supervisors::supervisor_flags flags;
   flags.name = "ticker";
   auto kv = ctx.kv();
@@ -43,7 +99,27 @@ caf::expected<caf::actor> start(myelin::app::context& ctx) {
       "ticker", [kv](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
         return sys.spawn(ticker, kv);
       });
-  return myelin::supervisors::start_supervisor(ctx.system(), flags, {worker});
+  auto probe = myelin::supervisors::worker(
+      "sensor",
+      [read, source](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
+        return sys.spawn(sensor, read, source);
+      });
+  return myelin::supervisors::start_supervisor(ctx.system(), flags, {worker, probe});
+}
+
+/// On a device: the real thermal zone.
+caf::expected<caf::actor> start(myelin::app::context& ctx) {
+  return start_with(ctx, thermal_zone, "thermal_zone0");
+}
+
+/// On a laptop: the same app with its sensor simulated.
+caf::expected<caf::actor> start_host(myelin::app::context& ctx) {
+  return start_with(ctx, simulated, "simulated");
+}
+
+caf::expected<std::string> temp_command(myelin::app::context&, const std::vector<std::string>&) {
+  std::lock_guard<std::mutex> guard{reading_mtx};
+  return reading;
 }
 
 caf::expected<std::string> count_command(myelin::app::context&, const std::vector<std::string>&) {
@@ -122,4 +198,6 @@ caf::expected<std::string> rtt_command(myelin::app::context& ctx,
 }  // namespace
 
 MYELIN_APP(myelin::app::definition{
-    start, {{"count", count_command}, {"kv", kv_command}, {"rtt", rtt_command}}})
+    start,
+    {{"count", count_command}, {"kv", kv_command}, {"rtt", rtt_command}, {"temp", temp_command}},
+    start_host})

@@ -301,8 +301,10 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
         auto& m = *decoded;
         if (m.match_elements<link::pong_atom, uint64_t>()) {
           st->last_pong = steady::now();
-        } else if (m.match_elements<link::hello_atom, std::string>()) {
+        } else if (m.match_elements<link::hello_atom, std::string, std::string>()) {
           st->last_pong = steady::now();
+          caf::anon_send(st->opts.manager, app_event_atom::value, st->opts.name,
+                         std::string{"start"}, m.get_as<std::string>(2));
           caf::anon_send(st->opts.manager, app_event_atom::value, st->opts.name,
                          std::string{"ready"}, m.get_as<std::string>(1));
         } else if (m.match_elements<link::failed_atom, std::string>()) {
@@ -516,7 +518,9 @@ supervisors::start_fn app_host_start(app_host_options opts) {
                                   "--scheduler-threads",
                                   std::to_string(opts.scheduler_threads),
                                   "--scheduler-policy",
-                                  opts.scheduler_policy};
+                                  opts.scheduler_policy,
+                                  "--target",
+                                  opts.target};
     std::vector<char*> argv;
     for (auto& a : args) {
       argv.push_back(a.data());

@@ -6,7 +6,8 @@
 //   exit user_shutdown (trapped): SIGTERM to the process, SIGKILL after
 //        `stop_timeout`, then quits with user_shutdown
 // Sends the manager: (app_event_atom, name, event, detail) with event
-//   "ready" (detail: module path) or "exited" (detail: why).
+//   "start" (detail: "start" or "start_host", just before "ready"), "ready"
+//   (detail: module path) or "exited" (detail: why).
 // Quits with: normal (the host exited 0), or app_errc crashed / exited /
 // module_refused / start_failed / missed_heartbeat. Its exit kills the
 // process if it still runs, so no app host outlives its actor.
@@ -30,6 +31,8 @@ struct app_host_options {
   std::string apphost_path;
   size_t scheduler_threads = 2;
   std::string scheduler_policy = "sharing";
+  /// device.target ("host" runs the app's start_host when it has one).
+  std::string target = "host";
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::milliseconds heartbeat_timeout{3000};
   std::chrono::milliseconds stop_timeout{4000};

@@ -1,7 +1,10 @@
 // The app manager: starts each app under its own supervisor, tracks its
 // state, and is the triage layer — a failed app never escalates further.
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 #include <caf/actor_system.hpp>
@@ -45,6 +48,10 @@ struct app_entry {
   uint32_t sup_starts = 0;
   steady::time_point sup_since{};
   std::string hash;
+  /// Brought by an overlay, not listed in the config.
+  bool pushed = false;
+  /// The start function of the running instance ("start", "start_host").
+  std::string start;
   bool stopping = false;
   /// Requests waiting for the app's supervisor to end (stop, restart).
   std::vector<std::function<void()>> on_stopped;
@@ -87,10 +94,29 @@ app_status status_of(const app_entry& e) {
   s.last_exit = e.last_exit;
   s.memory_limit = e.memory_limit;
   s.hash = e.hash;
+  s.origin = e.pushed ? "pushed" : "firmware";
+  s.settings = e.cfg.settings;
+  s.start = e.state == "running" ? e.start : std::string{};
   return s;
 }
 
+/// Whether the overlay store has `name` as a pushed app.
+bool store_has_pushed(const manager_state& st, const std::string& name) {
+  return st.opts.overlays && st.opts.overlays->pushed(name);
+}
+
 caf::error start_app(caf::event_based_actor* self, manager_state& st, app_entry& e) {
+  if (st.opts.config) {
+    // Settings are read at every start: a push may have brought a new app.toml.
+    auto fresh = app_settings_of(st.opts, e.cfg.name);
+    if (!fresh) {
+      e.state = "failed";
+      e.last_exit = runtime::describe(fresh.error());
+      log()->error("app {}: {}", e.cfg.name, e.last_exit);
+      return make_error(app_errc::start_failed, e.last_exit);
+    }
+    e.cfg = std::move(*fresh);
+  }
   if (e.cfg.isolation != "process" && e.cfg.isolation != "inproc") {
     e.state = "failed";
     e.last_exit = "isolation '" + e.cfg.isolation + "' is not available in this version";
@@ -106,6 +132,7 @@ caf::error start_app(caf::event_based_actor* self, manager_state& st, app_entry&
   host.scheduler_policy = st.opts.scheduler_policy;
   host.heartbeat = st.opts.heartbeat;
   host.heartbeat_timeout = st.opts.heartbeat_timeout;
+  host.target = st.opts.target;
   host.memory_limit_mb = e.cfg.memory_limit_mb;
   host.manager = caf::actor_cast<caf::actor>(self);
   sup::supervisor_flags flags;
@@ -200,6 +227,20 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
     st->order.push_back(a.name);
     st->apps.emplace(a.name, std::move(e));
   }
+  if (st->opts.overlays) {
+    // Apps that persistent overlays brought: after the configured ones.
+    for (const auto& name : st->opts.overlays->apps()) {
+      if (st->apps.count(name) == 0) {
+        app_entry e;
+        e.cfg.name = name;
+        e.cfg.module =
+            (std::filesystem::path{st->opts.base_dir} / name / ("lib" + name + ".so")).string();
+        e.pushed = true;
+        st->order.push_back(name);
+        st->apps.emplace(name, std::move(e));
+      }
+    }
+  }
   self->set_down_handler([self, st](caf::down_msg& msg) {
     for (auto& [name, e] : st->apps) {
       if (!e.sup || msg.source != e.sup.address()) {
@@ -256,7 +297,9 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
           return;
         }
         auto& e = i->second;
-        if (event == "ready") {
+        if (event == "start") {
+          e.start = detail;
+        } else if (event == "ready") {
           e.state = "running";
           e.module = detail;
           e.ready_since = steady::now();
@@ -322,9 +365,32 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
       [self, st](app_restart_atom, const std::string& name) -> caf::result<caf::unit_t> {
         auto i = st->apps.find(name);
         if (i == st->apps.end()) {
-          return make_error(app_errc::unknown_app, "no app '" + name + "'");
+          if (st->shutting_down || !store_has_pushed(*st, name)) {
+            return make_error(app_errc::unknown_app, "no app '" + name + "'");
+          }
+          // A new app, pushed: install it under its own supervisor.
+          app_entry e;
+          e.cfg.name = name;
+          e.pushed = true;
+          st->order.push_back(name);
+          auto& added = st->apps.emplace(name, std::move(e)).first->second;
+          log()->info("app {}: installed by a push", name);
+          if (auto err = start_app(self, *st, added)) {
+            return err;
+          }
+          return caf::unit;
         }
         auto rp = self->make_response_promise<caf::unit_t>();
+        if (i->second.pushed && !store_has_pushed(*st, name) && !st->shutting_down) {
+          // Withdrawn (push --remove, or rolled back past its first push).
+          stop_app(self, i->second, [st, name, rp]() mutable {
+            st->apps.erase(name);
+            st->order.erase(std::remove(st->order.begin(), st->order.end(), name), st->order.end());
+            log()->info("app {}: removed", name);
+            rp.deliver(caf::unit);
+          });
+          return rp;
+        }
         stop_app(self, i->second, [self, st, name, rp]() mutable {
           auto& e = st->apps.at(name);
           e.last_exit.clear();
@@ -396,6 +462,92 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
 
 }  // namespace
 
+namespace {
+
+/// `[apps.<name>]` of `cfg` (merged with the app's app.toml or not).
+apps_options::app app_from(const runtime::config& cfg, const std::string& name,
+                           const std::string& base_dir) {
+  namespace fs = std::filesystem;
+  auto key = [&](const char* k) { return "apps." + name + "." + k; };
+  apps_options::app a;
+  a.name = name;
+  a.enabled = cfg.get_bool(key("enabled"));
+  a.module = cfg.get_string(key("module"));
+  if (a.module.empty()) {
+    a.module = (fs::path{base_dir} / name / ("lib" + name + ".so")).string();
+  }
+  a.isolation = cfg.get_string(key("isolation"));
+  auto restart = cfg.get_string(key("restart"));
+  a.restart = restart == "transient"   ? sup::restart_type::transient
+              : restart == "temporary" ? sup::restart_type::temporary
+                                       : sup::restart_type::permanent;
+  a.intensity = static_cast<int>(cfg.get_int(key("intensity")));
+  a.period = std::chrono::milliseconds{cfg.get_int(key("period_ms"))};
+  a.backoff_min = std::chrono::milliseconds{cfg.get_int(key("backoff_min_ms"))};
+  a.backoff_max = std::chrono::milliseconds{cfg.get_int(key("backoff_max_ms"))};
+  a.memory_limit_mb = static_cast<uint64_t>(cfg.get_int(key("memory_limit_mb")));
+  auto on_failure = cfg.get_string(key("on_failure"));
+  a.on_failure = on_failure == "halt"     ? failure_action::halt
+                 : on_failure == "reboot" ? failure_action::reboot
+                                          : failure_action::continue_running;
+  return a;
+}
+
+/// "config: restart; app.toml: intensity, memory_limit_mb" ("defaults" when
+/// every key has its default).
+std::string describe_sources(const runtime::settings_sources& sources) {
+  std::map<std::string, std::string> by_source;
+  for (const auto& [key, from] : sources) {
+    if (from != "default") {
+      auto& keys = by_source[from];
+      keys += (keys.empty() ? "" : ", ") + key;
+    }
+  }
+  if (by_source.empty()) {
+    return "defaults";
+  }
+  std::string out;
+  for (const char* from : {"config", "app.toml"}) {
+    if (auto i = by_source.find(from); i != by_source.end()) {
+      out += (out.empty() ? "" : "; ") + i->first + ": " + i->second;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+caf::expected<apps_options::app> app_settings_of(const apps_options& opts,
+                                                 const std::string& name) {
+  namespace fs = std::filesystem;
+  std::optional<std::string> file;
+  if (opts.overlays) {
+    file = opts.overlays->resolve(name, runtime::app_defaults_file);
+  } else if (auto p = fs::path{opts.base_dir} / name / runtime::app_defaults_file;
+             fs::is_regular_file(p)) {
+    file = p.string();
+  }
+  std::optional<runtime::config> defaults;
+  if (file) {
+    std::ifstream in{*file, std::ios::binary};
+    std::string text;
+    text.resize(runtime::max_app_defaults_bytes + 1);
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<size_t>(in.gcount()));
+    auto parsed = runtime::parse_app_defaults(text, name, name + "/" + runtime::app_defaults_file);
+    if (!parsed) {
+      return parsed.error();
+    }
+    defaults = std::move(*parsed);
+  }
+  runtime::settings_sources sources;
+  auto merged =
+      runtime::merge_app_defaults(*opts.config, name, defaults ? &*defaults : nullptr, &sources);
+  auto a = app_from(merged, name, opts.base_dir);
+  a.settings = describe_sources(sources);
+  return a;
+}
+
 caf::expected<apps_options> apps_options_from(const runtime::config& cfg,
                                               const std::string& boot_binary_dir) {
   namespace fs = std::filesystem;
@@ -405,34 +557,18 @@ caf::expected<apps_options> apps_options_from(const runtime::config& cfg,
     o.apphost_path = (fs::path{boot_binary_dir} / "myelin-apphost").string();
   }
   std::error_code ec;
-  auto base = fs::absolute(cfg.get_string("apphost.base_dir"), ec);
+  o.base_dir = fs::absolute(cfg.get_string("apphost.base_dir"), ec).string();
   o.scheduler_threads = static_cast<size_t>(cfg.get_int("apphost.scheduler_threads"));
   o.scheduler_policy = cfg.get_string("apphost.scheduler_policy");
   o.heartbeat = std::chrono::milliseconds{cfg.get_int("apphost.heartbeat_ms")};
   o.heartbeat_timeout = std::chrono::milliseconds{cfg.get_int("apphost.heartbeat_timeout_ms")};
+  o.target = cfg.get_string("device.target");
+  o.config = std::make_shared<const runtime::config>(cfg);
   for (const auto& name : cfg.table_names("apps")) {
-    auto key = [&](const char* k) { return "apps." + name + "." + k; };
-    apps_options::app a;
-    a.name = name;
-    a.enabled = cfg.get_bool(key("enabled"));
-    a.module = cfg.get_string(key("module"));
-    if (a.module.empty()) {
-      a.module = (base / name / ("lib" + name + ".so")).string();
-    }
-    a.isolation = cfg.get_string(key("isolation"));
-    auto restart = cfg.get_string(key("restart"));
-    a.restart = restart == "transient"   ? sup::restart_type::transient
-                : restart == "temporary" ? sup::restart_type::temporary
-                                         : sup::restart_type::permanent;
-    a.intensity = static_cast<int>(cfg.get_int(key("intensity")));
-    a.period = std::chrono::milliseconds{cfg.get_int(key("period_ms"))};
-    a.backoff_min = std::chrono::milliseconds{cfg.get_int(key("backoff_min_ms"))};
-    a.backoff_max = std::chrono::milliseconds{cfg.get_int(key("backoff_max_ms"))};
-    a.memory_limit_mb = static_cast<uint64_t>(cfg.get_int(key("memory_limit_mb")));
-    auto on_failure = cfg.get_string(key("on_failure"));
-    a.on_failure = on_failure == "halt"     ? failure_action::halt
-                   : on_failure == "reboot" ? failure_action::reboot
-                                            : failure_action::continue_running;
+    runtime::settings_sources sources;
+    auto a = app_from(cfg, name, o.base_dir);
+    runtime::merge_app_defaults(cfg, name, nullptr, &sources);
+    a.settings = describe_sources(sources);
     o.apps.push_back(std::move(a));
   }
   return o;

@@ -152,8 +152,8 @@ caf::behavior pulse(caf::event_based_actor*, link_client* link) {
 /// What the app sees of its host.
 class host_context : public app::context {
  public:
-  host_context(caf::actor_system& sys, std::string name, std::string dir)
-      : sys_(sys), name_(std::move(name)), dir_(std::move(dir)) {}
+  host_context(caf::actor_system& sys, std::string name, std::string dir, std::string target)
+      : sys_(sys), name_(std::move(name)), dir_(std::move(dir)), target_(std::move(target)) {}
 
   caf::actor_system& system() override { return sys_; }
   const std::string& name() const override { return name_; }
@@ -162,6 +162,7 @@ class host_context : public app::context {
   caf::actor firmware() override { return firmware_; }
   caf::actor uevent() override { return uevent_; }
   caf::actor net() override { return net_; }
+  const std::string& target() const override { return target_; }
 
   void services(caf::actor kv, caf::actor firmware, caf::actor uevent, caf::actor net) {
     kv_ = std::move(kv);
@@ -174,6 +175,7 @@ class host_context : public app::context {
   caf::actor_system& sys_;
   std::string name_;
   std::string dir_;
+  std::string target_;
   caf::actor kv_;
   caf::actor firmware_;
   caf::actor uevent_;
@@ -240,7 +242,7 @@ int apphost_main(int argc, char** argv) {
   int exit_code = exit_ok;
   {
     caf::actor_system sys{cfg};
-    host_context ctx{sys, name, std::filesystem::path{module}.parent_path().string()};
+    host_context ctx{sys, name, std::filesystem::path{module}.parent_path().string(), args.target};
     command_runner commands{loaded ? loaded->app : nullptr, &ctx};
     // Intentionally leaked: the process ends with _Exit, and the reader
     // thread must outlive every actor that may still send through it.
@@ -278,8 +280,9 @@ int apphost_main(int argc, char** argv) {
       exit_code = refuse(loaded.error(), exit_module_refused);
     } else {
       caf::expected<caf::actor> root{caf::error{}};
+      auto [start, start_name] = app::start_for(*loaded->app, args.target);
       try {
-        root = loaded->app->start(ctx);
+        root = (*start)(ctx);
       } catch (const std::exception& e) {
         root = runtime::make_error(runtime::config_errc::invalid_value,
                                    std::string{"start threw: "} + e.what());
@@ -292,7 +295,7 @@ int apphost_main(int argc, char** argv) {
       } else {
         int root_down = notify_fd();
         (*root)->attach_functor([root_down] { notify(root_down); });
-        link->send(caf::make_message(link::hello_atom::value, module));
+        link->send(caf::make_message(link::hello_atom::value, module, std::string{start_name}));
         int sigfd = signalfd(-1, &signals, SFD_CLOEXEC);
         pollfd fds[3] = {{sigfd, POLLIN, 0}, {link_down, POLLIN, 0}, {root_down, POLLIN, 0}};
         while (::poll(fds, 3, -1) < 0 && errno == EINTR) {

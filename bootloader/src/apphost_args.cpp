@@ -30,6 +30,7 @@ std::string apphost_usage() {
          "  --link-fd FD               the connected socket to myelin-boot (required)\n"
          "  --scheduler-threads N      CAF scheduler threads (1-64, default 2)\n"
          "  --scheduler-policy P       sharing (default) or stealing\n"
+         "  --target T                 device.target: host (default) or a target's name\n"
          "  --version                  print the version and exit\n"
          "  --help                     print this text and exit\n"
          "\n"
@@ -60,7 +61,8 @@ std::variant<apphost_args, std::string> parse_apphost_args(int argc, const char*
       inline_value = true;
     }
     bool known = name == "--app" || name == "--module" || name == "--link-fd" ||
-                 name == "--scheduler-threads" || name == "--scheduler-policy";
+                 name == "--scheduler-threads" || name == "--scheduler-policy" ||
+                 name == "--target";
     if (!known) {
       return "unknown argument '" + std::string{arg} + "'";
     }
@@ -95,6 +97,12 @@ std::variant<apphost_args, std::string> parse_apphost_args(int argc, const char*
         return "--scheduler-threads: '" + std::string{value} + "' is not a number from 1 to 64";
       }
       out.scheduler_threads = static_cast<size_t>(n);
+    } else if (name == "--target") {
+      if (value.empty() || value.size() > 64 ||
+          value.find_first_of(" \t\n/") != std::string_view::npos) {
+        return "--target: '" + std::string{value} + "' is not a target name";
+      }
+      out.target = std::string{value};
     } else {
       if (value != "sharing" && value != "stealing") {
         return "--scheduler-policy: '" + std::string{value} + "' is not sharing or stealing";

@@ -14,6 +14,8 @@ struct apphost_args {
   int link_fd = -1;
   size_t scheduler_threads = 2;
   std::string scheduler_policy = "sharing";
+  /// device.target: "host" runs the app's start_host when it has one.
+  std::string target = "host";
   bool version = false;
   bool help = false;
 };

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <tuple>
 #include <utility>
@@ -38,6 +39,7 @@
 #include "myelin/actors/net.hpp"
 #include "myelin/actors/uevent.hpp"
 #include "myelin/bootloader/apps.hpp"
+#include "myelin/runtime/base_snapshot.hpp"
 #include "myelin/runtime/config.hpp"
 #include "myelin/runtime/log_hub.hpp"
 #include "myelin/runtime/power.hpp"
@@ -199,6 +201,48 @@ std::optional<std::string> apps_ready_line(caf::actor_system& sys, steady::time_
   return line;
 }
 
+/// The config with device.target resolved ("auto": "device" as process 1,
+/// else "host") and, on the host, apphost.base_dir pointing at a snapshot of
+/// the base apps in <state>/base: a rebuild of the tree they come from never
+/// changes what runs, or what the device reports, until a push (decision 0072).
+runtime::config resolve_target(const runtime::config& device_cfg, const std::string& state_dir) {
+  runtime::config cfg = device_cfg;
+  auto target = cfg.get_string("device.target");
+  if (target == "auto") {
+    target = getpid() == 1 ? "device" : "host";
+    cfg.set("device.target", target);
+  }
+  if (target != "host") {
+    return cfg;
+  }
+  std::set<std::string> apps;
+  for (const auto& name : cfg.table_names("apps")) {
+    if (cfg.get_string("apps." + name + ".module").empty()) {
+      apps.insert(name);
+    }
+  }
+  std::error_code ec;
+  auto from = std::filesystem::absolute(cfg.get_string("apphost.base_dir"), ec).string();
+  auto t0 = std::chrono::steady_clock::now();
+  auto snapshot =
+      runtime::snapshot_base_apps(from, (std::filesystem::path{state_dir} / "base").string(), apps);
+  auto log = spdlog::get("boot");
+  if (!snapshot) {
+    (log ? log : spdlog::default_logger())
+        ->error(
+            "host mode: cannot snapshot the base apps ({}); running them from {}, where a "
+            "rebuild changes them under the running device",
+            runtime::describe(snapshot.error()), from);
+    return cfg;
+  }
+  (log ? log : spdlog::default_logger())
+      ->debug(
+          "host mode: the base apps of {} copied to {} in {:.2f} ms", from, *snapshot,
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  cfg.set("apphost.base_dir", *snapshot);
+  return cfg;
+}
+
 std::string boot_binary_dir() {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -207,11 +251,12 @@ std::string boot_binary_dir() {
 
 }  // namespace
 
-caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::config& cfg,
+caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::config& device_cfg,
                                      const std::string& state_dir,
                                      actors::power_request_fn request_power,
                                      std::shared_ptr<runtime::app_partition> partition,
                                      std::shared_ptr<actors::boot_progress> progress) {
+  auto cfg = resolve_target(device_cfg, state_dir);
   auto kv = actors::kv_options_from(cfg, state_dir);
   if (!kv) {
     return kv.error();
@@ -234,6 +279,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   console.client_ca = cfg.get_string("control.client_ca");
   console.allow_unauthenticated = cfg.get_bool("control.allow_unauthenticated");
   console.device_name = cfg.get_string("device.name");
+  console.target = cfg.get_string("device.target");
   console.state_dir = state_dir;
   console.app_partition = partition;
   console.boot = progress;

@@ -27,8 +27,8 @@ using kill_atom = caf::atom_constant<caf::atom("hardkill")>;
 /// What the app sees: the core's own actor system and services.
 class inproc_context : public app::context {
  public:
-  inproc_context(caf::actor_system& sys, std::string name, std::string dir)
-      : sys_(sys), name_(std::move(name)), dir_(std::move(dir)) {}
+  inproc_context(caf::actor_system& sys, std::string name, std::string dir, std::string target)
+      : sys_(sys), name_(std::move(name)), dir_(std::move(dir)), target_(std::move(target)) {}
 
   caf::actor_system& system() override { return sys_; }
   const std::string& name() const override { return name_; }
@@ -41,11 +41,13 @@ class inproc_context : public app::context {
     return sys_.registry().get<caf::actor>(actors::uevent_registry_name);
   }
   caf::actor net() override { return sys_.registry().get<caf::actor>(actors::net_registry_name); }
+  const std::string& target() const override { return target_; }
 
  private:
   caf::actor_system& sys_;
   std::string name_;
   std::string dir_;
+  std::string target_;
 };
 
 struct inproc_state {
@@ -56,6 +58,8 @@ struct inproc_state {
   bool root_down = false;
   bool stopping = false;
   caf::error stop_reason;
+  /// "start" or "start_host".
+  std::string start_name;
 };
 
 /// Runs the app's commands, one at a time (spawned detached: may block).
@@ -128,6 +132,8 @@ caf::behavior inproc_host(caf::event_based_actor* self, std::shared_ptr<inproc_s
     self->send_exit(st->root, caf::exit_reason::user_shutdown);
     actors::self_timer(self, st->opts.stop_timeout, kill_atom::value);
   });
+  caf::anon_send(st->opts.manager, app_event_atom::value, st->opts.name, std::string{"start"},
+                 st->start_name);
   caf::anon_send(st->opts.manager, app_event_atom::value, st->opts.name, std::string{"ready"},
                  st->opts.module);
   caf::anon_send(st->opts.manager, app_event_atom::value, st->opts.name, std::string{"memory"},
@@ -165,10 +171,12 @@ supervisors::start_fn inproc_app_start(app_host_options opts) {
     auto st = std::make_shared<inproc_state>();
     st->opts = opts;
     st->ctx = std::make_shared<inproc_context>(
-        sys, opts.name, std::filesystem::path{opts.module}.parent_path().string());
+        sys, opts.name, std::filesystem::path{opts.module}.parent_path().string(), opts.target);
     caf::expected<caf::actor> root{caf::error{}};
+    auto [start, start_name] = app::start_for(*loaded->app, opts.target);
+    st->start_name = start_name;
     try {
-      root = loaded->app->start(*st->ctx);
+      root = (*start)(*st->ctx);
     } catch (const std::exception& e) {
       root = make_error(app_errc::start_failed, std::string{"start threw: "} + e.what());
     }

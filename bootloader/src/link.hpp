@@ -3,7 +3,8 @@
 //
 // Frames: a 4-byte little-endian payload size, then the payload, a caf::message
 // serialized with caf::binary_serializer. Messages (atoms defined below):
-//   apphost -> boot  (hello_atom, std::string module_info)     module loaded, tree started
+//   apphost -> boot  (hello_atom, std::string module, std::string start)
+//                     module loaded, tree started by `start` ("start" or "start_host")
 //   apphost -> boot  (failed_atom, std::string reason)         module refused / start failed
 //   boot -> apphost  (ping_atom, uint64_t seq)                 liveness check
 //   apphost -> boot  (pong_atom, uint64_t seq)                 answered by the app's scheduler

@@ -72,3 +72,22 @@ TEST(apphost_args, bad_command_lines_refused) {
   EXPECT_EQ(error_of(parse({"--scheduler-policy", "fifo"})),
             "--scheduler-policy: 'fifo' is not sharing or stealing");
 }
+
+// --target: which start function the app runs ("host" is the default);
+// a value that is no target name is refused.
+TEST(apphost_args, target) {
+  auto base = std::vector<const char*>{"--app", "x", "--module", "/m.so", "--link-fd", "3"};
+  auto r = parse(base);
+  ASSERT_TRUE(std::holds_alternative<apphost_args>(r)) << error_of(r);
+  EXPECT_EQ(std::get<apphost_args>(r).target, "host");
+  auto with = base;
+  with.insert(with.end(), {"--target", "rpi4"});
+  r = parse(with);
+  ASSERT_TRUE(std::holds_alternative<apphost_args>(r)) << error_of(r);
+  EXPECT_EQ(std::get<apphost_args>(r).target, "rpi4");
+  for (const char* bad : {"--target=", "--target=a b", "--target=../x"}) {
+    auto b = base;
+    b.push_back(bad);
+    EXPECT_NE(error_of(parse(b)).find("--target"), std::string::npos) << bad;
+  }
+}

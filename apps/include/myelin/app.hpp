@@ -17,6 +17,13 @@
 //   }
 //   MYELIN_APP(myelin::app::definition{start, {{"hello", hello}}})
 //
+// An app that drives hardware can start differently on a laptop: give
+// `start_host` too (e.g. with the sensor simulated). myelin-boot runs it when
+// its device.target is "host", and `start` on a device; an app without
+// `start_host` starts the same everywhere. ctx.target() tells which it is.
+//
+//   MYELIN_APP(myelin::app::definition{start, {{"read", read}}, start_simulated})
+//
 // Core services are reached with ordinary actor messages: ctx.kv() and
 // ctx.firmware() accept the messages of myelin/actors/kv.hpp and
 // myelin/actors/firmware.hpp (kv_get_atom, kv_put_atom, fw_status_atom, ...)
@@ -31,6 +38,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -48,7 +56,8 @@ namespace myelin::app {
 struct abi {
   /// Bumped whenever anything in this header changes incompatibly.
   /// 2: context::uevent() and context::net().
-  static constexpr uint32_t sdk = 2;
+  /// 3: definition::start_host and context::target().
+  static constexpr uint32_t sdk = 3;
   static constexpr uint32_t caf = CAF_VERSION;
   static constexpr uint32_t cxx11_abi = _GLIBCXX_USE_CXX11_ABI;
   static constexpr uint32_t gcc_major = __GNUC__;
@@ -83,6 +92,10 @@ class context {
   /// The net service (messages of myelin/actors/net.hpp). Subscribe from an
   /// actor: its subscriptions end when it does.
   virtual caf::actor net() = 0;
+
+  /// What the app runs on (device.target): "host" on a laptop, else the
+  /// device's target name (e.g. "qemu_x86_64", "rpi4", "device").
+  virtual const std::string& target() const = 0;
 };
 
 /// Starts the app's root supervision tree and returns its root. Runs once per
@@ -97,9 +110,23 @@ using command_fn =
 
 /// Everything the host needs to know about an app.
 struct definition {
+  /// Starts the app on a device (and on the host when start_host is empty).
   start_fn start;
   std::map<std::string, command_fn> commands;
+  /// Optional: starts the app on a laptop (device.target = "host"), for
+  /// example with its hardware simulated.
+  start_fn start_host = {};
 };
+
+/// The start function a host with this target runs, and its name ("start"
+/// or "start_host").
+inline std::pair<const start_fn*, const char*> start_for(const definition& app,
+                                                         const std::string& target) {
+  if (target == "host" && app.start_host) {
+    return {&app.start_host, "start_host"};
+  }
+  return {&app.start, "start"};
+}
 
 /// What the entry point returns; plain C layout so that the host can check
 /// the ABI before touching any C++ type of the module.

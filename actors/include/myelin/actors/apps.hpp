@@ -7,6 +7,10 @@
 //   (app_start_atom, std::string name)   -> caf::unit | unknown_app, start_failed
 //   (app_stop_atom, std::string name)    -> caf::unit | unknown_app
 //   (app_restart_atom, std::string name) -> caf::unit | unknown_app, start_failed
+//        An app the manager does not have but the overlay store does (a new
+//        app, pushed) is installed and started; a pushed app the store no
+//        longer has (push --remove, a rollback past its first push) is
+//        stopped and removed. Settings (config, app.toml) are read anew.
 //   (app_call_atom, std::string name, std::string command, std::vector<std::string> args)
 //        -> std::string | unknown_app, not_running, command_failed (the app's reason)
 // Registered as `apps`.
@@ -72,12 +76,22 @@ struct app_status {
   /// The app's hash (overlay_store::app_hash) when its instance was started;
   /// empty without an overlay store.
   std::string hash;
+  /// Where it comes from: "firmware" (the config lists it) or "pushed" (an
+  /// overlay brought it).
+  std::string origin;
+  /// Where its settings come from, e.g. "config: restart; app.toml:
+  /// memory_limit_mb, intensity" ("defaults" when neither sets any).
+  std::string settings;
+  /// The start function the running instance was started with: "start" or
+  /// "start_host" (device.target = "host" and the app has one); empty
+  /// before it is ready.
+  std::string start;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, app_status& x) {
   return f(caf::meta::type_name("app_status"), x.name, x.state, x.module, x.isolation, x.restarts,
-           x.uptime_ms, x.last_exit, x.memory_limit, x.hash);
+           x.uptime_ms, x.last_exit, x.memory_limit, x.hash, x.origin, x.settings, x.start);
 }
 
 }  // namespace myelin::actors

@@ -70,6 +70,8 @@ struct console_options {
   std::string client_ca;
   bool allow_unauthenticated = false;
   std::string device_name = "myelin";
+  /// device.target as resolved at boot: "host" or the target's name.
+  std::string target = "host";
   std::string state_dir;
   /// What GET /v1/app-partition reports (null: 404).
   std::shared_ptr<runtime::app_partition> app_partition;

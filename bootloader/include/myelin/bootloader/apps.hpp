@@ -58,8 +58,18 @@ struct apps_options {
     std::chrono::milliseconds backoff_max{10000};
     uint64_t memory_limit_mb = 512;
     failure_action on_failure = failure_action::continue_running;
+    /// Where the settings come from (app_status::settings).
+    std::string settings = "defaults";
   };
+  /// The configured apps, in start order (settings from the config alone;
+  /// app_settings_of adds each app's app.toml when it starts).
   std::vector<app> apps;
+  /// The device's config: each start merges it with the app's app.toml.
+  std::shared_ptr<const runtime::config> config;
+  /// <apphost.base_dir>, absolute.
+  std::string base_dir;
+  /// device.target as resolved: "host" runs an app's start_host when it has one.
+  std::string target = "host";
   std::string apphost_path;
   size_t scheduler_threads = 2;
   std::string scheduler_policy = "sharing";
@@ -74,6 +84,12 @@ struct apps_options {
   /// (null: <apphost.base_dir>/<app>/lib<app>.so).
   std::shared_ptr<runtime::overlay_store> overlays;
 };
+
+/// One app's settings: `[apps.<name>]` of `opts.config`, with the keys it
+/// leaves out taken from the app's app.toml (the overlay store's resolved
+/// tree, else <base_dir>/<name>/app.toml), else the schema's defaults.
+/// Errors: the app.toml's error (config_errc naming the key and line).
+caf::expected<apps_options::app> app_settings_of(const apps_options& opts, const std::string& name);
 
 /// Reads [apphost] and [apps.*]. Errors: config_errc naming the key.
 caf::expected<apps_options> apps_options_from(const runtime::config& cfg,
