@@ -1,5 +1,5 @@
-// `myelin new APP`: scaffolds an app module that builds against the myelin SDK
-// and can be pushed at once.
+// `myelin new APP`: scaffolds an app module (source, CMakeLists.txt, priv/,
+// app.toml) that builds against the myelin SDK and is installed by one push.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -39,11 +39,23 @@ list(APPEND CMAKE_MODULE_PATH "${MYELIN_SDK_DIR}/cmake")
 find_package(CAF 0.17.6 REQUIRED COMPONENTS core)
 include(MyelinApp)
 
-myelin_add_app(@APP@ SOURCES @APP@.cpp)
+# app.toml: the app's own defaults (restart, memory limit, ...), beside the module.
+myelin_add_app(@APP@ SOURCES @APP@.cpp APP_TOML ${CMAKE_CURRENT_SOURCE_DIR}/app.toml)
 # The app's data, next to its module: what ctx.module_dir() + "/priv" finds.
 add_custom_command(TARGET @APP@ POST_BUILD
   COMMAND ${CMAKE_COMMAND} -E copy_directory ${CMAKE_CURRENT_SOURCE_DIR}/priv
           ${PROJECT_BINARY_DIR}/apps/@APP@/priv)
+)";
+
+constexpr const char* app_toml_template =
+    R"(# The defaults of the app @APP@ on a device (docs/writing-an-app.md). Pushed
+# with the app; a device's own [apps.@APP@] section wins, key by key.
+restart = "permanent"        # permanent, transient or temporary (OTP)
+intensity = 3                # restarts allowed within period_ms; one more: failed
+period_ms = 5000
+memory_limit_mb = 256        # address-space limit of its app host; 0: none
+isolation = "process"        # its own app host process
+on_failure = "continue"      # what a failed app does to the device: continue, halt, reboot
 )";
 
 constexpr const char* source_template =
@@ -93,6 +105,33 @@ caf::expected<std::string> greet(myelin::app::context& ctx, const std::vector<st
 
 MYELIN_APP(myelin::app::definition{start, {{"greet", greet}}})
 )";
+
+/// How the user runs this tool: "myelin" when that is on PATH and is this
+/// binary, else this binary's path.
+std::string tool_command() {
+  std::error_code ec;
+  auto self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) {
+    return "myelin";
+  }
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "";
+  for (size_t start = 0; start <= dirs.size();) {
+    auto end = dirs.find(':', start);
+    auto dir = dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (!dir.empty()) {
+      auto candidate = fs::path{dir} / "myelin";
+      if (fs::exists(candidate, ec) && fs::equivalent(candidate, self, ec)) {
+        return "myelin";
+      }
+    }
+    if (end == std::string::npos) {
+      break;
+    }
+    start = end + 1;
+  }
+  return self.string();
+}
 
 }  // namespace
 
@@ -148,11 +187,18 @@ void add_new_command(CLI::App& app) {
     write(root / "CMakeLists.txt", fill(cmake_template));
     write(root / (*name + ".cpp"), fill(source_template));
     write(root / "priv" / "greeting.txt", "Hello from " + *name + "\n");
-    std::cout << "created " << root.string() << "\n"
-              << "  cmake -S " << root.string() << " -B " << (root / "build").string()
-              << " && cmake --build " << (root / "build").string() << "\n"
-              << "  myelin push --build-dir " << (root / "build").string() << " " << *name << "\n"
-              << "The device needs the app in its config: [apps." << *name << "]\n";
+    write(root / "app.toml", fill(app_toml_template));
+    auto shown = fs::absolute(root).lexically_normal().string();
+    auto build = shown + "/build";
+    auto tool = tool_command();
+    std::cout << "created " << shown << "\n"
+              << "build it, install it on the device (it starts at once) and call it:\n"
+              << "  cmake -S " << shown << " -B " << build << " && cmake --build " << build << "\n"
+              << "  " << tool << " push --build-dir " << build << " " << *name << "\n"
+              << "  " << tool << " call " << *name << " greet\n"
+              << "or rebuild and push on every save:\n"
+              << "  " << tool << " watch --source-dir " << shown << " --build-dir " << build << " "
+              << *name << "\n";
     finish(0);
   });
 }

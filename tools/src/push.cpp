@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include <caf/atom.hpp>
@@ -66,11 +67,18 @@ caf::expected<push_result> push(const push_options& opts) {
     return overview.error();
   }
   const auto device_apps = overview->value("apps", json::object());
+  const bool allow_new = overview->value("allow_new_apps", false);
+  std::set<std::string> pushed_apps;
+  for (const auto& a : overview->value("pushed_apps", json::array())) {
+    if (a.is_string()) {
+      pushed_apps.insert(a.get<std::string>());
+    }
+  }
   auto tree_dir = [&](const std::string& app) {
     return (fs::path{opts.build_dir} / "apps" / app).string();
   };
   std::vector<std::string> apps = opts.apps;
-  if (apps.empty()) {
+  if (apps.empty() && opts.remove.empty()) {
     for (const auto& [name, hash] : device_apps.items()) {
       if (fs::is_directory(tree_dir(name))) {
         apps.push_back(name);
@@ -86,15 +94,59 @@ caf::expected<push_result> push(const push_options& opts) {
   manifest.persist = opts.persist;
   std::vector<std::string> contents;
   push_result result;
-  for (const auto& app : apps) {
+  for (const auto& app : opts.remove) {
     if (!device_apps.contains(app)) {
-      return make_error(client_errc::request_failed, "the device has no app '" + app + "'");
+      return make_error(client_errc::request_failed,
+                        "the device has no app '" + app + "'; nothing was sent");
+    }
+    if (pushed_apps.count(app) == 0) {
+      return make_error(client_errc::request_failed,
+                        "app '" + app +
+                            "' is part of the device's firmware (its config lists it), not a "
+                            "pushed app: --remove withdraws only apps a push brought; nothing "
+                            "was sent");
+    }
+    auto remote = get_json(opts.device, "/v1/overlays/apps/" + app);
+    if (!remote) {
+      return remote.error();
+    }
+    push_app_result row;
+    row.name = app;
+    row.state = "removed";
+    row.hash = remote->value("hash", "");
+    manifest.apps.push_back(app);
+    const auto files = remote->value("files", json::object());
+    for (const auto& [path, h] : files.items()) {
+      manifest.whiteouts.push_back(app + "/" + path);
+      ++row.removed;
+    }
+    row.removing = true;
+    result.apps.push_back(std::move(row));
+  }
+  for (const auto& app : apps) {
+    const bool is_new = !device_apps.contains(app);
+    if (is_new && !allow_new) {
+      return make_error(client_errc::request_failed,
+                        "the device has no app '" + app +
+                            "' and accepts no new ones (overlays.allow_new_apps = false): add "
+                            "[apps." +
+                            app + "] to its config");
+    }
+    if (is_new && !fs::is_directory(tree_dir(app))) {
+      return make_error(client_errc::request_failed,
+                        "the device has no app '" + app + "', and " + tree_dir(app) +
+                            " does not exist to install it from (build the app first)");
     }
     auto local = runtime::scan_app_dir(tree_dir(app));
     if (!local) {
       return local.error();
     }
-    auto remote = get_json(opts.device, "/v1/overlays/apps/" + app);
+    if (is_new && local->count("lib" + app + ".so") == 0) {
+      return make_error(client_errc::request_failed,
+                        tree_dir(app) + " has no lib" + app + ".so: build the app first");
+    }
+    auto remote = is_new ? caf::expected<json>{json::object()}
+                         : get_json(opts.device, "/v1/overlays/apps/" + app);
     if (!remote) {
       return remote.error();
     }
@@ -114,6 +166,7 @@ caf::expected<push_result> push(const push_options& opts) {
     row.removed = diff.whiteouts.size();
     row.hash = remote->value("hash", "");
     row.state = "up to date";
+    row.added = is_new;
     if (!diff.changed.empty() || !diff.whiteouts.empty()) {
       manifest.apps.push_back(app);
     }
@@ -194,6 +247,8 @@ caf::expected<push_result> push(const push_options& opts) {
     if (rows.contains(row.name)) {
       row.hash = rows[row.name].value("hash", row.hash);
       row.state = rows[row.name].value("state", "not running");
+    } else if (row.removing) {
+      row.state = "removed";
     } else if (row.changed + row.removed > 0) {
       row.state = "unchanged";
     }
@@ -204,6 +259,13 @@ caf::expected<push_result> push(const push_options& opts) {
 void print_push_result(const push_result& r) {
   for (const auto& a : r.apps) {
     std::cout << a.name << ": ";
+    if (a.removing) {
+      std::cout << "removed (" << a.removed << " files withdrawn)\n";
+      continue;
+    }
+    if (a.added) {
+      std::cout << "new app, ";
+    }
     if (a.changed + a.removed == 0) {
       std::cout << "up to date";
     } else {
@@ -221,7 +283,11 @@ void add_push_command(CLI::App& app) {
   auto opts = std::make_shared<push_options>();
   auto device = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("push", "Send the apps' changed files to the device");
-  cmd->add_option("APP", opts->apps, "Apps to push (default: every app the device has)");
+  cmd->add_option("APP", opts->apps,
+                  "Apps to push (default: every app the device has); an app the device does not "
+                  "have is installed");
+  cmd->add_option("--remove", opts->remove,
+                  "Withdraw this pushed app from the device (repeatable)");
   cmd->add_option("--device", *device,
                   "HOST:PORT of the device (default: $MYELIN_DEVICE, else 127.0.0.1:4848)");
   cmd->add_option("--build-dir", opts->build_dir, "The build holding apps/<app>/")

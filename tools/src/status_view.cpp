@@ -84,6 +84,7 @@ caf::expected<std::string> render_status(const std::string& body) {
   }
   std::ostringstream out;
   out << "device:   " << text_of(doc, "device") << "\n"
+      << "target:   " << text_of(doc, "target", "host") << "\n"
       << "version:  " << text_of(doc, "version") << "\n"
       << "uptime:   " << human_duration(int_of(doc, "uptime_ms")) << "\n"
       << "state:    " << text_of(doc, "state_dir") << "\n"
@@ -139,6 +140,14 @@ caf::expected<std::string> render_status(const std::string& body) {
       out << "    module:   " << text_of(a, "module") << "\n"
           << "    isolation: " << text_of(a, "isolation") << ", memory limit "
           << (limit.empty() ? "-" : limit) << "\n";
+      auto origin = text_of(a, "origin", "");
+      auto start = text_of(a, "start", "");
+      if (!origin.empty()) {
+        out << "    from:     " << origin << (start.empty() ? "" : ", runs " + start) << "\n";
+      }
+      if (!text_of(a, "settings", "").empty()) {
+        out << "    settings: " << text_of(a, "settings", "") << "\n";
+      }
       if (!text_of(a, "last_exit", "").empty()) {
         out << "    last exit: " << text_of(a, "last_exit", "") << "\n";
       }

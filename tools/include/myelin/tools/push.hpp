@@ -28,8 +28,12 @@ struct push_options {
   bool persist = false;
   /// A NAME.key file; empty: $MYELIN_OVERLAY_KEY, else unsigned.
   std::string key_file;
-  /// Apps to push; empty: every app of the device that has an install tree.
+  /// Apps to push; empty: every app of the device that has an install tree
+  /// (unless `remove` is given). An app the device lacks is installed when
+  /// the device allows new apps (overlays.allow_new_apps).
   std::vector<std::string> apps;
+  /// Pushed apps to withdraw (whiteouts for all their files).
+  std::vector<std::string> remove;
 };
 
 struct push_app_result {
@@ -40,6 +44,10 @@ struct push_app_result {
   /// After the push (from the device).
   std::string hash;
   std::string state;
+  /// The device did not have the app: this push installs it.
+  bool added = false;
+  /// push --remove: the app is withdrawn.
+  bool removing = false;
 };
 
 struct push_result {
