@@ -127,6 +127,16 @@ std::string device::rest(std::chrono::milliseconds limit) {
   return buffer_;
 }
 
+void device::drain() {
+  pollfd p{out_, POLLIN, 0};
+  while (poll(&p, 1, 0) > 0) {
+    char buf[16384];
+    if (read(out_, buf, sizeof(buf)) <= 0) {
+      break;
+    }
+  }
+}
+
 void device::stop() {
   if (pid_ > 0) {
     kill(pid_, SIGTERM);

@@ -32,6 +32,10 @@ class device {
   /// What it printed that was not read yet (waits up to `limit` for more).
   std::string rest(std::chrono::milliseconds limit);
 
+  /// Reads and drops what it printed so far, without waiting: a device whose
+  /// output nobody reads blocks once the pipe is full.
+  void drain();
+
   /// Stops it with SIGTERM and waits.
   void stop();
 
