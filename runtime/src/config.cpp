@@ -308,15 +308,27 @@ caf::error config::set(const std::string& key, config_value value) {
 
 // -- loading ------------------------------------------------------------------
 
-caf::expected<config> parse_config(std::string_view text, const std::string& origin) {
-  toml::table table;
+namespace {
+
+/// Parses TOML text; a syntax error names origin:line:column.
+caf::error parse_toml(std::string_view text, const std::string& origin, toml::table& out) {
   try {
-    table = toml::parse(text, origin);
+    out = toml::parse(text, origin);
   } catch (const toml::parse_error& e) {
     const auto& src = e.source();
     return make_error(config_errc::syntax_error, origin + ":" + std::to_string(src.begin.line) +
                                                      ":" + std::to_string(src.begin.column) + ": " +
                                                      std::string{e.description()});
+  }
+  return {};
+}
+
+}  // namespace
+
+caf::expected<config> parse_config(std::string_view text, const std::string& origin) {
+  toml::table table;
+  if (auto err = parse_toml(text, origin, table)) {
+    return err;
   }
   config cfg;
   if (auto err = flatten(table, "", origin, cfg)) {
@@ -337,18 +349,12 @@ caf::expected<config> parse_app_defaults(std::string_view text, const std::strin
                                          const std::string& origin) {
   if (text.size() > max_app_defaults_bytes) {
     return make_error(config_errc::invalid_value, origin + ": " + std::to_string(text.size()) +
-                                                      " bytes; an app.toml holds at "
-                                                      "most " +
+                                                      " bytes; an app.toml holds at most " +
                                                       std::to_string(max_app_defaults_bytes));
   }
   toml::table table;
-  try {
-    table = toml::parse(text, origin);
-  } catch (const toml::parse_error& e) {
-    const auto& src = e.source();
-    return make_error(config_errc::syntax_error, origin + ":" + std::to_string(src.begin.line) +
-                                                     ":" + std::to_string(src.begin.column) + ": " +
-                                                     std::string{e.description()});
+  if (auto err = parse_toml(text, origin, table)) {
+    return err;
   }
   config out;
   for (const auto& [k, node] : table) {
