@@ -241,6 +241,19 @@ TEST(overlay_dev_loop, new_app_installs_by_push_and_is_removed) {
   auto status = cli(tree.root, port, "status 2>&1");
   EXPECT_NE(status.output.find("from:     pushed"), std::string::npos) << status.output;
 
+  // The printed watch command: a saved source file, then a saved data file,
+  // each answers at once.
+  child_process watch{{"/bin/sh", "-c", env + "exec " + commands[3]}};
+  ASSERT_TRUE(watch.wait_for_line("blink: up to date", 120s)) << watch.output();
+  edit(work / "blink/blink.cpp", "greeting + \", \" + name", "greeting + \", dear \" + name");
+  ASSERT_TRUE(watch.wait_for_line("blink: 1 changed", 120s)) << watch.output();
+  EXPECT_EQ(call(port, "blink", "greet"), "Hello from blink, dear world!");
+  write_file(work / "blink/priv/greeting.txt", "Howdy\n");
+  ASSERT_TRUE(watch.wait_for_line("blink: 1 changed", 120s)) << watch.output();
+  EXPECT_EQ(call(port, "blink", "greet"), "Howdy, dear world!");
+  watch.signal(SIGINT);
+  ASSERT_TRUE(watch.wait(20s)) << watch.output();
+
   // Hostile app.toml files: refused naming the key, nothing changes.
   auto app_toml = work / "blink/build/apps/blink/app.toml";
   auto good_toml = read_file(app_toml);
@@ -264,7 +277,7 @@ TEST(overlay_dev_loop, new_app_installs_by_push_and_is_removed) {
     EXPECT_NE(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find(c.says), std::string::npos) << r.output;
     EXPECT_EQ(get_json(port, "/v1/overlays").value("stack", json::array()), stack_before);
-    EXPECT_EQ(call(port, "blink", "greet"), "Hello from blink, world!");
+    EXPECT_EQ(call(port, "blink", "greet"), "Howdy, dear world!");
   }
   write_file(app_toml, good_toml);
   // An app name that is no app name: refused before anything is written.

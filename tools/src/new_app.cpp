@@ -42,9 +42,12 @@ include(MyelinApp)
 # app.toml: the app's own defaults (restart, memory limit, ...), beside the module.
 myelin_add_app(@APP@ SOURCES @APP@.cpp APP_TOML ${CMAKE_CURRENT_SOURCE_DIR}/app.toml)
 # The app's data, next to its module: what ctx.module_dir() + "/priv" finds.
-add_custom_command(TARGET @APP@ POST_BUILD
-  COMMAND ${CMAKE_COMMAND} -E copy_directory ${CMAKE_CURRENT_SOURCE_DIR}/priv
-          ${PROJECT_BINARY_DIR}/apps/@APP@/priv)
+# configure_file: any build copies a changed (or new) file, without a relink.
+file(GLOB_RECURSE priv_files CONFIGURE_DEPENDS RELATIVE ${CMAKE_CURRENT_SOURCE_DIR}/priv
+     ${CMAKE_CURRENT_SOURCE_DIR}/priv/*)
+foreach(file ${priv_files})
+  configure_file(priv/${file} ${PROJECT_BINARY_DIR}/apps/@APP@/priv/${file} COPYONLY)
+endforeach()
 )";
 
 constexpr const char* app_toml_template =
