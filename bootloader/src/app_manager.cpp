@@ -105,6 +105,19 @@ bool store_has_pushed(const manager_state& st, const std::string& name) {
   return st.opts.overlays && st.opts.overlays->pushed(name);
 }
 
+/// Adds an entry for an app that an overlay brought (last in start order),
+/// with its settings as of now (start_app reads them again).
+app_entry& add_pushed(manager_state& st, const std::string& name) {
+  app_entry e;
+  e.cfg.name = name;
+  if (auto settings = app_settings_of(st.opts, name)) {
+    e.cfg = std::move(*settings);
+  }
+  e.pushed = true;
+  st.order.push_back(name);
+  return st.apps.emplace(name, std::move(e)).first->second;
+}
+
 caf::error start_app(caf::event_based_actor* self, manager_state& st, app_entry& e) {
   if (st.opts.config) {
     // Settings are read at every start: a push may have brought a new app.toml.
@@ -231,13 +244,7 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
     // Apps that persistent overlays brought: after the configured ones.
     for (const auto& name : st->opts.overlays->apps()) {
       if (st->apps.count(name) == 0) {
-        app_entry e;
-        e.cfg.name = name;
-        e.cfg.module =
-            (std::filesystem::path{st->opts.base_dir} / name / ("lib" + name + ".so")).string();
-        e.pushed = true;
-        st->order.push_back(name);
-        st->apps.emplace(name, std::move(e));
+        add_pushed(*st, name);
       }
     }
   }
@@ -369,11 +376,7 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
             return make_error(app_errc::unknown_app, "no app '" + name + "'");
           }
           // A new app, pushed: install it under its own supervisor.
-          app_entry e;
-          e.cfg.name = name;
-          e.pushed = true;
-          st->order.push_back(name);
-          auto& added = st->apps.emplace(name, std::move(e)).first->second;
+          auto& added = add_pushed(*st, name);
           log()->info("app {}: installed by a push", name);
           if (auto err = start_app(self, *st, added)) {
             return err;

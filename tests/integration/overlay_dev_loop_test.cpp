@@ -368,3 +368,33 @@ TEST(overlay_dev_loop, new_app_that_crashes_is_rolled_back_and_removed) {
   EXPECT_EQ(get_json(dev.port, "/v1/overlays").value("apps", json::object()).count("crashy"), 0u);
   EXPECT_EQ(call(dev.port, "hello", "hello"), "Hello from myelin, world!");
 }
+
+// A new app pushed with --persist comes back after a reboot of myelin-boot,
+// started after the configured apps with its app.toml's settings.
+TEST(overlay_dev_loop, persistent_new_app_survives_a_restart) {
+  temp_dir state;
+  temp_dir build;
+  fs::create_directories(build / "apps/blink");
+  fs::copy_file(myelin::test::bin_dir().parent_path() / "apps/hello/libhello.so",
+                build / "apps/blink/libblink.so");
+  write_file(build / "apps/blink/app.toml", "memory_limit_mb = 200\n");
+  std::vector<std::string> args{"--set", "apps.fault.enabled=false", "--set",
+                                "apps.ticker.enabled=false"};
+  {
+    myelin::test::booted_device dev{args, state.path().string()};
+    ASSERT_TRUE(dev.apps_ready());
+    auto r = myelin::test::run_myelin({"push", "--device", dev.address(), "--build-dir",
+                                       build.path().string(), "--persist", "blink"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    dev.proc->signal(SIGTERM);
+    ASSERT_TRUE(dev.proc->wait(20s)) << dev.proc->output();
+  }
+  myelin::test::booted_device dev{args, state.path().string()};
+  ASSERT_TRUE(dev.apps_ready());
+  EXPECT_NE(dev.ready_line.find("apps [fault, hello, ticker, blink]"), std::string::npos) << dev.ready_line;
+  EXPECT_EQ(call(dev.port, "blink", "hello"), "Hello from myelin, world!");
+  auto row = app_row(dev.port, "blink");
+  EXPECT_EQ(row.value("origin", ""), "pushed") << row.dump();
+  EXPECT_NE(row.value("memory_limit", "").find("200 MiB"), std::string::npos) << row.dump();
+  EXPECT_EQ(row.value("settings", ""), "app.toml: memory_limit_mb") << row.dump();
+}
