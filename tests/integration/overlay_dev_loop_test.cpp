@@ -391,7 +391,8 @@ TEST(overlay_dev_loop, persistent_new_app_survives_a_restart) {
   }
   myelin::test::booted_device dev{args, state.path().string()};
   ASSERT_TRUE(dev.apps_ready());
-  EXPECT_NE(dev.ready_line.find("apps [fault, hello, ticker, blink]"), std::string::npos) << dev.ready_line;
+  EXPECT_NE(dev.ready_line.find("apps [fault, hello, ticker, blink]"), std::string::npos)
+      << dev.ready_line;
   EXPECT_EQ(call(dev.port, "blink", "hello"), "Hello from myelin, world!");
   auto row = app_row(dev.port, "blink");
   EXPECT_EQ(row.value("origin", ""), "pushed") << row.dump();
