@@ -6,6 +6,7 @@
 #include "myelin/actors/registry.hpp"
 
 #include "console_firmware.hpp"
+#include "console_http.hpp"
 #include "console_overlays.hpp"
 #include "console_server.hpp"
 #include "console_uevent.hpp"
@@ -116,11 +117,13 @@ json describe_tree(caf::actor_system& sys, const caf::actor& sup, int depth) {
 
 constexpr auto service_timeout = std::chrono::seconds{10};
 
+/// How long POST /v1/apps/<app>/start|restart waits for the app to run.
+constexpr auto app_start_timeout = std::chrono::seconds{30};
+
 constexpr caf::atom_value apps_name = apps_registry_name;
 
 caf::error not_running(caf::atom_value name) {
-  return runtime::make_error(runtime::kv_errc::unreadable,
-                             "the " + caf::to_string(name) + " service is not running");
+  return service_not_running(name);
 }
 
 /// Asks a registered service and waits for a reply of type T (HTTP thread).
@@ -156,53 +159,6 @@ caf::error ask_done(caf::actor_system& sys, caf::atom_value name, Ts&&... xs) {
   self->request(target, service_timeout, std::forward<Ts>(xs)...)
       .receive([] {}, [&](caf::error& err) { result = std::move(err); });
   return result;
-}
-
-/// Maps an error to an HTTP status: bad input 4xx, device trouble 5xx.
-int http_status_of(const caf::error& err) {
-  auto cat = err.category();
-  if (cat == caf::atom("kv")) {
-    switch (static_cast<runtime::kv_errc>(err.code())) {
-      case runtime::kv_errc::invalid_key:
-        return 400;
-      case runtime::kv_errc::not_found:
-        return 404;
-      case runtime::kv_errc::too_large:
-        return 507;
-      case runtime::kv_errc::unreadable:
-      case runtime::kv_errc::bad_config:
-        return 503;
-      case runtime::kv_errc::write_failed:
-        return 500;
-    }
-  }
-  if (cat == caf::atom("firmware")) {
-    return 409;
-  }
-  if (cat == caf::atom("app")) {
-    switch (static_cast<app_errc>(err.code())) {
-      case app_errc::unknown_app:
-        return 404;
-      case app_errc::not_running:
-        return 409;
-      case app_errc::command_failed:
-        return 422;
-      default:
-        return 500;
-    }
-  }
-  if (cat == caf::atom("config")) {
-    return 400;
-  }
-  if (cat == caf::atom("system") && err.code() == static_cast<uint8_t>(caf::sec::request_timeout)) {
-    return 504;
-  }
-  return 500;
-}
-
-void reply_error(httplib::Response& res, const caf::error& err) {
-  res.status = http_status_of(err);
-  res.set_content(json{{"error", runtime::describe(err)}}.dump(), "application/json");
 }
 
 void reply_json(httplib::Response& res, const json& body) {
@@ -368,21 +324,30 @@ void install_service_routes(caf::actor_system& sys, httplib::Server& srv,
     }
     reply_json(res, *apps);
   });
-  srv.Post(R"(/v1/apps/([^/]+)/(start|stop|restart))",
-           [&sys](const httplib::Request& req, httplib::Response& res) {
-             if (!json_body(req, res)) {
-               return;
-             }
-             std::string name = req.matches[1];
-             std::string op = req.matches[2];
-             auto err = op == "start"  ? ask_done(sys, apps_name, app_start_atom::value, name)
-                        : op == "stop" ? ask_done(sys, apps_name, app_stop_atom::value, name)
-                                       : ask_done(sys, apps_name, app_restart_atom::value, name);
-             if (err) {
-               return reply_error(res, err);
-             }
-             reply_json(res, {{"ok", true}});
-           });
+  srv.Post(R"(/v1/apps/([^/]+)/(start|stop|restart))", [&sys](const httplib::Request& req,
+                                                              httplib::Response& res) {
+    if (!json_body(req, res)) {
+      return;
+    }
+    std::string name = req.matches[1];
+    std::string op = req.matches[2];
+    if (op == "stop") {
+      if (auto err = ask_done(sys, apps_name, app_stop_atom::value, name)) {
+        return reply_error(res, err);
+      }
+      return reply_json(res, {{"ok", true}});
+    }
+    // Answered once the app is running (or has failed to start).
+    auto row = op == "start" ? ask_within<app_status>(sys, app_start_timeout, apps_name,
+                                                      app_start_atom::value, name)
+                             : ask_within<app_status>(sys, app_start_timeout, apps_name,
+                                                      app_restart_atom::value, name);
+    if (!row) {
+      return reply_error(res, row.error());
+    }
+    reply_json(res,
+               {{"ok", true}, {"state", row->state}, {"module", row->module}, {"hash", row->hash}});
+  });
   srv.Post(R"(/v1/apps/([^/]+)/call)", [&sys](const httplib::Request& req, httplib::Response& res) {
     auto body = json_body(req, res);
     if (!body) {
@@ -479,7 +444,7 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
   install_uevent_routes(sys, srv);
   install_log_routes(srv);
   install_net_routes(sys, srv);
-  install_overlay_routes(sys, srv, opts.overlays);
+  install_overlay_routes(sys, srv, opts.overlay_max_bytes);
   install_firmware_routes(sys, srv, opts);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.body.empty()) {

@@ -22,8 +22,11 @@
 
 #include "myelin/actors/apps.hpp"
 #include "myelin/actors/kv.hpp"
+#include "myelin/actors/overlays.hpp"
 #include "myelin/actors/self_timer.hpp"
 #include "myelin/runtime/config.hpp"
+#include "myelin/runtime/firmware_status.hpp"
+#include "myelin/runtime/kv_store.hpp"
 
 namespace myelin::actors {
 
@@ -214,14 +217,40 @@ supervisors::start_fn firmware_start(firmware_options opts) {
           },
           [self, update, opts](fw_revert_atom, bool reboot) {
             auto rp = self->make_response_promise();
-            update([](const runtime::kv_map& c) { return runtime::revert_changes(c); }, rp,
-                   [reboot, opts] {
-                     log()->warn("firmware: reverted to the other slot{}",
-                                 reboot ? "; rebooting" : "");
-                     if (reboot && opts.request_power) {
-                       opts.request_power(runtime::power_action::reboot, "", false);
-                     }
-                   });
+            auto slots = std::make_shared<std::pair<std::string, std::string>>();
+            update(
+                [slots](const runtime::kv_map& c) {
+                  auto changes = runtime::revert_changes(c);
+                  if (changes) {
+                    slots->first = runtime::active_slot(c);
+                    auto i = changes->find(std::string{runtime::active_slot_key});
+                    slots->second = i != changes->end() && i->second ? *i->second : slots->first;
+                  }
+                  return changes;
+                },
+                rp,
+                [self, slots, reboot, opts] {
+                  log()->warn("firmware: reverted to the other slot{}",
+                              reboot ? "; rebooting" : "");
+                  auto power = [reboot, opts] {
+                    if (reboot && opts.request_power) {
+                      opts.request_power(runtime::power_action::reboot, "", false);
+                    }
+                  };
+                  // The overlays belong to the firmware they were pushed on:
+                  // their owner decides what the next boot keeps.
+                  auto overlays = self->system().registry().get<caf::actor>(overlays_registry_name);
+                  if (!overlays || slots->first == slots->second) {
+                    return power();
+                  }
+                  self->request(overlays, 10s, overlays_switch_atom::value, slots->first,
+                                slots->second)
+                      .then([power] { power(); },
+                            [power](caf::error& err) {
+                              log()->error("firmware: overlays: {}", runtime::describe(err));
+                              power();
+                            });
+                });
             return rp;
           },
           [self, update](fw_prevent_revert_atom) {

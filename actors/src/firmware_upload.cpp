@@ -1,5 +1,6 @@
 // Firmware installation from a streamed upload (see firmware_upload.hpp).
 #include "myelin/actors/firmware_upload.hpp"
+#include "console_http.hpp"
 #include "myelin/actors/overlays.hpp"
 
 #include <sys/stat.h>
@@ -199,33 +200,6 @@ namespace {
 
 using detail::byte_pipe;
 
-int http_status_of(const caf::error& err) {
-  if (err.category() == caf::atom("fwfile")) {
-    switch (static_cast<firmware_file_errc>(err.code())) {
-      case firmware_file_errc::bad_manifest:
-      case firmware_file_errc::bad_archive:
-      case firmware_file_errc::truncated:
-      case firmware_file_errc::hash_mismatch:
-        return 400;
-      case firmware_file_errc::bad_signature:
-        return 403;
-      case firmware_file_errc::wrong_target:
-        return 422;
-      case firmware_file_errc::too_large:
-        return 413;
-      case firmware_file_errc::io_error:
-        return 500;
-    }
-  }
-  if (err.category() == caf::atom("firmware") || err.category() == caf::atom("fwupload")) {
-    return 409;
-  }
-  if (err.category() == caf::atom("kv")) {
-    return 503;
-  }
-  return 500;
-}
-
 caf::error no_kv() {
   return runtime::make_error(runtime::kv_errc::unreadable, "the kv service is not running");
 }
@@ -323,30 +297,7 @@ caf::expected<firmware_upload_options> firmware_upload_options_from(const runtim
   }
   o.file_slot_size = static_cast<uint64_t>(cfg.get_int("firmware.file_slot_size_mb")) << 20;
   o.buffer_bytes = static_cast<size_t>(cfg.get_int("firmware.upload_buffer_mb")) << 20;
-  o.overlays_dir = state_dir + "/overlays";
-  if (auto ov = overlay_options_from(cfg, state_dir)) {
-    o.overlay_store = std::move(*ov);
-  }
   return o;
-}
-
-caf::error clear_overlays(const std::string& overlays_dir) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (overlays_dir.empty() || !fs::exists(overlays_dir, ec)) {
-    return {};
-  }
-  for (const auto& entry : fs::directory_iterator(overlays_dir, ec)) {
-    fs::remove_all(entry.path(), ec);
-    if (ec) {
-      return runtime::make_error(firmware_file_errc::io_error,
-                                 "cannot remove " + entry.path().string() + ": " + ec.message());
-    }
-  }
-  if (ec) {
-    return runtime::make_error(firmware_file_errc::io_error, overlays_dir + ": " + ec.message());
-  }
-  return {};
 }
 
 caf::expected<runtime::kv_changes> install_changes(const runtime::kv_map& contents,
@@ -574,11 +525,17 @@ caf::error firmware_upload::install(const body_feed& feed, firmware_upload_outco
   if (err) {
     return err;
   }
-  auto cleared = opts_.overlay_store ? runtime::clear_overlays(*opts_.overlay_store)
-                                     : clear_overlays(opts_.overlays_dir);
-  if (cleared) {
-    // The switch happened; stale overlays are logged, not a failed update.
-    log()->error("firmware: {}", runtime::describe(cleared));
+  // The overlays belong to the running firmware: the overlays service keeps
+  // them for it and clears them at the next boot (it owns them; decision 0073).
+  if (auto overlays = sys_.registry().get<caf::actor>(overlays_registry_name)) {
+    caf::scoped_actor self{sys_};
+    self->request(overlays, std::chrono::seconds{10}, overlays_switch_atom::value, active, target)
+        .receive([] {},
+                 [](caf::error& e) {
+                   // The switch happened; overlays left for the new firmware
+                   // are logged, not a failed update.
+                   log()->error("firmware: overlays: {}", runtime::describe(e));
+                 });
   }
   return {};
 }

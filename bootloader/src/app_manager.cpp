@@ -55,6 +55,9 @@ struct app_entry {
   bool stopping = false;
   /// Requests waiting for the app's supervisor to end (stop, restart).
   std::vector<std::function<void()>> on_stopped;
+  /// Requests (start, restart) waiting for the current instance to be ready,
+  /// or to fail before it is.
+  std::vector<caf::typed_response_promise<app_status>> on_ready;
 };
 
 struct manager_state {
@@ -98,6 +101,35 @@ app_status status_of(const app_entry& e) {
   s.settings = e.cfg.settings;
   s.start = e.state == "running" ? e.start : std::string{};
   return s;
+}
+
+/// Answers the requests waiting for `e` to be ready.
+void answer_ready(app_entry& e) {
+  auto waiting = std::move(e.on_ready);
+  e.on_ready.clear();
+  for (auto& rp : waiting) {
+    rp.deliver(status_of(e));
+  }
+}
+
+/// Answers them with why the instance did not become ready.
+void answer_failed(app_entry& e, const std::string& why) {
+  auto waiting = std::move(e.on_ready);
+  e.on_ready.clear();
+  for (auto& rp : waiting) {
+    rp.deliver(make_error(app_errc::start_failed, why.empty() ? "it " + e.state : why));
+  }
+}
+
+/// Tells the services in opts.exit_listeners that `e` stopped without being
+/// asked to (an exit, a crash, a failure).
+void notify_down(caf::event_based_actor* self, const manager_state& st, const app_entry& e,
+                 const std::string& why) {
+  for (auto name : st.opts.exit_listeners) {
+    if (auto listener = self->system().registry().get<caf::actor>(name)) {
+      self->send(listener, actors::app_down_atom::value, e.cfg.name, why);
+    }
+  }
 }
 
 /// Whether the overlay store has `name` as a pushed app.
@@ -257,13 +289,18 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
       if (e.stopping) {
         e.state = "stopped";
         log()->info("app {} stopped", name);
+        answer_failed(e, "it was stopped before it was ready");
       } else if (e.state != "stopped") {
         // The app's supervisor gave up: the app failed. Never escalate.
         e.state = "failed";
         if (e.last_exit.empty()) {
           e.last_exit = self->system().render(msg.reason);
         }
+        answer_failed(e, e.last_exit);
+        notify_down(self, *st, e, e.last_exit);
         run_policy(*st, e);
+      } else {
+        answer_failed(e, e.last_exit);
       }
       e.stopping = false;
       auto waiting = std::move(e.on_stopped);
@@ -311,6 +348,7 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
           e.module = detail;
           e.ready_since = steady::now();
           log()->info("app {} ready ({})", name, detail);
+          answer_ready(e);
         } else if (event == "memory") {
           e.memory_limit = detail;
         } else if (event == "exited") {
@@ -319,6 +357,9 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
             ++e.restarts;
             e.state = e.cfg.restart == sup::restart_type::permanent ? "restarting" : "stopped";
             log()->warn("app {} exited: {}", name, detail);
+            // The instance a start or restart waits for ended before it was ready.
+            answer_failed(e, detail);
+            notify_down(self, *st, e, detail);
           }
         }
       },
@@ -348,17 +389,23 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
         }
         return out;
       },
-      [self, st](app_start_atom, const std::string& name) -> caf::result<caf::unit_t> {
+      [self, st](app_start_atom, const std::string& name) -> caf::result<app_status> {
         auto i = st->apps.find(name);
         if (i == st->apps.end()) {
           return make_error(app_errc::unknown_app, "no app '" + name + "'");
         }
-        if (!i->second.sup) {
-          if (auto err = start_app(self, *st, i->second)) {
+        auto& e = i->second;
+        if (e.sup && !e.stopping && e.state == "running") {
+          return status_of(e);
+        }
+        if (!e.sup) {
+          if (auto err = start_app(self, *st, e)) {
             return err;
           }
         }
-        return caf::unit;
+        auto rp = self->make_response_promise<app_status>();
+        e.on_ready.push_back(rp);
+        return rp;
       },
       [self, st](app_stop_atom, const std::string& name) -> caf::result<caf::unit_t> {
         auto i = st->apps.find(name);
@@ -369,7 +416,7 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
         stop_app(self, i->second, [rp]() mutable { rp.deliver(caf::unit); });
         return rp;
       },
-      [self, st](app_restart_atom, const std::string& name) -> caf::result<caf::unit_t> {
+      [self, st](app_restart_atom, const std::string& name) -> caf::result<app_status> {
         auto i = st->apps.find(name);
         if (i == st->apps.end()) {
           if (st->shutting_down || !store_has_pushed(*st, name)) {
@@ -381,16 +428,20 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
           if (auto err = start_app(self, *st, added)) {
             return err;
           }
-          return caf::unit;
+          auto rp = self->make_response_promise<app_status>();
+          added.on_ready.push_back(rp);
+          return rp;
         }
-        auto rp = self->make_response_promise<caf::unit_t>();
+        auto rp = self->make_response_promise<app_status>();
         if (i->second.pushed && !store_has_pushed(*st, name) && !st->shutting_down) {
           // Withdrawn (push --remove, or rolled back past its first push).
           stop_app(self, i->second, [st, name, rp]() mutable {
+            auto removed = status_of(st->apps.at(name));
+            removed.state = "removed";
             st->apps.erase(name);
             st->order.erase(std::remove(st->order.begin(), st->order.end(), name), st->order.end());
             log()->info("app {}: removed", name);
-            rp.deliver(caf::unit);
+            rp.deliver(std::move(removed));
           });
           return rp;
         }
@@ -400,7 +451,7 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
           if (auto err = start_app(self, *st, e)) {
             rp.deliver(err);
           } else {
-            rp.deliver(caf::unit);
+            e.on_ready.push_back(rp);
           }
         });
         return rp;

@@ -287,7 +287,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   if (!overlays) {
     return overlays.error();
   }
-  console.overlays = *overlays;
+  console.overlay_max_bytes = overlays->store ? overlays->store->options().max_bytes : 0;
   auto firmware_upload = actors::firmware_upload_options_from(cfg, state_dir);
   if (!firmware_upload) {
     return firmware_upload.error();
@@ -305,6 +305,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
       sup::worker("firmware", actors::firmware_start(firmware)),
       sup::worker("uevent", actors::uevent_start(actors::uevent_options_from(cfg, getpid() == 1))),
       sup::worker("net", actors::net_start(actors::net_options_from(cfg, state_dir))),
+      sup::worker("overlays", actors::overlays_start(*overlays)),
       sup::worker("console", actors::console_start(console)),
   };
 
@@ -314,6 +315,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   }
   apps->request_power = request_power;
   apps->overlays = overlays->store;
+  apps->exit_listeners = {actors::overlays_registry_name};
 
   sup::supervisor_flags root_flags;
   root_flags.strategy = sup::strategy::rest_for_one;

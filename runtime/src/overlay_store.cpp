@@ -47,6 +47,8 @@ std::string to_string(overlay_errc x) {
       return "no_last_good";
     case overlay_errc::bad_settings:
       return "bad_settings";
+    case overlay_errc::unavailable:
+      return "unavailable";
   }
   return "overlay_errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

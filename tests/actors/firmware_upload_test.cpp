@@ -66,17 +66,4 @@ TEST(firmware_upload, install_changes_bootcount_scheme) {
   EXPECT_EQ(runtime::validation_status(after), runtime::validation::unvalidated);
 }
 
-// Overlays are removed, the directory itself stays; a missing one is fine.
-TEST(firmware_upload, clear_overlays_empties_directory) {
-  temp_dir dir;
-  auto ovl = dir / "overlays";
-  std::filesystem::create_directories(ovl / "1-abc");
-  write_file(ovl / "1-abc" / "manifest", "x");
-  write_file(ovl / "stack", "1-abc\n");
-  EXPECT_FALSE(actors::clear_overlays(ovl.string()));
-  EXPECT_TRUE(std::filesystem::exists(ovl));
-  EXPECT_TRUE(std::filesystem::is_empty(ovl));
-  EXPECT_FALSE(actors::clear_overlays((dir / "none").string()));
-}
-
 }  // namespace

@@ -4,16 +4,24 @@
 //
 //   (supervisors::which_children_atom)   -> std::vector<child_info>: one row per app
 //   (apps_status_atom)                   -> std::vector<app_status>, in start order
-//   (app_start_atom, std::string name)   -> caf::unit | unknown_app, start_failed
+//   (app_start_atom, std::string name)   -> app_status | unknown_app, start_failed
 //   (app_stop_atom, std::string name)    -> caf::unit | unknown_app
-//   (app_restart_atom, std::string name) -> caf::unit | unknown_app, start_failed
+//   (app_restart_atom, std::string name) -> app_status | unknown_app, start_failed
+//        Start and restart answer when the (new) instance is ready — the row
+//        then holds the module it loaded and its hash — or with start_failed
+//        and the reason (its exit, "it was stopped before it was ready") when
+//        it ended first. The caller's timeout bounds the wait.
 //        An app the manager does not have but the overlay store does (a new
 //        app, pushed) is installed and started; a pushed app the store no
 //        longer has (push --remove, a rollback past its first push) is
-//        stopped and removed. Settings (config, app.toml) are read anew.
+//        stopped and removed (the row's state is then "removed"). Settings
+//        (config, app.toml) are read anew.
 //   (app_call_atom, std::string name, std::string command, std::vector<std::string> args)
 //        -> std::string | unknown_app, not_running, command_failed (the app's reason)
-// Registered as `apps`.
+// The manager sends each service named in apps_options::exit_listeners
+//   (app_down_atom, std::string name, std::string why)
+// when an app's instance ends without being asked to (a crash, an exit, the
+// app's failure). Registered as `apps`.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +38,7 @@ using app_start_atom = caf::atom_constant<caf::atom("appstart")>;
 using app_stop_atom = caf::atom_constant<caf::atom("appstop")>;
 using app_restart_atom = caf::atom_constant<caf::atom("apprestart")>;
 using app_call_atom = caf::atom_constant<caf::atom("appcall")>;
+using app_down_atom = caf::atom_constant<caf::atom("appdown")>;
 
 inline constexpr caf::atom_value apps_registry_name = caf::atom("apps");
 

@@ -77,8 +77,9 @@ struct console_options {
   std::shared_ptr<runtime::app_partition> app_partition;
   /// How POST /v1/power/<action> reaches myelin-boot.
   std::function<void(runtime::power_action, const std::string& arg, bool immediate)> request_power;
-  /// The overlay store and push policy (/v1/overlays...; see overlays.hpp).
-  overlay_service_options overlays;
+  /// The largest overlay push accepted (overlays.max_bytes; 0: the device
+  /// has no overlays). The overlays service does the rest (overlays.hpp).
+  uint64_t overlay_max_bytes = 0;
   /// Firmware uploads (POST /v1/fw/upload).
   firmware_upload_options firmware_upload;
   /// The boot's readiness times for /v1/status (null: not shown).

@@ -1,5 +1,6 @@
 // Firmware installation from a streamed `.fw` upload: verify, write the
-// inactive slot, switch slots in one KV write, clear overlays.
+// inactive slot, switch slots in one KV write, tell the overlays service
+// (which clears the overlays at the next boot).
 //
 // Used by the control channel (POST /v1/fw/upload, GET /v1/fw/upload/status;
 // actors/src/console_firmware.cpp). One upload runs at a time. The body flows
@@ -31,7 +32,6 @@
 #include "myelin/runtime/config.hpp"
 #include "myelin/runtime/firmware_manifest.hpp"
 #include "myelin/runtime/kv_backend.hpp"
-#include "myelin/runtime/overlay_store.hpp"
 #include "myelin/runtime/signing.hpp"
 
 namespace myelin::actors {
@@ -65,11 +65,6 @@ struct firmware_upload_options {
   std::string slot_dir;
   /// Capacity of a slot that is a regular file (block devices: their size).
   uint64_t file_slot_size = 0;
-  /// Cleared after a switch to new firmware (see clear_overlays()).
-  std::string overlays_dir;
-  /// The overlay store's options (persistent and volatile overlays, stack,
-  /// last-good); when set, runtime::clear_overlays() clears it instead.
-  std::optional<runtime::overlay_store_options> overlay_store;
   /// Bytes buffered between the network and the slot.
   size_t buffer_bytes = 8u << 20;
 };
@@ -81,11 +76,6 @@ struct firmware_upload_options {
 /// checks that must stop the boot.
 caf::expected<firmware_upload_options> firmware_upload_options_from(const runtime::config& cfg,
                                                                     const std::string& state_dir);
-
-/// Removes the contents of the overlay directory (the overlays belong to the
-/// firmware they were made for). A missing directory is fine. Errors: io_error.
-/// The hook the overlay store builds on: it is called after every switch.
-caf::error clear_overlays(const std::string& overlays_dir);
 
 /// The KV changes that make `slot` active with `m` as its firmware,
 /// unvalidated, under the scheme `contents` uses. Errors: unknown_slot.

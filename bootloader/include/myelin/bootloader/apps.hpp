@@ -83,6 +83,9 @@ struct apps_options {
   /// Where an app's module comes from when apps.<name>.module is not set
   /// (null: <apphost.base_dir>/<app>/lib<app>.so).
   std::shared_ptr<runtime::overlay_store> overlays;
+  /// Registry names of services told of every app instance that ends on its
+  /// own: (app_down_atom, name, why). The overlays service's probation.
+  std::vector<caf::atom_value> exit_listeners;
 };
 
 /// One app's settings: `[apps.<name>]` of `opts.config`, with the keys it

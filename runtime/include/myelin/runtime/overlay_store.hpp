@@ -66,6 +66,8 @@ enum class overlay_errc : uint8_t {
   /// An app's app.toml (its own defaults) is malformed, too large or sets an
   /// unknown key or a bad value.
   bad_settings,
+  /// The device runs without overlays (its store could not be opened).
+  unavailable,
 };
 
 /// The file beside an app's module that holds the app's own defaults
