@@ -12,8 +12,9 @@
 #include <cstring>
 #include <sstream>
 
-#include "myelin/runtime/child_guard.hpp"
+#include "myelin/runtime/config.hpp"
 #include "myelin/runtime/mount_table.hpp"
+#include "myelin/runtime/spawn.hpp"
 
 namespace myelin::runtime {
 
@@ -78,76 +79,21 @@ struct run_result {
 // Runs argv (no shell) in its own process group, stdout+stderr captured.
 run_result run_with_limit(const std::vector<std::string>& argv, std::chrono::milliseconds limit) {
   run_result r;
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    r.spawn_error = std::string{"pipe: "} + std::strerror(errno);
-    return r;
-  }
-  std::vector<char*> args;
-  for (const auto& a : argv) {
-    args.push_back(const_cast<char*>(a.c_str()));
-  }
-  args.push_back(nullptr);
-  // Waited for by pid: a reaper of every child (PID 1) must leave it alone.
-  child_guard awaited;
-  pid_t pid = fork();
-  awaited.set(pid);
-  if (pid < 0) {
-    r.spawn_error = std::string{"fork: "} + std::strerror(errno);
-    close(fds[0]);
-    close(fds[1]);
-    return r;
-  }
-  if (pid == 0) {
-    setpgid(0, 0);
-    dup2(fds[1], STDOUT_FILENO);
-    dup2(fds[1], STDERR_FILENO);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) {
-      dup2(devnull, STDIN_FILENO);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now())
-                    .count();
-    if (left <= 0) {
-      r.timed_out = true;
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    int rc = poll(&p, 1, static_cast<int>(left));
-    if (rc < 0 && errno == EINTR) {
-      continue;
-    }
-    if (rc <= 0) {
-      r.timed_out = rc == 0;
-      break;
-    }
-    char buf[1024];
-    auto n = read(fds[0], buf, sizeof(buf));
-    if (n <= 0) {
-      break;
-    }
-    // Keep the end: that is where mkfs says what went wrong.
-    r.output.append(buf, static_cast<size_t>(n));
-    if (r.output.size() > 16384) {
-      r.output.erase(0, r.output.size() - 8192);
-    }
-  }
-  close(fds[0]);
-  if (r.timed_out) {
-    kill(-pid, SIGKILL);
-    kill(pid, SIGKILL);
-  }
-  while (waitpid(pid, &r.status, 0) < 0 && errno == EINTR) {
+  run_options o;
+  o.spawn.argv = argv;
+  o.capture = true;
+  o.merge_stderr = true;
+  o.keep_end = true;
+  o.max_output = 16384;
+  o.timeout = limit;
+  auto out = run_program(std::move(o));
+  if (out) {
+    r.status = out->status;
+    r.output = std::move(out->output);
+  } else if (out.error().code() == static_cast<uint8_t>(spawn_errc::timed_out)) {
+    r.timed_out = true;
+  } else {
+    r.spawn_error = describe(out.error());
   }
   return r;
 }

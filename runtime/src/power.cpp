@@ -10,8 +10,8 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include "myelin/runtime/child_guard.hpp"
 #include "myelin/runtime/config.hpp"
+#include "myelin/runtime/spawn.hpp"
 
 namespace myelin::runtime {
 
@@ -65,11 +65,14 @@ power_steps default_power_steps() {
     return rc == 0 ? 0 : errno;
   };
   s.run_command = [](const std::string& command) -> int {
-    // std::system waits for its child by pid, which we cannot learn: a reaper
-    // of every child leaves all unknown children alone meanwhile.
-    child_guard awaited;
-    int status = std::system(command.c_str());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    run_options o;
+    o.spawn.argv = {"/bin/sh", "-c", command};
+    o.spawn.in = spawn_stdio::null();
+    o.spawn.out = spawn_stdio::inherit();
+    o.spawn.err = spawn_stdio::inherit();
+    o.spawn.new_process_group = false;
+    auto r = run_program(std::move(o));
+    return r && WIFEXITED(r->status) ? WEXITSTATUS(r->status) : -1;
   };
   return s;
 }

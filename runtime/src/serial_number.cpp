@@ -14,8 +14,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "myelin/runtime/child_guard.hpp"
 #include "myelin/runtime/config.hpp"
+#include "myelin/runtime/spawn.hpp"
 
 namespace myelin::runtime {
 
@@ -71,65 +71,16 @@ std::string hex(const std::string& bytes) {
 
 // The first line a command prints, or empty (failure, timeout, no output).
 std::string run_script(const std::string& command, std::chrono::milliseconds timeout) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
+  run_options o;
+  o.spawn.argv = {"/bin/sh", "-c", command};
+  o.capture = true;
+  o.max_output = 4096;
+  o.timeout = timeout;
+  auto r = run_program(std::move(o));
+  if (!r || !WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0) {
     return {};
   }
-  // We wait for this child by pid: a reaper of every child must not take it.
-  child_guard awaited;
-  pid_t pid = fork();
-  awaited.set(pid);
-  if (pid < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    return {};
-  }
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    int devnull = open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-      dup2(devnull, STDIN_FILENO);
-      dup2(devnull, STDERR_FILENO);
-    }
-    setpgid(0, 0);
-    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(fds[1]);
-  std::string out;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  bool timed_out = false;
-  while (out.size() < 4096) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now())
-                    .count();
-    if (left <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left)) <= 0) {
-      timed_out = true;
-      break;
-    }
-    char buf[512];
-    auto n = read(fds[0], buf, sizeof(buf));
-    if (n <= 0) {
-      break;
-    }
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(fds[0]);
-  if (timed_out) {
-    kill(-pid, SIGKILL);
-    kill(pid, SIGKILL);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return {};
-  }
-  return out.substr(0, out.find('\n'));
+  return r->output.substr(0, r->output.find('\n'));
 }
 
 std::string try_strategy(const serial_strategy& s, const serial_options& opts, const kv_map& env) {

@@ -12,7 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include "myelin/runtime/config.hpp"
 #include "myelin/runtime/net_errc.hpp"
+#include "myelin/runtime/spawn.hpp"
 
 namespace myelin::runtime {
 
@@ -27,42 +29,25 @@ caf::error udhcpc_client::start() {
   if (pid_ > 0) {
     return {};
   }
-  // Everything the child needs is prepared before fork: after it, only
-  // async-signal-safe calls.
   std::vector<std::string> args{binary_, "-f", "-i", ifname_, "-s", script_,
                                 "-t",    "3",  "-T", "2",     "-A", "5"};
   if (!requested_ip_.empty()) {
     args.insert(args.end(), {"-r", requested_ip_});
   }
-  std::vector<char*> argv;
-  for (auto& a : args) {
-    argv.push_back(a.data());
+  spawn_options o;
+  o.argv = std::move(args);
+  // `net.udhcpc` may be a bare name found on PATH.
+  o.search_path = true;
+  o.in = spawn_stdio::null();
+  o.out = spawn_stdio::inherit();
+  o.err = spawn_stdio::inherit();
+  o.parent_death_signal = SIGTERM;
+  auto child = spawn(o);
+  if (!child) {
+    return make_error(net_errc::spawn_failed, describe(child.error()));
   }
-  argv.push_back(nullptr);
-  auto guard = std::make_unique<child_guard>();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    return make_error(net_errc::spawn_failed, std::string{"fork: "} + std::strerror(errno));
-  }
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    ::setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::signal(SIGPIPE, SIG_DFL);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) {
-      ::dup2(devnull, 0);
-    }
-    ::close_range(3, ~0U, 0);
-    // execvp: `net.udhcpc` may be a bare name found on PATH.
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
-  }
-  guard->set(pid);
-  guard_ = std::move(guard);
-  pid_ = pid;
+  guard_ = std::move(child->guard);
+  pid_ = child->pid;
   return {};
 }
 
@@ -111,18 +96,6 @@ void udhcpc_client::signal(int sig) {
   if (pid_ > 0) {
     ::kill(pid_, sig);
   }
-}
-
-std::string describe_wait_status(int status) {
-  if (WIFEXITED(status)) {
-    return "exited with code " + std::to_string(WEXITSTATUS(status));
-  }
-  if (WIFSIGNALED(status)) {
-    const char* name = sigabbrev_np(WTERMSIG(status));
-    return "killed by signal " + std::to_string(WTERMSIG(status)) +
-           (name != nullptr ? std::string{" (SIG"} + name + ")" : std::string{});
-  }
-  return "ended (status " + std::to_string(status) + ")";
 }
 
 }  // namespace myelin::runtime

@@ -13,6 +13,8 @@
 
 #include "myelin/runtime/child_guard.hpp"
 
+#include "myelin/runtime/spawn.hpp"
+
 namespace myelin::runtime {
 
 /// Runs `<binary> -f -i <ifname> -s <script> -t 3 -T 2 -A 5`: foreground,
@@ -59,8 +61,5 @@ class udhcpc_client {
   pid_t pid_ = -1;
   std::unique_ptr<child_guard> guard_;
 };
-
-/// "exited with code N" / "killed by signal N (NAME)".
-std::string describe_wait_status(int status);
 
 }  // namespace myelin::runtime
