@@ -9,7 +9,9 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -126,8 +128,47 @@ void forward(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
   }
 }
 
-/// Routes an app's service request. Only the requests below cross the link;
-/// anything else is answered with an error.
+/// Forwards a request whose reply is T (void: an empty reply).
+using forward_fn = void (*)(caf::io::broker*, std::shared_ptr<host_state>, uint64_t,
+                            const caf::actor&, caf::message);
+
+/// The requests an app may send, one row each: the service, the request's
+/// first element, the reply's type. Nothing else crosses the link. Adding a
+/// request for apps is one row here (and, for a new reply type, its
+/// registration in link.cpp); reads of kv the snapshot can answer are
+/// answered without the service (kv_snapshot::answer).
+struct app_request {
+  caf::atom_value service;
+  caf::atom_value op;
+  forward_fn forward;
+};
+
+const std::vector<app_request>& app_requests() {
+  using namespace actors;
+  static const std::vector<app_request> table{
+      {kv_registry_name, kv_get_atom::value, &forward<std::string>},
+      {kv_registry_name, kv_get_active_atom::value, &forward<std::string>},
+      {kv_registry_name, kv_get_all_atom::value, &forward<runtime::kv_map>},
+      {kv_registry_name, kv_get_all_active_atom::value, &forward<runtime::kv_map>},
+      {kv_registry_name, kv_put_atom::value, &forward<void>},
+      {kv_registry_name, kv_put_active_atom::value, &forward<void>},
+      {kv_registry_name, kv_reload_atom::value, &forward<void>},
+      {kv_registry_name, kv_status_atom::value, &forward<kv_status>},
+      {kv_registry_name, serial_atom::value, &forward<runtime::serial_result>},
+      {firmware_registry_name, fw_status_atom::value, &forward<runtime::firmware_status>},
+      {firmware_registry_name, fw_validate_atom::value, &forward<void>},
+      {firmware_registry_name, fw_revert_atom::value, &forward<void>},
+      {firmware_registry_name, fw_prevent_revert_atom::value, &forward<void>},
+      {uevent_registry_name, uevent_get_atom::value, &forward<uevent_snapshot>},
+      {uevent_registry_name, uevent_stats_atom::value, &forward<uevent_stats>},
+      {net_registry_name, net_get_atom::value, &forward<net_properties>},
+      {net_registry_name, net_status_atom::value, &forward<net_status>},
+  };
+  return table;
+}
+
+/// Routes an app's service request through app_requests(); anything else is
+/// answered with an error.
 void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
            caf::atom_value service, caf::message request) {
   auto refuse = [&](const std::string& why) {
@@ -136,51 +177,32 @@ void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
         caf::make_message(link::response_atom::value, id,
                           caf::make_message(caf::make_error(caf::sec::unexpected_message, why))));
   };
-  if (service != actors::kv_registry_name && service != actors::firmware_registry_name &&
-      service != actors::uevent_registry_name && service != actors::net_registry_name) {
+  const auto& table = app_requests();
+  if (std::none_of(table.begin(), table.end(),
+                   [&](const app_request& r) { return r.service == service; })) {
     return refuse("no service '" + caf::to_string(service) + "' for apps");
-  }
-  auto target = self->system().registry().get<caf::actor>(service);
-  if (!target) {
-    return refuse("the " + caf::to_string(service) + " service is not running");
   }
   if (request.empty() || !request.match_element<caf::atom_value>(0)) {
     return refuse("malformed service request");
   }
   auto op = request.get_as<caf::atom_value>(0);
-  using namespace actors;
-  if (service == kv_registry_name && st->in_flight == 0) {
+  auto row = std::find_if(table.begin(), table.end(),
+                          [&](const app_request& r) { return r.service == service && r.op == op; });
+  if (row == table.end()) {
+    return refuse("request '" + caf::to_string(op) + "' is not available to apps");
+  }
+  auto target = self->system().registry().get<caf::actor>(service);
+  if (!target) {
+    return refuse("the " + caf::to_string(service) + " service is not running");
+  }
+  if (service == actors::kv_registry_name && st->in_flight == 0) {
     // Reads are answered here, from the store the kv service published.
-    if (auto reply = kv_snapshot::of(self->system()).answer(request)) {
+    if (auto reply = actors::kv_snapshot::of(self->system()).answer(request)) {
       st->writer.send(self, caf::make_message(link::response_atom::value, id, std::move(*reply)));
       return;
     }
   }
-  if (op == kv_get_atom::value || op == kv_get_active_atom::value) {
-    forward<std::string>(self, st, id, target, std::move(request));
-  } else if (op == kv_get_all_atom::value || op == kv_get_all_active_atom::value) {
-    forward<runtime::kv_map>(self, st, id, target, std::move(request));
-  } else if (op == kv_put_atom::value || op == kv_put_active_atom::value ||
-             op == kv_reload_atom::value || op == fw_validate_atom::value ||
-             op == fw_revert_atom::value || op == fw_prevent_revert_atom::value) {
-    forward<void>(self, st, id, target, std::move(request));
-  } else if (op == kv_status_atom::value) {
-    forward<kv_status>(self, st, id, target, std::move(request));
-  } else if (op == serial_atom::value) {
-    forward<runtime::serial_result>(self, st, id, target, std::move(request));
-  } else if (op == fw_status_atom::value) {
-    forward<runtime::firmware_status>(self, st, id, target, std::move(request));
-  } else if (op == uevent_get_atom::value) {
-    forward<uevent_snapshot>(self, st, id, target, std::move(request));
-  } else if (op == uevent_stats_atom::value) {
-    forward<uevent_stats>(self, st, id, target, std::move(request));
-  } else if (op == net_get_atom::value) {
-    forward<net_properties>(self, st, id, target, std::move(request));
-  } else if (op == net_status_atom::value) {
-    forward<net_status>(self, st, id, target, std::move(request));
-  } else {
-    refuse("request '" + caf::to_string(op) + "' is not available to apps");
-  }
+  row->forward(self, st, id, target, std::move(request));
 }
 
 /// Routes an app actor's (un)subscribe request through the proxy of its tag
