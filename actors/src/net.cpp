@@ -266,10 +266,14 @@ void start_dhcp(net_actor* self, const std::string& ifname) {
   slot.kept = !slot.lease.ip.empty();
   slot.client->request_ip(slot.lease.ip);
   if (auto err = slot.client->start()) {
+    // Not startable (not found, not executable: the error says which): tried
+    // again with the back-off of a udhcpc that dies.
     note_error(self, ifname, err);
     slot.client.reset();
     slot.state = "stopped";
-    self_timer(self, st.opts.config.dhcp_restart_delay, net_restart_atom::value, ifname);
+    auto delay = restart_delay(st.opts.config.dhcp_restart_delay, ++slot.deaths);
+    self_timer(self, delay, net_restart_atom::value, ifname);
+    recompute(self);
     return;
   }
   log()->info("net: {}: udhcpc started (pid {})", ifname, slot.client->pid());

@@ -202,8 +202,10 @@ TEST(net_options, refused_section_reported) {
   EXPECT_EQ(o.config.node_name_prefix, "myelin");
 }
 
-// A udhcpc that cannot run (missing binary: exit 127) is started again, over
-// and over, reported as dhcp = restarting; the script and its FIFO are made.
+// A udhcpc that dies is started again, over and over, reported as dhcp =
+// restarting; the script and its FIFO are made. (One that cannot be run at
+// all is "stopped" with the exec's error, and tried again with the same
+// back-off.)
 TEST(net_dhcp, dead_udhcpc_restarted) {
   MYELIN_REQUIRE_ROOT();
   // A private network namespace: its loopback is ours to configure.
@@ -214,7 +216,11 @@ TEST(net_dhcp, dead_udhcpc_restarted) {
   test::temp_dir state;
   actors::net_options opts;
   opts.state_dir = state.path().string();
-  opts.config.udhcpc = (state.path() / "no-such-udhcpc").string();
+  // A udhcpc that starts and dies at once.
+  auto dying = state.path() / "dying-udhcpc";
+  myelin::test::write_file(dying, "#!/bin/sh\nexit 1\n");
+  std::filesystem::permissions(dying, std::filesystem::perms::owner_all);
+  opts.config.udhcpc = dying.string();
   opts.config.dhcp_restart_delay = 20ms;
   runtime::interface_config ic;
   ic.name = "lo";
