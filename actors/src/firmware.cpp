@@ -21,6 +21,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "myelin/actors/apps.hpp"
+#include "myelin/actors/firmware_upload.hpp"
 #include "myelin/actors/kv.hpp"
 #include "myelin/actors/overlays.hpp"
 #include "myelin/actors/self_timer.hpp"
@@ -108,6 +109,27 @@ caf::error erase_app_data(const std::string& path) {
   return reset_failed(path + " is neither a directory nor a block device");
 }
 
+namespace {
+
+/// Tells the overlays service that the next boot switches from slot `from`
+/// to `to`, then runs `done` (also when there is no overlays service or it
+/// fails: the switch happened; the error is logged).
+void tell_overlays(caf::event_based_actor* self, const std::string& from, const std::string& to,
+                   std::function<void()> done) {
+  auto overlays = self->system().registry().get<caf::actor>(overlays_registry_name);
+  if (!overlays || from == to) {
+    return done();
+  }
+  self->request(overlays, 10s, overlays_switch_atom::value, from, to)
+      .then([done] { done(); },
+            [done](caf::error& err) {
+              log()->error("firmware: overlays: {}", runtime::describe(err));
+              done();
+            });
+}
+
+}  // namespace
+
 supervisors::start_fn firmware_start(firmware_options opts) {
   return [opts](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
     auto self = sys.spawn([opts](caf::event_based_actor* self) -> caf::behavior {
@@ -115,21 +137,32 @@ supervisors::start_fn firmware_start(firmware_options opts) {
       // Runs `fn` as one read-modify-write in the kv service and delivers
       // the outcome to `rp`; `then` runs after a success.
       auto update = [self, kv](kv_update_fn fn, caf::response_promise rp,
-                               std::function<void()> then) {
+                               std::function<void()> then,
+                               std::function<void(caf::error)> failed = nullptr) {
+        // `failed` set: it answers instead of `rp` (and `then` answers a success).
+        auto fail = [rp, failed](caf::error err) mutable {
+          if (failed) {
+            failed(std::move(err));
+          } else {
+            rp.deliver(std::move(err));
+          }
+        };
         auto store = kv();
         if (!store) {
-          rp.deliver(no_kv());
+          fail(no_kv());
           return;
         }
         self->request(store, 10s, kv_update_atom::value, std::move(fn))
             .then(
-                [rp, then]() mutable {
+                [rp, then, failed]() mutable {
                   if (then) {
                     then();
                   }
-                  rp.deliver(caf::unit);
+                  if (!failed) {
+                    rp.deliver(caf::unit);
+                  }
                 },
-                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+                [fail](caf::error& err) mutable { fail(std::move(err)); });
       };
       if (opts.auto_validate_after_s > 0) {
         self_timer(self, std::chrono::seconds{opts.auto_validate_after_s},
@@ -228,29 +261,37 @@ supervisors::start_fn firmware_start(firmware_options opts) {
                   }
                   return changes;
                 },
-                rp,
-                [self, slots, reboot, opts] {
+                caf::response_promise{},
+                [self, slots, reboot, opts, rp]() mutable {
                   log()->warn("firmware: reverted to the other slot{}",
                               reboot ? "; rebooting" : "");
-                  auto power = [reboot, opts] {
+                  tell_overlays(self, slots->first, slots->second, [reboot, opts, rp]() mutable {
+                    rp.deliver(caf::unit);
                     if (reboot && opts.request_power) {
                       opts.request_power(runtime::power_action::reboot, "", false);
                     }
-                  };
-                  // The overlays belong to the firmware they were pushed on:
-                  // their owner decides what the next boot keeps.
-                  auto overlays = self->system().registry().get<caf::actor>(overlays_registry_name);
-                  if (!overlays || slots->first == slots->second) {
-                    return power();
+                  });
+                },
+                [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+            return rp;
+          },
+          [self, update](fw_switch_atom, const runtime::firmware_manifest& m,
+                         const std::string& slot, const std::string& running) {
+            auto rp = self->make_response_promise();
+            update(
+                [m, slot,
+                 running](const runtime::kv_map& now) -> caf::expected<runtime::kv_changes> {
+                  if (runtime::active_slot(now) != running) {
+                    return make_error(firmware_upload_errc::slot_changed,
+                                      "the active slot changed during the upload; not switching");
                   }
-                  self->request(overlays, 10s, overlays_switch_atom::value, slots->first,
-                                slots->second)
-                      .then([power] { power(); },
-                            [power](caf::error& err) {
-                              log()->error("firmware: overlays: {}", runtime::describe(err));
-                              power();
-                            });
-                });
+                  return runtime::install_changes(now, m, slot);
+                },
+                caf::response_promise{},
+                [self, slot, running, rp]() mutable {
+                  tell_overlays(self, running, slot, [rp]() mutable { rp.deliver(caf::unit); });
+                },
+                [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
             return rp;
           },
           [self, update](fw_prevent_revert_atom) {

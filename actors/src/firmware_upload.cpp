@@ -1,7 +1,6 @@
 // Firmware installation from a streamed upload (see firmware_upload.hpp).
 #include "myelin/actors/firmware_upload.hpp"
 #include "console_http.hpp"
-#include "myelin/actors/overlays.hpp"
 
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -21,6 +20,7 @@
 #include <caf/make_message.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "myelin/actors/firmware.hpp"
 #include "myelin/actors/kv.hpp"
 #include "myelin/runtime/firmware_archive.hpp"
 #include "myelin/runtime/firmware_slot.hpp"
@@ -200,32 +200,34 @@ namespace {
 
 using detail::byte_pipe;
 
-caf::error no_kv() {
-  return runtime::make_error(runtime::kv_errc::unreadable, "the kv service is not running");
+caf::error no_firmware_service() {
+  return runtime::make_error(runtime::kv_errc::unreadable, "the firmware service is not running");
 }
 
-/// Asks the kv service (blocking, from a non-actor thread).
-caf::expected<runtime::kv_map> read_kv(caf::actor_system& sys) {
-  auto kv = sys.registry().get<caf::actor>(kv_registry_name);
-  if (!kv) {
-    return no_kv();
+/// The slots as the firmware service sees them (blocking, from a non-actor thread).
+caf::expected<runtime::firmware_status> firmware_status_of(caf::actor_system& sys) {
+  auto fw = sys.registry().get<caf::actor>(firmware_registry_name);
+  if (!fw) {
+    return no_firmware_service();
   }
   caf::scoped_actor self{sys};
-  caf::expected<runtime::kv_map> out{caf::error{}};
-  self->request(kv, std::chrono::seconds{10}, kv_get_all_atom::value)
-      .receive([&](runtime::kv_map& m) { out = std::move(m); },
+  caf::expected<runtime::firmware_status> out{caf::error{}};
+  self->request(fw, std::chrono::seconds{10}, fw_status_atom::value)
+      .receive([&](runtime::firmware_status& st) { out = std::move(st); },
                [&](caf::error& err) { out = std::move(err); });
   return out;
 }
 
-caf::error update_kv(caf::actor_system& sys, kv_update_fn fn) {
-  auto kv = sys.registry().get<caf::actor>(kv_registry_name);
-  if (!kv) {
-    return no_kv();
+/// Asks the firmware service to make `slot` active with `m` (one KV write).
+caf::error switch_to(caf::actor_system& sys, const runtime::firmware_manifest& m,
+                     const std::string& slot, const std::string& running) {
+  auto fw = sys.registry().get<caf::actor>(firmware_registry_name);
+  if (!fw) {
+    return no_firmware_service();
   }
   caf::scoped_actor self{sys};
   caf::error out;
-  self->request(kv, std::chrono::seconds{30}, kv_update_atom::value, std::move(fn))
+  self->request(fw, std::chrono::seconds{30}, fw_switch_atom::value, m, slot, running)
       .receive([] {}, [&](caf::error& err) { out = std::move(err); });
   return out;
 }
@@ -298,30 +300,6 @@ caf::expected<firmware_upload_options> firmware_upload_options_from(const runtim
   o.file_slot_size = static_cast<uint64_t>(cfg.get_int("firmware.file_slot_size_mb")) << 20;
   o.buffer_bytes = static_cast<size_t>(cfg.get_int("firmware.upload_buffer_mb")) << 20;
   return o;
-}
-
-caf::expected<runtime::kv_changes> install_changes(const runtime::kv_map& contents,
-                                                   const runtime::firmware_manifest& m,
-                                                   const std::string& slot) {
-  if (slot != "a" && slot != "b") {
-    return runtime::make_error(runtime::firmware_errc::unknown_slot,
-                               "cannot install into slot '" + slot + "'");
-  }
-  runtime::kv_changes changes;
-  for (auto& [key, value] : runtime::slot_metadata(m, slot)) {
-    // An empty field is deleted, so nothing of the slot's previous firmware stays.
-    changes[key] = value.empty() ? std::nullopt : std::optional<std::string>{value};
-  }
-  changes["nerves_fw_active"] = slot;
-  changes["nerves_fw_validated"] = "0";
-  if (contents.count(slot + ".nerves_fw_validated") != 0) {
-    changes[slot + ".nerves_fw_validated"] = "0";
-  }
-  if (runtime::scheme_of(contents) == runtime::validation_scheme::uboot_bootcount) {
-    changes["upgrade_available"] = "1";
-    changes["bootcount"] = "0";
-  }
-  return changes;
 }
 
 firmware_upload::firmware_upload(caf::actor_system& sys, firmware_upload_options opts)
@@ -419,12 +397,12 @@ caf::error firmware_upload::install(const body_feed& feed, firmware_upload_outco
     feed(
         nullptr, [](size_t) {}, why);
   };
-  auto kv = read_kv(sys_);
-  if (!kv) {
+  auto status = firmware_status_of(sys_);
+  if (!status) {
     drop_body();
-    return kv.error();
+    return status.error();
   }
-  auto active = runtime::active_slot(*kv);
+  auto active = status->active;
   auto target = runtime::other_slot(active);
   if (target.empty()) {
     drop_body();
@@ -510,34 +488,10 @@ caf::error firmware_upload::install(const body_feed& feed, firmware_upload_outco
   log()->debug("slot {}: {} bytes written, {} of them around the page cache", target,
                slot->written(), slot->written_direct());
   out.manifest = result->manifest;
-  // One atomic read-modify-write: either all of the new slot's metadata and
-  // the switch, or nothing (kill -9 included: the environment is redundant).
-  auto manifest = result->manifest;
-  auto err = update_kv(
-      sys_,
-      [manifest, target, active](const runtime::kv_map& now) -> caf::expected<runtime::kv_changes> {
-        if (runtime::active_slot(now) != active) {
-          return make_error(firmware_upload_errc::slot_changed,
-                            "the active slot changed during the upload; not switching");
-        }
-        return install_changes(now, manifest, target);
-      });
-  if (err) {
-    return err;
-  }
-  // The overlays belong to the running firmware: the overlays service keeps
-  // them for it and clears them at the next boot (it owns them; decision 0073).
-  if (auto overlays = sys_.registry().get<caf::actor>(overlays_registry_name)) {
-    caf::scoped_actor self{sys_};
-    self->request(overlays, std::chrono::seconds{10}, overlays_switch_atom::value, active, target)
-        .receive([] {},
-                 [](caf::error& e) {
-                   // The switch happened; overlays left for the new firmware
-                   // are logged, not a failed update.
-                   log()->error("firmware: overlays: {}", runtime::describe(e));
-                 });
-  }
-  return {};
+  // The firmware service switches in one atomic read-modify-write: either all
+  // of the new slot's metadata and the switch, or nothing (kill -9 included:
+  // the environment is redundant). It tells the overlays service.
+  return switch_to(sys_, result->manifest, target, active);
 }
 
 }  // namespace myelin::actors

@@ -12,12 +12,6 @@ namespace myelin::actors {
 
 namespace {
 
-std::string active_slot(const runtime::kv_map& values) {
-  auto i = values.find(runtime::active_slot_key);
-  return i != values.end() && !i->second.empty() ? i->second
-                                                 : std::string{runtime::default_active_slot};
-}
-
 caf::message not_found(const std::string& key) {
   return caf::make_message(
       runtime::make_error(runtime::kv_errc::not_found, "no key '" + key + "'"));
@@ -82,20 +76,12 @@ std::optional<caf::message> kv_snapshot::answer(const caf::message& request) con
     auto i = values.find(key);
     return i != values.end() ? caf::make_message(i->second) : not_found(key);
   }
-  auto prefix = active_slot(values) + ".";
   if (op == kv_get_active_atom::value) {
-    auto key = prefix + request.get_as<std::string>(1);
-    auto i = values.find(key);
-    return i != values.end() ? caf::make_message(i->second) : not_found(key);
+    const auto& key = request.get_as<std::string>(1);
+    auto v = runtime::get_active(values, key);
+    return v ? caf::make_message(*v) : not_found(runtime::active_slot(values) + "." + key);
   }
-  runtime::kv_map out;
-  for (auto i = values.lower_bound(prefix); i != values.end(); ++i) {
-    if (i->first.compare(0, prefix.size(), prefix) != 0) {
-      break;
-    }
-    out.emplace(i->first.substr(prefix.size()), i->second);
-  }
-  return caf::make_message(std::move(out));
+  return caf::make_message(runtime::get_all_active(values));
 }
 
 }  // namespace myelin::actors

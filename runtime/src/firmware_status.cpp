@@ -4,6 +4,7 @@
 #include <caf/atom.hpp>
 #include <caf/make_message.hpp>
 
+#include "myelin/runtime/firmware_manifest.hpp"
 #include "myelin/runtime/kv_store.hpp"
 
 namespace myelin::runtime {
@@ -51,11 +52,6 @@ std::string to_string(validation v) {
 
 std::string to_string(validation_scheme s) {
   return s == validation_scheme::uboot_bootcount ? "uboot_bootcount" : "nerves";
-}
-
-std::string active_slot(const kv_map& kv) {
-  const auto* v = find(kv, active_slot_key);
-  return v != nullptr && !v->empty() ? *v : default_active_slot;
 }
 
 std::string other_slot(const std::string& slot) {
@@ -174,6 +170,28 @@ kv_changes prevent_revert_changes(const kv_map& kv) {
     out[i->first] = std::nullopt;
   }
   return out;
+}
+
+caf::expected<kv_changes> install_changes(const kv_map& kv, const firmware_manifest& m,
+                                          const std::string& slot) {
+  if (slot != "a" && slot != "b") {
+    return make_error(firmware_errc::unknown_slot, "cannot install into slot '" + slot + "'");
+  }
+  kv_changes changes;
+  for (auto& [key, value] : slot_metadata(m, slot)) {
+    // An empty field is deleted, so nothing of the slot's previous firmware stays.
+    changes[key] = value.empty() ? std::nullopt : std::optional<std::string>{value};
+  }
+  changes[active_slot_key] = slot;
+  changes["nerves_fw_validated"] = "0";
+  if (kv.count(slot + ".nerves_fw_validated") != 0) {
+    changes[slot + ".nerves_fw_validated"] = "0";
+  }
+  if (scheme_of(kv) == validation_scheme::uboot_bootcount) {
+    changes["upgrade_available"] = "1";
+    changes["bootcount"] = "0";
+  }
+  return changes;
 }
 
 }  // namespace myelin::runtime

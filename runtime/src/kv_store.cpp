@@ -42,25 +42,41 @@ std::optional<std::string> kv_store::get(const std::string& key) const {
   return i->second;
 }
 
-std::string kv_store::active_slot() const {
-  auto slot = get(active_slot_key);
-  return slot && !slot->empty() ? *slot : default_active_slot;
+std::string active_slot(const kv_map& values) {
+  auto i = values.find(active_slot_key);
+  return i != values.end() && !i->second.empty() ? i->second : std::string{default_active_slot};
 }
 
-std::optional<std::string> kv_store::get_active(const std::string& key) const {
-  return get(active_slot() + "." + key);
+std::optional<std::string> get_active(const kv_map& values, const std::string& key) {
+  auto i = values.find(active_slot(values) + "." + key);
+  if (i == values.end()) {
+    return std::nullopt;
+  }
+  return i->second;
 }
 
-kv_map kv_store::get_all_active() const {
+kv_map get_all_active(const kv_map& values) {
   kv_map out;
-  auto prefix = active_slot() + ".";
-  for (auto i = values_.lower_bound(prefix); i != values_.end(); ++i) {
+  auto prefix = active_slot(values) + ".";
+  for (auto i = values.lower_bound(prefix); i != values.end(); ++i) {
     if (i->first.compare(0, prefix.size(), prefix) != 0) {
       break;
     }
     out.emplace(i->first.substr(prefix.size()), i->second);
   }
   return out;
+}
+
+std::string kv_store::active_slot() const {
+  return runtime::active_slot(values_);
+}
+
+std::optional<std::string> kv_store::get_active(const std::string& key) const {
+  return runtime::get_active(values_, key);
+}
+
+kv_map kv_store::get_all_active() const {
+  return runtime::get_all_active(values_);
 }
 
 caf::error kv_store::put(const std::string& key, const std::string& value) {
@@ -95,12 +111,15 @@ caf::error kv_store::apply(const kv_changes& changes) {
   if (changes.empty()) {
     return {};
   }
-  if (auto err = backend_->write(changes)) {
-    return err;
+  // What the store holds after the write: the backend is the truth (e.g. a
+  // fresh environment written over an unreadable one holds only the new keys).
+  auto contents = backend_->write_and_read(changes);
+  if (!contents) {
+    return contents.error();
   }
-  // Read back what was written: the backend is the truth (e.g. a fresh
-  // environment written over an unreadable one holds only the new keys).
-  return reload();
+  values_ = std::move(*contents);
+  last_error_ = caf::error{};
+  return {};
 }
 
 }  // namespace myelin::runtime

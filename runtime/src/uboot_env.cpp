@@ -253,8 +253,19 @@ std::string uboot_env_backend::describe() const {
   return "uboot:" + config_path_;
 }
 
+caf::expected<std::vector<env_device>> uboot_env_backend::devices() {
+  if (!devices_) {
+    auto devs = read_devices(config_path_);
+    if (!devs) {
+      return devs.error();
+    }
+    devices_ = std::move(*devs);
+  }
+  return *devices_;
+}
+
 caf::expected<kv_map> uboot_env_backend::read() {
-  auto devs = read_devices(config_path_);
+  auto devs = devices();
   if (!devs) {
     return devs.error();
   }
@@ -293,10 +304,19 @@ caf::expected<kv_map> uboot_env_backend::read() {
 }
 
 caf::error uboot_env_backend::write(const kv_changes& changes) {
+  auto written = write_merged(changes);
+  return written ? caf::error{} : written.error();
+}
+
+caf::expected<kv_map> uboot_env_backend::write_and_read(const kv_changes& changes) {
+  return write_merged(changes);
+}
+
+caf::expected<kv_map> uboot_env_backend::write_merged(const kv_changes& changes) {
   if (auto err = check_changes(changes)) {
     return err;
   }
-  auto devs = read_devices(config_path_);
+  auto devs = devices();
   if (!devs) {
     return devs.error();
   }
@@ -370,7 +390,7 @@ caf::error uboot_env_backend::write(const kv_changes& changes) {
     return make_error(kv_errc::write_failed,
                       "environment " + config_path_ + ": write failed: " + errno_text(rc));
   }
-  return {};
+  return merged;
 }
 
 // -- host mode ----------------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "myelin/runtime/config.hpp"
+#include "myelin/runtime/firmware_manifest.hpp"
 
 using namespace myelin::runtime;
 
@@ -155,4 +156,59 @@ TEST(firmware_status, revert_unknown_slot) {
   ASSERT_FALSE(changes);
   EXPECT_EQ(static_cast<firmware_errc>(changes.error().code()), firmware_errc::unknown_slot);
   EXPECT_EQ(next_slot(kv), "c");
+}
+
+namespace {
+
+firmware_manifest manifest() {
+  firmware_manifest m;
+  m.product = "demo";
+  m.version = "2.0";
+  m.platform = "rpi4";
+  m.architecture = "aarch64";
+  m.uuid = "u";
+  return m;
+}
+
+kv_map applied_changes(kv_map kv, const kv_changes& c) {
+  for (const auto& [k, v] : c) {
+    if (v) {
+      kv[k] = *v;
+    } else {
+      kv.erase(k);
+    }
+  }
+  return kv;
+}
+
+}  // namespace
+
+// Nerves scheme: metadata, active slot, unvalidated; empty fields deleted.
+TEST(firmware_status, install_changes_nerves_scheme) {
+  kv_map kv{{"nerves_fw_active", "a"},
+            {"nerves_fw_validated", "1"},
+            {"b.nerves_fw_author", "old author"},
+            {"b.nerves_fw_validated", "1"}};
+  auto c = install_changes(kv, manifest(), "b");
+  ASSERT_TRUE(c);
+  auto after = applied_changes(kv, *c);
+  EXPECT_EQ(after["nerves_fw_active"], "b");
+  EXPECT_EQ(after["b.nerves_fw_version"], "2.0");
+  EXPECT_EQ(after["b.nerves_fw_platform"], "rpi4");
+  EXPECT_EQ(after.count("b.nerves_fw_author"), 0u);
+  EXPECT_EQ(validation_status(after), validation::unvalidated);
+  EXPECT_EQ(next_slot(after), "a");
+  EXPECT_FALSE(install_changes(kv, manifest(), "c"));
+}
+
+// U-Boot bootcount scheme: upgrade_available=1, bootcount=0.
+TEST(firmware_status, install_changes_bootcount_scheme) {
+  kv_map kv{{"nerves_fw_active", "b"}, {"upgrade_available", "0"}, {"bootcount", "3"}};
+  auto c = install_changes(kv, manifest(), "a");
+  ASSERT_TRUE(c);
+  auto after = applied_changes(kv, *c);
+  EXPECT_EQ(after["upgrade_available"], "1");
+  EXPECT_EQ(after["bootcount"], "0");
+  EXPECT_EQ(after["nerves_fw_active"], "a");
+  EXPECT_EQ(validation_status(after), validation::unvalidated);
 }

@@ -7,6 +7,14 @@
 //   (fw_revert_atom, bool reboot)-> caf::unit | no_firmware_to_revert_to, unknown_slot, kv errors
 //                                   then, if reboot, asks for a reboot
 //   (fw_prevent_revert_atom)     -> caf::unit | kv errors
+//   (fw_switch_atom, runtime::firmware_manifest m, std::string slot, std::string running)
+//                                -> caf::unit | slot_changed (the active slot is no longer
+//                                   `running`), unknown_slot, kv errors
+//                                   After a firmware was written into `slot`: one KV write
+//                                   makes it active and unvalidated (runtime::install_changes).
+//   Every switch (fw_switch, fw_revert) is told to the overlays service
+//   (overlays_switch_atom) before the reply: the overlays belong to the
+//   firmware they were pushed on.
 //   (fw_factory_reset_atom)      -> caf::unit | write_failed, erase_failed (the app
 //                                   partition); erases app_data and the app partition, then asks
 //                                   for an immediate reboot (no graceful stop that could undo it)
@@ -29,6 +37,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "myelin/runtime/app_partition.hpp"
+#include "myelin/runtime/firmware_manifest.hpp"
 #include "myelin/runtime/firmware_status.hpp"
 #include "myelin/runtime/power.hpp"
 #include "myelin/supervisors/supervisor.hpp"
@@ -41,6 +50,7 @@ using fw_revert_atom = caf::atom_constant<caf::atom("fwrevert")>;
 using fw_prevent_revert_atom = caf::atom_constant<caf::atom("fwprevent")>;
 using fw_factory_reset_atom = caf::atom_constant<caf::atom("fwfactory")>;
 using fw_auto_validate_atom = caf::atom_constant<caf::atom("fwautoval")>;
+using fw_switch_atom = caf::atom_constant<caf::atom("fwswitch")>;
 
 inline constexpr caf::atom_value firmware_registry_name = caf::atom("firmware");
 
@@ -78,3 +88,5 @@ typename Inspector::result_type inspect(Inspector& f, firmware_status& x) {
 }
 
 }  // namespace myelin::runtime
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(myelin::runtime::firmware_manifest)

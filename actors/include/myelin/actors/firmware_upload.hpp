@@ -1,6 +1,6 @@
 // Firmware installation from a streamed `.fw` upload: verify, write the
-// inactive slot, switch slots in one KV write, tell the overlays service
-// (which clears the overlays at the next boot).
+// inactive slot, then ask the firmware service to switch slots in one KV
+// write (it tells the overlays service, which clears them at the next boot).
 //
 // Used by the control channel (POST /v1/fw/upload, GET /v1/fw/upload/status;
 // actors/src/console_firmware.cpp). One upload runs at a time. The body flows
@@ -9,12 +9,13 @@
 // signature against firmware.trusted_keys and its platform/architecture
 // against the device's before the first byte reaches the slot, hashes while
 // writing the rootfs image into the inactive slot, syncs it, and only then
-// asks the kv service for one atomic write: the slot's metadata
-// (`<slot>.nerves_fw_*`) and the switch (`nerves_fw_active`,
-// `nerves_fw_validated=0`, or `upgrade_available=1`/`bootcount=0` under the
-// U-Boot bootcount scheme). Any failure leaves the KV and the running slot
-// untouched (the inactive slot may hold a partial image, which nothing
-// points at).
+// asks the firmware service to switch (fw_switch_atom): one atomic KV write
+// of the slot's metadata (`<slot>.nerves_fw_*`) and the switch
+// (`nerves_fw_active`, `nerves_fw_validated=0`, or
+// `upgrade_available=1`/`bootcount=0` under the U-Boot bootcount scheme;
+// runtime::install_changes), after which it tells the overlays service. Any
+// failure leaves the KV and the running slot untouched (the inactive slot may
+// hold a partial image, which nothing points at).
 #pragma once
 
 #include <atomic>
@@ -76,12 +77,6 @@ struct firmware_upload_options {
 /// checks that must stop the boot.
 caf::expected<firmware_upload_options> firmware_upload_options_from(const runtime::config& cfg,
                                                                     const std::string& state_dir);
-
-/// The KV changes that make `slot` active with `m` as its firmware,
-/// unvalidated, under the scheme `contents` uses. Errors: unknown_slot.
-caf::expected<runtime::kv_changes> install_changes(const runtime::kv_map& contents,
-                                                   const runtime::firmware_manifest& m,
-                                                   const std::string& slot);
 
 /// What GET /v1/fw/upload/status shows.
 struct firmware_upload_progress {

@@ -18,6 +18,7 @@
 #include <caf/expected.hpp>
 
 #include "myelin/runtime/kv_backend.hpp"
+#include "myelin/runtime/kv_store.hpp"
 
 namespace myelin::runtime {
 
@@ -50,9 +51,6 @@ struct firmware_status {
   validation_scheme scheme = validation_scheme::nerves;
 };
 
-/// `nerves_fw_active`, default "a".
-std::string active_slot(const kv_map& kv);
-
 /// "b" for "a", "a" for "b"; empty for anything else.
 std::string other_slot(const std::string& slot);
 
@@ -83,5 +81,15 @@ caf::expected<kv_changes> revert_changes(const kv_map& kv);
 /// refuses (Nerves also wipes the other slot's data; the firmware service does
 /// that where a slot device is configured).
 kv_changes prevent_revert_changes(const kv_map& kv);
+
+struct firmware_manifest;
+
+/// What an install writes: `slot` becomes active with `m` as its firmware
+/// (`<slot>.nerves_fw_*`, empty fields deleted), unvalidated
+/// (`nerves_fw_validated=0`, and `<slot>.nerves_fw_validated=0` when that key
+/// exists), plus `upgrade_available=1`, `bootcount=0` under the U-Boot
+/// bootcount scheme. Errors: unknown_slot.
+caf::expected<kv_changes> install_changes(const kv_map& kv, const firmware_manifest& m,
+                                          const std::string& slot);
 
 }  // namespace myelin::runtime

@@ -57,6 +57,16 @@ class kv_backend {
   /// Errors: invalid_key, too_large, write_failed, bad_config.
   virtual caf::error write(const kv_changes& changes) = 0;
 
+  /// write(), then what the store holds now. A backend that knows the
+  /// result of its write answers without reading the store again (the
+  /// U-Boot environment: one read and one write per change).
+  virtual caf::expected<kv_map> write_and_read(const kv_changes& changes) {
+    if (auto err = write(changes)) {
+      return err;
+    }
+    return read();
+  }
+
   /// A short description for status and logs, e.g. "uboot:/etc/fw_env.config".
   virtual std::string describe() const = 0;
 };

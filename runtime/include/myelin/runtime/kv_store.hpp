@@ -13,6 +13,18 @@ namespace myelin::runtime {
 inline constexpr const char* active_slot_key = "nerves_fw_active";
 inline constexpr const char* default_active_slot = "a";
 
+// The active-slot read rules, written once: the kv store, its published
+// snapshot (actors/kv_snapshot.hpp) and the firmware rules use them.
+
+/// `nerves_fw_active` of `values`, default "a".
+std::string active_slot(const kv_map& values);
+
+/// `<active>.<key>` of `values`.
+std::optional<std::string> get_active(const kv_map& values, const std::string& key);
+
+/// Every `<active>.<key>` of `values`, as `<key>`.
+kv_map get_all_active(const kv_map& values);
+
 /// The Nerves KV API over one backend. Serves a cached copy of the contents;
 /// every write goes to the backend in one environment write and is read back.
 /// Not thread-safe: owned by the kv service actor.

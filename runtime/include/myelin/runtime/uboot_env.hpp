@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,9 +32,11 @@ caf::expected<std::vector<env_device>> parse_fw_env_config(std::string_view text
 
 /// The U-Boot environment described by a fw_env.config file.
 ///
-/// Every read and write opens the environment afresh (no state is cached), so
-/// changes made meanwhile by fw_setenv are seen, and a failed write leaves
-/// nothing half-applied in memory.
+/// Every read and write opens the environment afresh (no contents are
+/// cached), so changes made meanwhile by fw_setenv are seen, and a failed
+/// write leaves nothing half-applied in memory. The fw_env.config is parsed
+/// once (the first time it parses; libubootenv reads it again itself on each
+/// open: its libuboot_configure() of 0.3.2 cannot describe a single copy).
 class uboot_env_backend : public kv_backend {
  public:
   explicit uboot_env_backend(std::string config_path);
@@ -47,12 +50,20 @@ class uboot_env_backend : public kv_backend {
   /// devices are plain files that do not exist yet, creates them first.
   caf::error write(const kv_changes& changes) override;
 
+  /// One read (the merge) and one write; the contents are those written.
+  caf::expected<kv_map> write_and_read(const kv_changes& changes) override;
+
   std::string describe() const override;
 
   const std::string& config_path() const { return config_path_; }
 
  private:
+  /// The devices of fw_env.config, parsed once. Errors: bad_config.
+  caf::expected<std::vector<env_device>> devices();
+  caf::expected<kv_map> write_merged(const kv_changes& changes);
+
   std::string config_path_;
+  std::optional<std::vector<env_device>> devices_;
 };
 
 /// Host mode: a redundant U-Boot environment in `<dir>/uboot.env` (two copies
