@@ -317,3 +317,23 @@ TEST(kv_store, memory_backend) {
   EXPECT_EQ(code_of(kv.put("k", std::string("a\0b", 3))), kv_errc::invalid_key);
   EXPECT_EQ(kv.get_all(), (kv_map{{"nerves_fw_active", "a"}}));
 }
+
+// A write answers with the contents it wrote — what fw_printenv and a fresh
+// read see — so the kv store does not read the environment again; a change
+// made by fw_setenv meanwhile is part of them (the write reads first).
+TEST(uboot_env, write_and_read_answers_what_was_written) {
+  REQUIRE_UBOOT_TOOLS();
+  for (bool redundant : {false, true}) {
+    env_image env("nerves_fw_active=a\nbootcmd=run boot_a\n", redundant);
+    uboot_env_backend backend(env.config);
+    ASSERT_TRUE(backend.read());
+    run("fw_setenv -c " + shell_quote(env.config) + " from_tool yes");
+    auto written = backend.write_and_read({{"nerves_fw_active", "b"}, {"bootcmd", std::nullopt}});
+    ASSERT_TRUE(written) << describe(written.error());
+    EXPECT_EQ(*written, (kv_map{{"nerves_fw_active", "b"}, {"from_tool", "yes"}}));
+    auto fresh = backend.read();
+    ASSERT_TRUE(fresh);
+    EXPECT_EQ(*written, *fresh);
+    EXPECT_EQ(env.printenv(), "from_tool=yes\nnerves_fw_active=b\n");
+  }
+}
