@@ -56,7 +56,7 @@ function(myelin_add_app name)
     ${sdk}/supervisors/include
     ${sdk}/runtime/include
     ${sdk}/actors/include)
-  # spdlog: an app logs with spdlog; its lines reach myelin's log (runtime/app_log.hpp).
+  # spdlog: an app logs with spdlog; its lines reach myelin's log (runtime/log/app_log.hpp).
   target_link_libraries(${name} PRIVATE CAF::core spdlog::spdlog)
   target_compile_options(${name} PRIVATE ${MYELIN_WARNINGS})
   set_target_properties(${name} PROPERTIES

@@ -47,7 +47,7 @@ function(myelin_add_component folder)
   endif()
 
   if(MYELIN_BUILD_TESTS)
-    file(GLOB tests CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/${folder}/*_test.cpp)
+    file(GLOB_RECURSE tests CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/${folder}/*_test.cpp)
     if(tests)
       set(test_bin myelin_${folder}_test)
       add_executable(${test_bin} ${tests})

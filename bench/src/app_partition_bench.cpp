@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "myelin/bench/scenario.hpp"
-#include "myelin/runtime/app_partition.hpp"
-#include "myelin/runtime/mount_table.hpp"
+#include "myelin/runtime/partition/app_partition.hpp"
+#include "myelin/runtime/partition/mount_table.hpp"
 
 namespace myelin::bench {
 

@@ -16,9 +16,9 @@
 
 #include "device.hpp"
 #include "myelin/bench/scenario.hpp"
-#include "myelin/runtime/config.hpp"
-#include "myelin/runtime/firmware_archive.hpp"
-#include "myelin/runtime/signing.hpp"
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/firmware/firmware_archive.hpp"
+#include "myelin/runtime/platform/signing.hpp"
 
 namespace myelin::bench {
 
@@ -41,7 +41,7 @@ void fill_random(std::vector<char>& buf, uint64_t& state) {
 
 /// Writes `size` bytes to `path` in 1 MiB writes, then fsync; seconds taken
 /// (negative on failure). `seed` 0 writes one repeated block. `windowed`:
-/// the slot writer's writeback policy (runtime/src/firmware_slot.cpp): every
+/// the slot writer's writeback policy (runtime/src/firmware/firmware_slot.cpp): every
 /// 8 MiB window handed to the disk at once, waiting for the one two before,
 /// which then leaves the page cache.
 double write_file_timed(const std::string& path, size_t size, uint64_t seed,

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "myelin/bench/scenario.hpp"
-#include "myelin/runtime/log_hub.hpp"
-#include "myelin/runtime/syslog_server.hpp"
+#include "myelin/runtime/log/log_hub.hpp"
+#include "myelin/runtime/log/syslog_server.hpp"
 
 namespace {
 

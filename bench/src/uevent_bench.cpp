@@ -22,8 +22,8 @@
 
 #include "myelin/actors/uevent.hpp"
 #include "myelin/bench/scenario.hpp"
-#include "myelin/runtime/uevent_parser.hpp"
-#include "myelin/runtime/uevent_table.hpp"
+#include "myelin/runtime/uevent/uevent_parser.hpp"
+#include "myelin/runtime/uevent/uevent_table.hpp"
 
 namespace myelin::bench {
 

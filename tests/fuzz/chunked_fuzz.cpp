@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-#include "myelin/runtime/http_chunked.hpp"
+#include "myelin/runtime/platform/http_chunked.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) {

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "myelin/runtime/kmsg_record.hpp"
+#include "myelin/runtime/log/kmsg_record.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text{reinterpret_cast<const char*>(data), size};

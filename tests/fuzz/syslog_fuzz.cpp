@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "myelin/runtime/syslog_message.hpp"
+#include "myelin/runtime/log/syslog_message.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text{reinterpret_cast<const char*>(data), size};

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "myelin/runtime/uevent_parser.hpp"
-#include "myelin/runtime/uevent_table.hpp"
+#include "myelin/runtime/uevent/uevent_parser.hpp"
+#include "myelin/runtime/uevent/uevent_table.hpp"
 
 namespace {
 

@@ -15,9 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include "device_fixture.hpp"
-#include "myelin/runtime/app_partition.hpp"
-#include "myelin/runtime/config.hpp"
-#include "myelin/runtime/mount_table.hpp"
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/partition/app_partition.hpp"
+#include "myelin/runtime/partition/mount_table.hpp"
 #include "myelin/test/support.hpp"
 
 using myelin::test::run;

@@ -143,7 +143,7 @@ nlohmann::json survive(const std::string& fault, bool host_dies,
 
 /// Why cgroup v2 memory limits cannot be used by a child of this process, or
 /// empty if they can (cgroup2 mounted, the memory controller available to our
-/// cgroup); the same checks as bootloader/src/memory_cgroup.cpp makes first.
+/// cgroup); the same checks as bootloader/src/apps/memory_cgroup.cpp makes first.
 std::string cgroup_unavailable() {
   std::ifstream mounts("/proc/self/mountinfo");
   std::string mount;

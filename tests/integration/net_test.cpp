@@ -32,7 +32,7 @@
 
 #include "device_fixture.hpp"
 #include "myelin/actors/net.hpp"
-#include "myelin/runtime/config.hpp"
+#include "myelin/runtime/config/config.hpp"
 #include "myelin/test/support.hpp"
 
 using namespace std::chrono_literals;

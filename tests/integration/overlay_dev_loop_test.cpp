@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "device_fixture.hpp"
-#include "myelin/runtime/overlay_store.hpp"
+#include "myelin/runtime/overlays/overlay_store.hpp"
 #include "myelin/test/support.hpp"
 
 using namespace std::chrono_literals;

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "device_fixture.hpp"
-#include "myelin/runtime/signing.hpp"
+#include "myelin/runtime/platform/signing.hpp"
 #include "myelin/test/support.hpp"
 
 using namespace std::chrono_literals;

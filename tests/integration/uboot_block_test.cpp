@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "myelin/runtime/config.hpp"
-#include "myelin/runtime/uboot_env.hpp"
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/kv/uboot_env.hpp"
 #include "myelin/test/support.hpp"
 
 using myelin::test::run;

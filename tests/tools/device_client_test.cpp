@@ -5,7 +5,7 @@
 
 #include <cstdlib>
 
-#include "myelin/runtime/config.hpp"
+#include "myelin/runtime/config/config.hpp"
 
 using namespace myelin::tools;
 

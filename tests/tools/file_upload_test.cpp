@@ -14,7 +14,7 @@
 #include <random>
 #include <thread>
 
-#include "myelin/runtime/config.hpp"
+#include "myelin/runtime/config/config.hpp"
 #include "myelin/test/support.hpp"
 
 using namespace myelin::tools;

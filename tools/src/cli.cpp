@@ -11,12 +11,12 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_app_partition.hpp"
-#include "myelin/runtime/config.hpp"
-#include "myelin/runtime/firmware_status.hpp"
-#include "myelin/runtime/kv_store.hpp"
-#include "myelin/runtime/serial_number.hpp"
-#include "myelin/runtime/uboot_env.hpp"
-#include "myelin/runtime/version.hpp"
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/firmware/firmware_status.hpp"
+#include "myelin/runtime/kv/kv_store.hpp"
+#include "myelin/runtime/kv/serial_number.hpp"
+#include "myelin/runtime/kv/uboot_env.hpp"
+#include "myelin/runtime/platform/version.hpp"
 #include "myelin/tools/cli_net.hpp"
 #include "myelin/tools/device_client.hpp"
 #include "myelin/tools/firmware_commands.hpp"

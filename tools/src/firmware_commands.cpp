@@ -18,9 +18,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "myelin/runtime/config.hpp"
-#include "myelin/runtime/firmware_archive.hpp"
-#include "myelin/runtime/signing.hpp"
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/firmware/firmware_archive.hpp"
+#include "myelin/runtime/platform/signing.hpp"
 #include "myelin/tools/device_client.hpp"
 #include "myelin/tools/file_upload.hpp"
 

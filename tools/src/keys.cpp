@@ -2,8 +2,8 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "myelin/runtime/config.hpp"
-#include "myelin/runtime/signing.hpp"
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/platform/signing.hpp"
 
 namespace myelin::tools {
 

@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "myelin/runtime/config.hpp"
-#include "myelin/runtime/overlay_store.hpp"
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/overlays/overlay_store.hpp"
 
 namespace myelin::tools {
 

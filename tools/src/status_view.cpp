@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "myelin/runtime/config.hpp"
+#include "myelin/runtime/config/config.hpp"
 
 namespace myelin::tools {
 

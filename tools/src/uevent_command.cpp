@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "myelin/runtime/config.hpp"
+#include "myelin/runtime/config/config.hpp"
 #include "myelin/tools/device_client.hpp"
 
 namespace myelin::tools {

@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "commands.hpp"
-#include "myelin/runtime/config.hpp"
+#include "myelin/runtime/config/config.hpp"
 #include "myelin/tools/push.hpp"
 
 namespace myelin::tools {

@@ -34,8 +34,8 @@
 
 #include "myelin/actors/firmware_upload.hpp"
 #include "myelin/actors/overlays.hpp"
-#include "myelin/runtime/app_partition.hpp"
-#include "myelin/runtime/power.hpp"
+#include "myelin/runtime/partition/app_partition.hpp"
+#include "myelin/runtime/platform/power.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 
 namespace myelin::actors {

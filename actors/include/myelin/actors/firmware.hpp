@@ -36,10 +36,10 @@
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
-#include "myelin/runtime/app_partition.hpp"
-#include "myelin/runtime/firmware_manifest.hpp"
-#include "myelin/runtime/firmware_status.hpp"
-#include "myelin/runtime/power.hpp"
+#include "myelin/runtime/firmware/firmware_manifest.hpp"
+#include "myelin/runtime/firmware/firmware_status.hpp"
+#include "myelin/runtime/partition/app_partition.hpp"
+#include "myelin/runtime/platform/power.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 
 namespace myelin::actors {

@@ -3,7 +3,7 @@
 // write (it tells the overlays service, which clears them at the next boot).
 //
 // Used by the control channel (POST /v1/fw/upload, GET /v1/fw/upload/status;
-// actors/src/console_firmware.cpp). One upload runs at a time. The body flows
+// actors/src/firmware/console_firmware.cpp). One upload runs at a time. The body flows
 // HTTP thread -> bounded buffer (firmware.upload_buffer_mb) -> an installer
 // thread that reads the archive with libarchive, checks the manifest's
 // signature against firmware.trusted_keys and its platform/architecture
@@ -30,10 +30,10 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
-#include "myelin/runtime/config.hpp"
-#include "myelin/runtime/firmware_manifest.hpp"
-#include "myelin/runtime/kv_backend.hpp"
-#include "myelin/runtime/signing.hpp"
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/firmware/firmware_manifest.hpp"
+#include "myelin/runtime/kv/kv_backend.hpp"
+#include "myelin/runtime/platform/signing.hpp"
 
 namespace myelin::actors {
 

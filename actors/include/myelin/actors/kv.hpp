@@ -27,9 +27,9 @@
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
-#include "myelin/runtime/config.hpp"
-#include "myelin/runtime/kv_backend.hpp"
-#include "myelin/runtime/serial_number.hpp"
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/kv/kv_backend.hpp"
+#include "myelin/runtime/kv/serial_number.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 
 namespace myelin::actors {

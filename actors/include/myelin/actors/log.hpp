@@ -20,8 +20,8 @@
 
 #include <caf/atom.hpp>
 
-#include "myelin/runtime/config.hpp"
-#include "myelin/runtime/log_hub.hpp"
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/log/log_hub.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 
 namespace myelin::actors {

@@ -32,10 +32,10 @@
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
-#include "myelin/runtime/config.hpp"
-#include "myelin/runtime/net_config.hpp"
-#include "myelin/runtime/net_snapshot.hpp"
-#include "myelin/runtime/property_table.hpp"
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/net/net_config.hpp"
+#include "myelin/runtime/net/net_snapshot.hpp"
+#include "myelin/runtime/net/property_table.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 
 namespace myelin::actors {

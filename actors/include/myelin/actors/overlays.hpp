@@ -24,7 +24,7 @@
 //        switch goes back to the slot they were made for. Errors: io_error.
 // Pushes, rollbacks and clears run one at a time, in the order they arrive.
 //
-// Control API (actors/src/console_overlays.cpp, docs/reference/control-api.md):
+// Control API (actors/src/overlays/console_overlays.cpp, docs/reference/control-api.md):
 //   GET  /v1/overlays              -> {"stack", "last_good", "apps": {app: hash}}
 //   GET  /v1/overlays/apps/<app>   -> {"app", "hash", "files": {path: sha256}}
 //   POST /v1/overlays              body: an overlay bundle (overlay_store.hpp), streamed,
@@ -44,8 +44,8 @@
 #include <caf/expected.hpp>
 #include <caf/meta/type_name.hpp>
 
-#include "myelin/runtime/config.hpp"
-#include "myelin/runtime/overlay_store.hpp"
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/overlays/overlay_store.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 
 namespace myelin::actors {

@@ -37,7 +37,7 @@
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
-#include "myelin/runtime/config.hpp"
+#include "myelin/runtime/config/config.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 
 namespace myelin::actors {

@@ -25,8 +25,8 @@
 
 #include "myelin/actors/apps.hpp"
 #include "myelin/actors/firmware.hpp"
-#include "myelin/runtime/config.hpp"
-#include "myelin/runtime/overlay_store.hpp"
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/overlays/overlay_store.hpp"
 #include "myelin/supervisors/supervisor.hpp"
 
 namespace myelin::bootloader {

@@ -11,7 +11,7 @@
 #include <caf/fwd.hpp>
 
 #include "myelin/actors/firmware.hpp"
-#include "myelin/runtime/config.hpp"
+#include "myelin/runtime/config/config.hpp"
 
 namespace myelin::actors {
 struct boot_progress;
@@ -27,7 +27,7 @@ inline constexpr const char* apps_id = "apps";
 ///   root (rest_for_one)
 ///   ├─ core (rest_for_one, core.intensity / core.period_ms): kv, firmware, console
 ///   └─ apps (one_for_one): the application supervisor
-/// `partition` (see runtime/app_partition.hpp) is shown by the console and,
+/// `partition` (see runtime/partition/app_partition.hpp) is shown by the console and,
 /// when it is a mounted one, erased by factory_reset. `progress`, if set, is
 /// what the console shows of the boot's readiness; the core's readiness is
 /// recorded there and logged (`core ready after X ms: log, kv, …`) as soon as

@@ -1,0 +1,566 @@
+// The control channel: an HTTP/1.1 JSON endpoint served by cpp-httplib threads,
+// owned by a CAF actor so that it is supervised like any other core service.
+#include "myelin/actors/console.hpp"
+
+#include "myelin/actors/registry.hpp"
+#include "net/console_net.hpp"
+
+#include "console/console_http.hpp"
+#include "console/console_server.hpp"
+#include "firmware/console_firmware.hpp"
+#include "overlays/console_overlays.hpp"
+#include "uevent/console_uevent.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include <httplib.h>
+#include <caf/actor_registry.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/atom.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <nlohmann/json.hpp>
+
+#include "log/console_logs.hpp"
+#include "myelin/actors/apps.hpp"
+#include "myelin/actors/firmware.hpp"
+#include "myelin/actors/kv.hpp"
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/platform/thread_name.hpp"
+#include "myelin/runtime/platform/version.hpp"
+#include "partition/console_app_partition.hpp"
+
+namespace myelin::actors {
+
+namespace {
+
+using json = nlohmann::json;
+using steady = std::chrono::steady_clock;
+
+/// The HTTP server and the thread that runs it; stopped when the actor exits.
+/// cpp-httplib's thread pool with its threads named (`ps -L`, `top -H`).
+class named_pool : public httplib::TaskQueue {
+ public:
+  named_pool(size_t threads, const char* name) : pool_(threads), name_(name) {}
+
+  void enqueue(std::function<void()> fn) override {
+    pool_.enqueue([name = name_, fn = std::move(fn)] {
+      thread_local bool named = false;
+      if (!named) {
+        runtime::name_this_thread(name);
+        named = true;
+      }
+      fn();
+    });
+  }
+
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  httplib::ThreadPool pool_;
+  const char* name_;
+};
+
+struct http_endpoint {
+  std::unique_ptr<httplib::Server> server;
+  std::thread thread;
+  std::string url;
+
+  void stop() {
+    stop_log_routes(*server);
+    server->stop();
+    if (thread.joinable()) {
+      thread.join();
+    }
+  }
+};
+
+const char* status_name(supervisors::child_status s) {
+  switch (s) {
+    case supervisors::child_status::running:
+      return "running";
+    case supervisors::child_status::restarting:
+      return "restarting";
+    case supervisors::child_status::undefined:
+      return "undefined";
+  }
+  return "?";
+}
+
+// Walks the supervision tree from `sup` (blocking; runs on an HTTP thread).
+json describe_tree(caf::actor_system& sys, const caf::actor& sup, int depth) {
+  json rows = json::array();
+  auto children = supervisors::which_children(sys, sup, std::chrono::milliseconds{2000});
+  if (!children) {
+    return rows;
+  }
+  for (const auto& c : *children) {
+    json row = {{"id", c.id},
+                {"status", status_name(c.status)},
+                {"type", c.type == supervisors::child_type::supervisor ? "supervisor" : "worker"},
+                {"restarts", c.restarts},
+                {"uptime_ms", c.uptime_ms}};
+    if (c.type == supervisors::child_type::supervisor && c.handle && depth < 8) {
+      row["children"] = describe_tree(sys, c.handle, depth + 1);
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+constexpr auto service_timeout = std::chrono::seconds{10};
+
+/// How long POST /v1/apps/<app>/start|restart waits for the app to run.
+constexpr auto app_start_timeout = std::chrono::seconds{30};
+
+constexpr caf::atom_value apps_name = apps_registry_name;
+
+caf::error not_running(caf::atom_value name) {
+  return service_not_running(name);
+}
+
+/// Asks a registered service and waits for a reply of type T (HTTP thread).
+template <class T, class... Ts>
+caf::expected<T> ask_within(caf::actor_system& sys, std::chrono::seconds timeout,
+                            caf::atom_value name, Ts&&... xs) {
+  auto target = sys.registry().get<caf::actor>(name);
+  if (!target) {
+    return not_running(name);
+  }
+  caf::scoped_actor self{sys};
+  caf::expected<T> result{caf::error{}};
+  self->request(target, timeout, std::forward<Ts>(xs)...)
+      .receive([&](T& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+template <class T, class... Ts>
+caf::expected<T> ask(caf::actor_system& sys, caf::atom_value name, Ts&&... xs) {
+  return ask_within<T>(sys, service_timeout, name, std::forward<Ts>(xs)...);
+}
+
+/// Like ask, for requests answered with an empty reply (caf::unit).
+template <class... Ts>
+caf::error ask_done(caf::actor_system& sys, caf::atom_value name, Ts&&... xs) {
+  auto target = sys.registry().get<caf::actor>(name);
+  if (!target) {
+    return not_running(name);
+  }
+  caf::scoped_actor self{sys};
+  caf::error result;
+  self->request(target, service_timeout, std::forward<Ts>(xs)...)
+      .receive([] {}, [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+void reply_json(httplib::Response& res, const json& body) {
+  res.set_content(body.dump(), "application/json");
+}
+
+void reply_bad_request(httplib::Response& res, const std::string& why) {
+  res.status = 400;
+  res.set_content(json{{"error", why}}.dump(), "application/json");
+}
+
+bool wants_active(const httplib::Request& req) {
+  return req.has_param("active") && req.get_param_value("active") != "0" &&
+         req.get_param_value("active") != "false";
+}
+
+/// Parses a JSON object body (empty body: empty object).
+std::optional<json> json_body(const httplib::Request& req, httplib::Response& res) {
+  if (req.body.empty()) {
+    return json::object();
+  }
+  auto doc = json::parse(req.body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    reply_bad_request(res, "the request body must be a JSON object");
+    return std::nullopt;
+  }
+  return doc;
+}
+
+json firmware_json(const runtime::firmware_status& s) {
+  return {{"active", s.active},
+          {"next", s.next},
+          {"validation", runtime::to_string(s.validation)},
+          {"scheme", runtime::to_string(s.scheme)}};
+}
+
+/// The apps' states as JSON (an empty list when no app manager runs).
+caf::expected<json> ask_apps(caf::actor_system& sys) {
+  if (!sys.registry().get<caf::actor>(apps_name)) {
+    return json::array();
+  }
+  auto rows = ask<std::vector<app_status>>(sys, apps_name, apps_status_atom::value);
+  if (!rows) {
+    return rows.error();
+  }
+  json out = json::array();
+  for (const auto& a : *rows) {
+    out.push_back({{"name", a.name},
+                   {"state", a.state},
+                   {"module", a.module},
+                   {"isolation", a.isolation},
+                   {"restarts", a.restarts},
+                   {"uptime_ms", a.uptime_ms},
+                   {"last_exit", a.last_exit},
+                   {"memory_limit", a.memory_limit},
+                   {"hash", a.hash},
+                   {"origin", a.origin},
+                   {"settings", a.settings},
+                   {"start", a.start}});
+  }
+  return out;
+}
+
+void install_service_routes(caf::actor_system& sys, httplib::Server& srv,
+                            const console_options& opts) {
+  // -- kv ---------------------------------------------------------------------
+  srv.Get("/v1/kv", [&sys](const httplib::Request& req, httplib::Response& res) {
+    auto all = wants_active(req)
+                   ? ask<runtime::kv_map>(sys, kv_registry_name, kv_get_all_active_atom::value)
+                   : ask<runtime::kv_map>(sys, kv_registry_name, kv_get_all_atom::value);
+    if (!all) {
+      return reply_error(res, all.error());
+    }
+    reply_json(res, json(*all));
+  });
+  srv.Get(R"(/v1/kv/(.+))", [&sys](const httplib::Request& req, httplib::Response& res) {
+    std::string key = req.matches[1];
+    auto value = wants_active(req)
+                     ? ask<std::string>(sys, kv_registry_name, kv_get_active_atom::value, key)
+                     : ask<std::string>(sys, kv_registry_name, kv_get_atom::value, key);
+    if (!value) {
+      return reply_error(res, value.error());
+    }
+    reply_json(res, {{"key", key}, {"value", *value}});
+  });
+  srv.Put("/v1/kv", [&sys](const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req, res);
+    if (!body) {
+      return;
+    }
+    runtime::kv_map values;
+    for (const auto& [k, v] : body->items()) {
+      if (!v.is_string()) {
+        return reply_bad_request(res, "the value of '" + k + "' must be a string");
+      }
+      values[k] = v.get<std::string>();
+    }
+    auto err = wants_active(req)
+                   ? ask_done(sys, kv_registry_name, kv_put_active_atom::value, values)
+                   : ask_done(sys, kv_registry_name, kv_put_atom::value, values);
+    if (err) {
+      return reply_error(res, err);
+    }
+    reply_json(res, {{"ok", true}, {"written", values.size()}});
+  });
+  srv.Post("/v1/kv/reload", [&sys](const httplib::Request&, httplib::Response& res) {
+    if (auto err = ask_done(sys, kv_registry_name, kv_reload_atom::value)) {
+      return reply_error(res, err);
+    }
+    reply_json(res, {{"ok", true}});
+  });
+  srv.Get("/v1/serial", [&sys](const httplib::Request&, httplib::Response& res) {
+    auto s = ask<runtime::serial_result>(sys, kv_registry_name, serial_atom::value);
+    if (!s) {
+      return reply_error(res, s.error());
+    }
+    reply_json(res, {{"serial", s->value}, {"source", s->source}});
+  });
+  // -- firmware ---------------------------------------------------------------
+  srv.Get("/v1/fw", [&sys](const httplib::Request&, httplib::Response& res) {
+    auto s = ask<runtime::firmware_status>(sys, firmware_registry_name, fw_status_atom::value);
+    if (!s) {
+      return reply_error(res, s.error());
+    }
+    reply_json(res, firmware_json(*s));
+  });
+  auto fw_op = [&sys](auto atom) {
+    return [&sys, atom](const httplib::Request& req, httplib::Response& res) {
+      if (!json_body(req, res)) {
+        return;
+      }
+      if (auto err = ask_done(sys, firmware_registry_name, atom)) {
+        return reply_error(res, err);
+      }
+      reply_json(res, {{"ok", true}});
+    };
+  };
+  srv.Post("/v1/fw/validate", fw_op(fw_validate_atom::value));
+  srv.Post("/v1/fw/prevent-revert", fw_op(fw_prevent_revert_atom::value));
+  srv.Post("/v1/fw/factory-reset", fw_op(fw_factory_reset_atom::value));
+  srv.Post("/v1/fw/revert", [&sys](const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req, res);
+    if (!body) {
+      return;
+    }
+    bool reboot = true;
+    if (body->contains("reboot")) {
+      if (!(*body)["reboot"].is_boolean()) {
+        return reply_bad_request(res, "'reboot' must be true or false");
+      }
+      reboot = (*body)["reboot"].get<bool>();
+    }
+    if (auto err = ask_done(sys, firmware_registry_name, fw_revert_atom::value, reboot)) {
+      return reply_error(res, err);
+    }
+    reply_json(res, {{"ok", true}, {"rebooting", reboot}});
+  });
+  // -- apps -------------------------------------------------------------------
+  srv.Get("/v1/apps", [&sys](const httplib::Request&, httplib::Response& res) {
+    auto apps = ask_apps(sys);
+    if (!apps) {
+      return reply_error(res, apps.error());
+    }
+    reply_json(res, *apps);
+  });
+  srv.Post(R"(/v1/apps/([^/]+)/(start|stop|restart))", [&sys](const httplib::Request& req,
+                                                              httplib::Response& res) {
+    if (!json_body(req, res)) {
+      return;
+    }
+    std::string name = req.matches[1];
+    std::string op = req.matches[2];
+    if (op == "stop") {
+      if (auto err = ask_done(sys, apps_name, app_stop_atom::value, name)) {
+        return reply_error(res, err);
+      }
+      return reply_json(res, {{"ok", true}});
+    }
+    // Answered once the app is running (or has failed to start).
+    auto row = op == "start" ? ask_within<app_status>(sys, app_start_timeout, apps_name,
+                                                      app_start_atom::value, name)
+                             : ask_within<app_status>(sys, app_start_timeout, apps_name,
+                                                      app_restart_atom::value, name);
+    if (!row) {
+      return reply_error(res, row.error());
+    }
+    reply_json(res,
+               {{"ok", true}, {"state", row->state}, {"module", row->module}, {"hash", row->hash}});
+  });
+  srv.Post(R"(/v1/apps/([^/]+)/call)", [&sys](const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req, res);
+    if (!body) {
+      return;
+    }
+    if (!body->contains("command") || !(*body)["command"].is_string()) {
+      return reply_bad_request(res, "'command' must be a string");
+    }
+    std::vector<std::string> args;
+    if (body->contains("args")) {
+      const auto& a = (*body)["args"];
+      if (!a.is_array()) {
+        return reply_bad_request(res, "'args' must be a list of strings");
+      }
+      for (const auto& x : a) {
+        if (!x.is_string()) {
+          return reply_bad_request(res, "'args' must be a list of strings");
+        }
+        args.push_back(x.get<std::string>());
+      }
+    }
+    std::string name = req.matches[1];
+    // Apps may take up to 30 s to answer a command.
+    auto reply =
+        ask_within<std::string>(sys, std::chrono::seconds{35}, apps_name, app_call_atom::value,
+                                name, (*body)["command"].get<std::string>(), args);
+    if (!reply) {
+      return reply_error(res, reply.error());
+    }
+    reply_json(res, {{"reply", *reply}});
+  });
+  // -- power ------------------------------------------------------------------
+  srv.Post(R"(/v1/power/([a-z]+))", [opts](const httplib::Request& req, httplib::Response& res) {
+    auto action = runtime::parse_power_action(req.matches[1]);
+    if (!action) {
+      res.status = 404;
+      return reply_json(res, {{"error", runtime::describe(action.error())}});
+    }
+    auto body = json_body(req, res);
+    if (!body) {
+      return;
+    }
+    std::string arg;
+    if (body->contains("arg")) {
+      if (!(*body)["arg"].is_string()) {
+        return reply_bad_request(res, "'arg' must be a string");
+      }
+      arg = (*body)["arg"].get<std::string>();
+    }
+    if (!opts.request_power) {
+      res.status = 501;
+      return reply_json(res, {{"error", "power control is not available"}});
+    }
+    opts.request_power(*action, arg, false);
+    reply_json(res, {{"ok", true}, {"action", runtime::to_string(*action)}});
+  });
+}
+
+void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_options& opts) {
+  auto started = steady::now();
+  auto& srv = *ep.server;
+  srv.Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"ok":true})", "application/json");
+  });
+  srv.Get(
+      "/v1/status", [&sys, &ep, opts, started](const httplib::Request&, httplib::Response& res) {
+        auto uptime =
+            std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count();
+        json body = {{"device", opts.device_name},
+                     {"target", opts.target},
+                     {"version", runtime::version()},
+                     {"pid", static_cast<int64_t>(getpid())},
+                     {"uptime_ms", uptime},
+                     {"state_dir", opts.state_dir},
+                     {"control", ep.url}};
+        auto root = sys.registry().get<caf::actor>(root_registry_name);
+        body["tree"] = root ? describe_tree(sys, root, 0) : json::array();
+        if (auto apps = ask_apps(sys)) {
+          body["apps"] = *apps;
+        }
+        if (opts.boot) {
+          auto ms = [](double v) { return v < 0 ? json(nullptr) : json(std::round(v * 10) / 10); };
+          body["boot"] = {{"core_ready_ms", ms(opts.boot->core_ready_ms)},
+                          {"ready_ms", ms(opts.boot->ready_ms)},
+                          {"apps_ready_ms", ms(opts.boot->apps_ready_ms)}};
+        }
+        if (auto kv = ask<kv_status>(sys, kv_registry_name, kv_status_atom::value)) {
+          body["kv"] = {{"backend", kv->backend}, {"keys", kv->keys}, {"error", kv->error}};
+        }
+        res.set_content(body.dump(), "application/json");
+      });
+  install_service_routes(sys, srv, opts);
+  install_app_partition_routes(srv, opts);
+  install_uevent_routes(sys, srv);
+  install_log_routes(srv);
+  install_net_routes(sys, srv);
+  install_overlay_routes(sys, srv, opts.overlay_max_bytes);
+  install_firmware_routes(sys, srv, opts);
+  srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.body.empty()) {
+      auto what = res.status == 404 ? "no such endpoint: " + req.method + " " + req.path
+                                    : "HTTP " + std::to_string(res.status) + " for " + req.method +
+                                          " " + req.path;
+      res.set_content(json{{"error", what}}.dump(), "application/json");
+    }
+  });
+  srv.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "internal error";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        res.status = 500;
+        res.set_content(json{{"error", what}}.dump(), "application/json");
+      });
+}
+
+bool is_loopback(const std::string& address) {
+  return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
+}
+
+caf::error refuse(const std::string& why) {
+  return caf::make_error(caf::sec::cannot_open_port, "control channel: " + why);
+}
+
+/// A plain HTTP server on loopback, or HTTPS that requires client
+/// certificates; plain HTTP elsewhere only when explicitly allowed.
+caf::expected<std::unique_ptr<httplib::Server>> make_server(const console_options& opts) {
+  if (!opts.tls) {
+    if (!is_loopback(opts.address) && !opts.allow_unauthenticated) {
+      return refuse("refusing plain HTTP on " + opts.address +
+                    ", which is not loopback: anyone who reaches it would control the device. "
+                    "Set control.tls = true with control.cert, control.key and "
+                    "control.client_ca (or control.allow_unauthenticated = true)");
+    }
+    return make_plain_server();
+  }
+  for (const auto& [key, path] :
+       {std::pair{"control.cert", opts.cert}, std::pair{"control.key", opts.key},
+        std::pair{"control.client_ca", opts.client_ca}}) {
+    if (path.empty()) {
+      return refuse(std::string{key} + " is required with control.tls");
+    }
+    if (::access(path.c_str(), R_OK) != 0) {
+      return refuse(std::string{key} + " = " + path + ": " + std::strerror(errno));
+    }
+  }
+  auto server = std::make_unique<httplib::SSLServer>(opts.cert.c_str(), opts.key.c_str(),
+                                                     opts.client_ca.c_str());
+  if (!server->is_valid()) {
+    return refuse(
+        "TLS setup failed: control.cert, control.key and control.client_ca must be "
+        "PEM files, and the key must match the certificate");
+  }
+  return std::unique_ptr<httplib::Server>{std::move(server)};
+}
+
+}  // namespace
+
+supervisors::start_fn console_start(console_options opts) {
+  return [opts](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
+    auto ep = std::make_shared<http_endpoint>();
+    auto server = make_server(opts);
+    if (!server) {
+      return server.error();
+    }
+    ep->server = std::move(*server);
+    // Few threads: the control channel is not a web server, and RSS matters.
+    // Long-polls (logs -f, uevent --follow: at most two each) and streamed
+    // uploads hold a thread each; the rest stay for ordinary requests.
+    ep->server->new_task_queue = [] { return new named_pool(8, "console.http"); };
+    ep->server->set_keep_alive_timeout(1);
+    ep->server->set_read_timeout(std::chrono::seconds{10});
+    // Requests carry small JSON documents; bulk uploads get their own routes.
+    ep->server->set_payload_max_length(1 << 20);
+    int port = opts.port;
+    errno = 0;
+    if (port == 0) {
+      port = ep->server->bind_to_any_port(opts.address);
+      if (port <= 0) {
+        port = 0;
+      }
+    } else if (!ep->server->bind_to_port(opts.address, port)) {
+      port = 0;
+    }
+    if (port == 0) {
+      auto why = errno != 0 ? std::string{std::strerror(errno)} : std::string{"bind failed"};
+      return caf::make_error(caf::sec::cannot_open_port,
+                             "control channel: cannot listen on " + opts.address + ":" +
+                                 std::to_string(opts.port) + ": " + why);
+    }
+    ep->url =
+        std::string{opts.tls ? "https://" : "http://"} + opts.address + ":" + std::to_string(port);
+    install_routes(sys, *ep, opts);
+    ep->thread = std::thread([ep] {
+      // The pool's threads start from this one and keep its name until
+      // their first request names them again.
+      runtime::name_this_thread("console.http");
+      ep->server->listen_after_bind();
+    });
+    auto self = sys.spawn([ep](caf::event_based_actor*) -> caf::behavior {
+      return {
+          [ep](caf::get_atom) { return ep->url; },
+      };
+    });
+    // The HTTP server lives exactly as long as the actor.
+    self->attach_functor([ep] { ep->stop(); });
+    register_service(sys, console_registry_name, self);
+    return self;
+  };
+}
+
+}  // namespace myelin::actors

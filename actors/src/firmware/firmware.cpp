@@ -1,0 +1,330 @@
+// The firmware service actor.
+#include "myelin/actors/firmware.hpp"
+
+#include "myelin/actors/registry.hpp"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <caf/actor_registry.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+
+#include "myelin/actors/apps.hpp"
+#include "myelin/actors/firmware_upload.hpp"
+#include "myelin/actors/kv.hpp"
+#include "myelin/actors/overlays.hpp"
+#include "myelin/actors/self_timer.hpp"
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/firmware/firmware_status.hpp"
+#include "myelin/runtime/kv/kv_store.hpp"
+
+namespace myelin::actors {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::shared_ptr<spdlog::logger> log() {
+  auto l = spdlog::get("firmware");
+  return l ? l : spdlog::default_logger();
+}
+
+caf::error no_kv() {
+  return runtime::make_error(runtime::kv_errc::unreadable, "the kv service is not running");
+}
+
+caf::error reset_failed(const std::string& why) {
+  return runtime::make_error(runtime::kv_errc::write_failed, "factory reset: " + why);
+}
+
+// Zeroes [offset, offset + len) of an open device.
+bool zero_range(int fd, uint64_t offset, uint64_t len) {
+  std::vector<char> zeros(1 << 16, 0);
+  while (len > 0) {
+    auto n = static_cast<size_t>(std::min<uint64_t>(len, zeros.size()));
+    auto w = ::pwrite(fd, zeros.data(), n, static_cast<off_t>(offset));
+    if (w <= 0) {
+      return false;
+    }
+    offset += static_cast<uint64_t>(w);
+    len -= static_cast<uint64_t>(w);
+  }
+  return true;
+}
+
+}  // namespace
+
+caf::error erase_app_data(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (path.empty()) {
+    return {};
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return reset_failed(path + ": " + std::strerror(errno));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(path, ec)) {
+      fs::remove_all(entry.path(), ec);
+      if (ec) {
+        return reset_failed("cannot remove " + entry.path().string() + ": " + ec.message());
+      }
+    }
+    if (ec) {
+      return reset_failed(path + ": " + ec.message());
+    }
+    return {};
+  }
+  if (S_ISBLK(st.st_mode) || S_ISREG(st.st_mode)) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return reset_failed(path + ": " + std::strerror(errno));
+    }
+    uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (S_ISBLK(st.st_mode)) {
+      ::ioctl(fd, BLKGETSIZE64, &size);
+    }
+    // Superblocks live at the start (ext4, f2fs) and the end (some backups):
+    // wiping both makes the next boot reformat the partition.
+    constexpr uint64_t mib = 1 << 20;
+    bool ok = zero_range(fd, 0, std::min(size, mib)) &&
+              (size <= mib ||
+               zero_range(fd, size - std::min(size - mib, mib), std::min(size - mib, mib))) &&
+              ::fsync(fd) == 0;
+    ::close(fd);
+    return ok ? caf::error{} : reset_failed("cannot write " + path);
+  }
+  return reset_failed(path + " is neither a directory nor a block device");
+}
+
+namespace {
+
+/// Tells the overlays service that the next boot switches from slot `from`
+/// to `to`, then runs `done` (also when there is no overlays service or it
+/// fails: the switch happened; the error is logged).
+void tell_overlays(caf::event_based_actor* self, const std::string& from, const std::string& to,
+                   std::function<void()> done) {
+  auto overlays = self->system().registry().get<caf::actor>(overlays_registry_name);
+  if (!overlays || from == to) {
+    return done();
+  }
+  self->request(overlays, 10s, overlays_switch_atom::value, from, to)
+      .then([done] { done(); },
+            [done](caf::error& err) {
+              log()->error("firmware: overlays: {}", runtime::describe(err));
+              done();
+            });
+}
+
+}  // namespace
+
+supervisors::start_fn firmware_start(firmware_options opts) {
+  return [opts](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
+    auto self = sys.spawn([opts](caf::event_based_actor* self) -> caf::behavior {
+      auto kv = [self] { return self->system().registry().get<caf::actor>(kv_registry_name); };
+      // Runs `fn` as one read-modify-write in the kv service and delivers
+      // the outcome to `rp`; `then` runs after a success.
+      auto update = [self, kv](kv_update_fn fn, caf::response_promise rp,
+                               std::function<void()> then,
+                               std::function<void(caf::error)> failed = nullptr) {
+        // `failed` set: it answers instead of `rp` (and `then` answers a success).
+        auto fail = [rp, failed](caf::error err) mutable {
+          if (failed) {
+            failed(std::move(err));
+          } else {
+            rp.deliver(std::move(err));
+          }
+        };
+        auto store = kv();
+        if (!store) {
+          fail(no_kv());
+          return;
+        }
+        self->request(store, 10s, kv_update_atom::value, std::move(fn))
+            .then(
+                [rp, then, failed]() mutable {
+                  if (then) {
+                    then();
+                  }
+                  if (!failed) {
+                    rp.deliver(caf::unit);
+                  }
+                },
+                [fail](caf::error& err) mutable { fail(std::move(err)); });
+      };
+      if (opts.auto_validate_after_s > 0) {
+        self_timer(self, std::chrono::seconds{opts.auto_validate_after_s},
+                   fw_auto_validate_atom::value);
+      }
+      return {
+          [self, kv, update, opts](fw_auto_validate_atom) {
+            auto store = kv();
+            if (!store) {
+              return;
+            }
+            self->request(store, 10s, kv_get_all_atom::value)
+                .then(
+                    [self, update, opts](const runtime::kv_map& contents) {
+                      if (runtime::validation_status(contents) !=
+                          runtime::validation::unvalidated) {
+                        return;
+                      }
+                      auto apps = self->system().registry().get<caf::actor>(apps_registry_name);
+                      auto validate = [self, update, opts] {
+                        update(
+                            [](const runtime::kv_map& c) -> caf::expected<runtime::kv_changes> {
+                              return runtime::validate_changes(c);
+                            },
+                            self->make_response_promise(),
+                            [opts] {
+                              log()->info(
+                                  "firmware: validated by the startup guard: every app "
+                                  "ran {} s cleanly",
+                                  opts.auto_validate_after_s);
+                            });
+                      };
+                      if (!apps) {
+                        validate();
+                        return;
+                      }
+                      self->request(apps, 10s, apps_status_atom::value)
+                          .then(
+                              [self, validate, opts](const std::vector<app_status>& rows) {
+                                int64_t want = opts.auto_validate_after_s * 1000;
+                                int64_t wait_ms = 0;
+                                for (const auto& a : rows) {
+                                  if (a.restarts > 0 || a.state != "running") {
+                                    log()->warn(
+                                        "firmware: not validating: app {} is {} after {} "
+                                        "unplanned exit(s); the next boot reverts",
+                                        a.name, a.state, a.restarts);
+                                    return;
+                                  }
+                                  wait_ms = std::max(wait_ms, want - a.uptime_ms);
+                                }
+                                if (wait_ms > 0) {
+                                  self_timer(self, std::chrono::milliseconds{wait_ms + 100},
+                                             fw_auto_validate_atom::value);
+                                  return;
+                                }
+                                validate();
+                              },
+                              [](caf::error&) {});
+                    },
+                    [](caf::error&) {});
+          },
+          [self, kv](fw_status_atom) -> caf::result<runtime::firmware_status> {
+            auto store = kv();
+            if (!store) {
+              return no_kv();
+            }
+            auto rp = self->make_response_promise<runtime::firmware_status>();
+            self->request(store, 10s, kv_get_all_atom::value)
+                .then(
+                    [rp](const runtime::kv_map& contents) mutable {
+                      rp.deliver(runtime::status_of(contents));
+                    },
+                    [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+            return rp;
+          },
+          [self, update](fw_validate_atom) {
+            auto rp = self->make_response_promise();
+            update(
+                [](const runtime::kv_map& c) -> caf::expected<runtime::kv_changes> {
+                  return runtime::validate_changes(c);
+                },
+                rp, [] { log()->info("firmware: validated"); });
+            return rp;
+          },
+          [self, update, opts](fw_revert_atom, bool reboot) {
+            auto rp = self->make_response_promise();
+            auto slots = std::make_shared<std::pair<std::string, std::string>>();
+            update(
+                [slots](const runtime::kv_map& c) {
+                  auto changes = runtime::revert_changes(c);
+                  if (changes) {
+                    slots->first = runtime::active_slot(c);
+                    auto i = changes->find(std::string{runtime::active_slot_key});
+                    slots->second = i != changes->end() && i->second ? *i->second : slots->first;
+                  }
+                  return changes;
+                },
+                caf::response_promise{},
+                [self, slots, reboot, opts, rp]() mutable {
+                  log()->warn("firmware: reverted to the other slot{}",
+                              reboot ? "; rebooting" : "");
+                  tell_overlays(self, slots->first, slots->second, [reboot, opts, rp]() mutable {
+                    rp.deliver(caf::unit);
+                    if (reboot && opts.request_power) {
+                      opts.request_power(runtime::power_action::reboot, "", false);
+                    }
+                  });
+                },
+                [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+            return rp;
+          },
+          [self, update](fw_switch_atom, const runtime::firmware_manifest& m,
+                         const std::string& slot, const std::string& running) {
+            auto rp = self->make_response_promise();
+            update(
+                [m, slot,
+                 running](const runtime::kv_map& now) -> caf::expected<runtime::kv_changes> {
+                  if (runtime::active_slot(now) != running) {
+                    return make_error(firmware_upload_errc::slot_changed,
+                                      "the active slot changed during the upload; not switching");
+                  }
+                  return runtime::install_changes(now, m, slot);
+                },
+                caf::response_promise{},
+                [self, slot, running, rp]() mutable {
+                  tell_overlays(self, running, slot, [rp]() mutable { rp.deliver(caf::unit); });
+                },
+                [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+            return rp;
+          },
+          [self, update](fw_prevent_revert_atom) {
+            auto rp = self->make_response_promise();
+            update(
+                [](const runtime::kv_map& c) -> caf::expected<runtime::kv_changes> {
+                  return runtime::prevent_revert_changes(c);
+                },
+                rp, [] { log()->warn("firmware: revert prevented"); });
+            return rp;
+          },
+          [opts](fw_factory_reset_atom) -> caf::result<caf::unit_t> {
+            if (auto err = erase_app_data(opts.app_data)) {
+              log()->error("{}", runtime::describe(err));
+              return err;
+            }
+            if (opts.app_partition) {
+              if (auto err = opts.app_partition->erase()) {
+                log()->error("factory reset: {}", runtime::describe(err));
+                return err;
+              }
+            }
+            log()->warn("firmware: factory reset: application data erased; rebooting now");
+            if (opts.request_power) {
+              opts.request_power(runtime::power_action::reboot, "", true);
+            }
+            return caf::unit;
+          },
+      };
+    });
+    register_service(sys, firmware_registry_name, self);
+    return self;
+  };
+}
+
+}  // namespace myelin::actors

@@ -1,0 +1,44 @@
+// Runs modprobe for a batch of module aliases.
+#include "myelin/runtime/uevent/modprobe.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <thread>
+
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/platform/spawn.hpp"
+
+namespace myelin::runtime {
+
+modprobe_result run_modprobe(const std::string& program, const std::vector<std::string>& aliases,
+                             std::chrono::milliseconds timeout) {
+  run_options o;
+  o.spawn.argv = {program, "-a", "-q", "-b", "--"};
+  o.spawn.argv.insert(o.spawn.argv.end(), aliases.begin(), aliases.end());
+  o.spawn.new_process_group = false;
+  o.timeout = timeout;
+  auto r = run_program(std::move(o));
+  if (!r) {
+    if (r.error().code() == static_cast<uint8_t>(spawn_errc::timed_out)) {
+      return {false, "killed by signal 9 (timeout)"};
+    }
+    return {false, describe(r.error())};
+  }
+  int status = r->status;
+  if (WIFEXITED(status)) {
+    int code = WEXITSTATUS(status);
+    return {code == 0, "exited with code " + std::to_string(code)};
+  }
+  if (WIFSIGNALED(status)) {
+    return {false, "killed by signal " + std::to_string(WTERMSIG(status))};
+  }
+  return {false, "ended abnormally"};
+}
+
+}  // namespace myelin::runtime

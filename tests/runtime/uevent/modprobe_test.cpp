@@ -1,0 +1,50 @@
+// Tests of runtime/src/uevent/modprobe.cpp with a recording fake modprobe script (the
+// real modprobe would load kernel modules on the test machine).
+#include "myelin/runtime/uevent/modprobe.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "myelin/test/support.hpp"
+
+using namespace myelin::runtime;
+using myelin::test::read_file;
+using myelin::test::temp_dir;
+using myelin::test::write_file;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string fake_modprobe(const temp_dir& dir, const std::string& body) {
+  auto path = dir / "modprobe";
+  write_file(path, "#!/bin/sh\n" + body);
+  std::filesystem::permissions(path, std::filesystem::perms::owner_all);
+  return path.string();
+}
+
+}  // namespace
+
+// The aliases are passed after -a -q -b --, in order, in one run.
+TEST(modprobe, runs_once_with_all_aliases) {
+  temp_dir dir;
+  auto prog = fake_modprobe(dir, "echo \"$@\" >> " + (dir / "calls").string() + "\n");
+  auto r = run_modprobe(prog, {"pci:v1", "usb:v2", "-rf"}, 5s);
+  EXPECT_TRUE(r.ok) << r.outcome;
+  EXPECT_EQ(read_file(dir / "calls"), "-a -q -b -- pci:v1 usb:v2 -rf\n");
+}
+
+// A failing modprobe, a missing one and a hanging one are reported, not thrown.
+TEST(modprobe, failures_reported) {
+  temp_dir dir;
+  auto r = run_modprobe(fake_modprobe(dir, "exit 1\n"), {"x"}, 5s);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.outcome, "exited with code 1");
+  auto missing = run_modprobe((dir / "nope").string(), {"x"}, 5s);
+  EXPECT_FALSE(missing.ok);
+  EXPECT_NE(missing.outcome.find("cannot run"), std::string::npos) << missing.outcome;
+  temp_dir dir2;
+  auto hung = run_modprobe(fake_modprobe(dir2, "exec sleep 30\n"), {"x"}, 200ms);
+  EXPECT_FALSE(hung.ok);
+  EXPECT_EQ(hung.outcome, "killed by signal 9 (timeout)");
+}
