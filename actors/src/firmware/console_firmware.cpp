@@ -1,5 +1,6 @@
 // The control channel's firmware upload routes: a streamed `.fw` body handed to
-// firmware_upload chunk by chunk (cpp-httplib content receiver), and its progress.
+// the firmware service's upload chunk by chunk (cpp-httplib content receiver),
+// and its progress.
 #include "firmware/console_firmware.hpp"
 
 #include <memory>
@@ -7,7 +8,9 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "console/console_http.hpp"
 #include "console/console_server.hpp"
+#include "myelin/actors/firmware.hpp"
 #include "myelin/actors/firmware_upload.hpp"
 
 namespace myelin::actors {
@@ -40,16 +43,27 @@ json progress_json(const firmware_upload_progress& p) {
 
 void install_firmware_routes(caf::actor_system& sys, httplib::Server& srv,
                              const console_options& opts) {
-  auto upload = std::make_shared<firmware_upload>(sys, opts.firmware_upload);
-  srv.Get("/v1/fw/upload/status", [upload](const httplib::Request&, httplib::Response& res) {
-    res.set_content(progress_json(upload->progress()).dump(), "application/json");
+  srv.Get("/v1/fw/upload/status", [&sys](const httplib::Request&, httplib::Response& res) {
+    auto progress = ask_service<firmware_upload_progress>(
+        sys, firmware_registry_name, std::chrono::seconds{10}, fw_upload_status_atom::value);
+    if (!progress) {
+      return reply_error(res, progress.error());
+    }
+    res.set_content(progress_json(*progress).dump(), "application/json");
   });
-  srv.Post("/v1/fw/upload", [upload, opts](const httplib::Request& req, httplib::Response& res,
-                                           const httplib::ContentReader& content_reader) {
+  srv.Post("/v1/fw/upload", [&sys, opts](const httplib::Request& req, httplib::Response& res,
+                                         const httplib::ContentReader& content_reader) {
     auto reply = [&res](int status, const json& body) {
       res.status = status;
       res.set_content(body.dump(), "application/json");
     };
+    // The firmware service's upload: the body streams into it from here.
+    auto upload = ask_service<std::shared_ptr<firmware_upload>>(
+        sys, firmware_registry_name, std::chrono::seconds{10}, fw_upload_session_atom::value);
+    if (!upload) {
+      content_reader([](const char*, size_t) { return true; });
+      return reply_error(res, upload.error());
+    }
     auto length = header_u64(req, "Content-Length");
     bool reboot = req.has_param("reboot") && req.get_param_value("reboot") != "0" &&
                   req.get_param_value("reboot") != "false";
@@ -58,7 +72,7 @@ void install_firmware_routes(caf::actor_system& sys, httplib::Server& srv,
     if (auto source = direct_body_source(req)) {
       // Plain HTTP: the body goes from the socket straight into the upload
       // buffer, in large reads, with either framing (decision 0064).
-      outcome = upload->run(source, total);
+      outcome = (*upload)->run(source, total);
     } else if (length > in_memory_body_limit) {
       content_reader([](const char*, size_t) { return true; });  // skipped by httplib
       // cpp-httplib's reader (TLS) keeps a Content-Length body in memory.
@@ -66,7 +80,7 @@ void install_firmware_routes(caf::actor_system& sys, httplib::Server& srv,
                           "firmware uploads over HTTPS larger than 1 MiB must be sent with "
                           "Transfer-Encoding: chunked (myelin fw push does)"}});
     } else {
-      outcome = upload->run(
+      outcome = (*upload)->run(
           [&content_reader](const std::function<bool(const char*, size_t)>& sink) {
             return content_reader(
                 [&sink](const char* data, size_t size) { return sink(data, size); });

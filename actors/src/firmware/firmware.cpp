@@ -132,7 +132,9 @@ void tell_overlays(caf::event_based_actor* self, const std::string& from, const 
 
 supervisors::start_fn firmware_start(firmware_options opts) {
   return [opts](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
-    auto self = sys.spawn([opts](caf::event_based_actor* self) -> caf::behavior {
+    // The one upload of this service instance: its busy flag and progress.
+    auto upload = std::make_shared<firmware_upload>(sys, opts.upload);
+    auto self = sys.spawn([opts, upload](caf::event_based_actor* self) -> caf::behavior {
       auto kv = [self] { return self->system().registry().get<caf::actor>(kv_registry_name); };
       // Runs `fn` as one read-modify-write in the kv service and delivers
       // the outcome to `rp`; `then` runs after a success.
@@ -275,6 +277,8 @@ supervisors::start_fn firmware_start(firmware_options opts) {
                 [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
             return rp;
           },
+          [upload](fw_upload_session_atom) { return upload; },
+          [upload](fw_upload_status_atom) { return upload->progress(); },
           [self, update](fw_switch_atom, const runtime::firmware_manifest& m,
                          const std::string& slot, const std::string& running) {
             auto rp = self->make_response_promise();

@@ -292,7 +292,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   if (!firmware_upload) {
     return firmware_upload.error();
   }
-  console.firmware_upload = *firmware_upload;
+  firmware.upload = *firmware_upload;
 
   sup::supervisor_flags core_flags;
   core_flags.strategy = sup::strategy::rest_for_one;

@@ -80,8 +80,6 @@ struct console_options {
   /// The largest overlay push accepted (overlays.max_bytes; 0: the device
   /// has no overlays). The overlays service does the rest (overlays.hpp).
   uint64_t overlay_max_bytes = 0;
-  /// Firmware uploads (POST /v1/fw/upload).
-  firmware_upload_options firmware_upload;
   /// The boot's readiness times for /v1/status (null: not shown).
   std::shared_ptr<const boot_progress> boot;
 };

@@ -12,6 +12,11 @@
 //                                   `running`), unknown_slot, kv errors
 //                                   After a firmware was written into `slot`: one KV write
 //                                   makes it active and unvalidated (runtime::install_changes).
+//   (fw_upload_session_atom)     -> std::shared_ptr<firmware_upload>: the service's one
+//                                   upload (one at a time, its progress). The control
+//                                   channel streams a request body into it on its own
+//                                   thread; the upload asks this service for the switch.
+//   (fw_upload_status_atom)      -> firmware_upload_progress of the last upload
 //   Every switch (fw_switch, fw_revert) is told to the overlays service
 //   (overlays_switch_atom) before the reply: the overlays belong to the
 //   firmware they were pushed on.
@@ -36,6 +41,7 @@
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "myelin/actors/firmware_upload.hpp"
 #include "myelin/runtime/firmware/firmware_manifest.hpp"
 #include "myelin/runtime/firmware/firmware_status.hpp"
 #include "myelin/runtime/partition/app_partition.hpp"
@@ -51,6 +57,8 @@ using fw_prevent_revert_atom = caf::atom_constant<caf::atom("fwprevent")>;
 using fw_factory_reset_atom = caf::atom_constant<caf::atom("fwfactory")>;
 using fw_auto_validate_atom = caf::atom_constant<caf::atom("fwautoval")>;
 using fw_switch_atom = caf::atom_constant<caf::atom("fwswitch")>;
+using fw_upload_session_atom = caf::atom_constant<caf::atom("fwupsess")>;
+using fw_upload_status_atom = caf::atom_constant<caf::atom("fwupstat")>;
 
 inline constexpr caf::atom_value firmware_registry_name = caf::atom("firmware");
 
@@ -60,6 +68,8 @@ using power_request_fn =
     std::function<void(runtime::power_action action, const std::string& arg, bool immediate)>;
 
 struct firmware_options {
+  /// Where uploads go and what this device accepts ([firmware]).
+  firmware_upload_options upload;
   /// What factory_reset erases: a directory's contents, or a block device's
   /// first and last MiB. Empty: nothing to erase.
   std::string app_data;
@@ -90,3 +100,4 @@ typename Inspector::result_type inspect(Inspector& f, firmware_status& x) {
 }  // namespace myelin::runtime
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(myelin::runtime::firmware_manifest)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<myelin::actors::firmware_upload>)

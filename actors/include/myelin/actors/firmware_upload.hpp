@@ -2,7 +2,8 @@
 // inactive slot, then ask the firmware service to switch slots in one KV
 // write (it tells the overlays service, which clears them at the next boot).
 //
-// Used by the control channel (POST /v1/fw/upload, GET /v1/fw/upload/status;
+// Owned by the firmware service (fw_upload_session_atom), fed by the control
+// channel (POST /v1/fw/upload, GET /v1/fw/upload/status;
 // actors/src/firmware/console_firmware.cpp). One upload runs at a time. The body flows
 // HTTP thread -> bounded buffer (firmware.upload_buffer_mb) -> an installer
 // thread that reads the archive with libarchive, checks the manifest's
@@ -29,6 +30,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
+#include <caf/meta/type_name.hpp>
 
 #include "myelin/runtime/config/config.hpp"
 #include "myelin/runtime/firmware/firmware_manifest.hpp"
@@ -90,6 +92,12 @@ struct firmware_upload_progress {
   std::string version;
   std::string error;
 };
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, firmware_upload_progress& x) {
+  return f(caf::meta::type_name("firmware_upload_progress"), x.state, x.bytes, x.total, x.written,
+           x.slot, x.version, x.error);
+}
 
 /// How an upload ended.
 struct firmware_upload_outcome {
