@@ -122,24 +122,11 @@ constexpr auto app_start_timeout = std::chrono::seconds{30};
 
 constexpr caf::atom_value apps_name = apps_registry_name;
 
-caf::error not_running(caf::atom_value name) {
-  return service_not_running(name);
-}
-
 /// Asks a registered service and waits for a reply of type T (HTTP thread).
 template <class T, class... Ts>
 caf::expected<T> ask_within(caf::actor_system& sys, std::chrono::seconds timeout,
                             caf::atom_value name, Ts&&... xs) {
-  auto target = sys.registry().get<caf::actor>(name);
-  if (!target) {
-    return not_running(name);
-  }
-  caf::scoped_actor self{sys};
-  caf::expected<T> result{caf::error{}};
-  self->request(target, timeout, std::forward<Ts>(xs)...)
-      .receive([&](T& x) { result = std::move(x); },
-               [&](caf::error& err) { result = std::move(err); });
-  return result;
+  return ask_service<T>(sys, name, timeout, std::forward<Ts>(xs)...);
 }
 
 template <class T, class... Ts>
@@ -150,15 +137,7 @@ caf::expected<T> ask(caf::actor_system& sys, caf::atom_value name, Ts&&... xs) {
 /// Like ask, for requests answered with an empty reply (caf::unit).
 template <class... Ts>
 caf::error ask_done(caf::actor_system& sys, caf::atom_value name, Ts&&... xs) {
-  auto target = sys.registry().get<caf::actor>(name);
-  if (!target) {
-    return not_running(name);
-  }
-  caf::scoped_actor self{sys};
-  caf::error result;
-  self->request(target, service_timeout, std::forward<Ts>(xs)...)
-      .receive([] {}, [&](caf::error& err) { result = std::move(err); });
-  return result;
+  return ask_service_done(sys, name, service_timeout, std::forward<Ts>(xs)...);
 }
 
 void reply_json(httplib::Response& res, const json& body) {

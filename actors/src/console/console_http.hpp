@@ -46,4 +46,19 @@ caf::expected<T> ask_service(caf::actor_system& sys, caf::atom_value name,
   return result;
 }
 
+/// Like ask_service, for requests answered with an empty reply (caf::unit).
+template <class... Ts>
+caf::error ask_service_done(caf::actor_system& sys, caf::atom_value name,
+                            std::chrono::milliseconds timeout, Ts&&... xs) {
+  auto target = sys.registry().get<caf::actor>(name);
+  if (!target) {
+    return service_not_running(name);
+  }
+  caf::scoped_actor self{sys};
+  caf::error result;
+  self->request(target, timeout, std::forward<Ts>(xs)...)
+      .receive([] {}, [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
 }  // namespace myelin::actors

@@ -4,12 +4,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstring>
 
 #include <caf/make_message.hpp>
@@ -37,19 +39,22 @@ struct child_plan {
 };
 
 [[noreturn]] void child_main(child_plan& p) {
-  // Default handlers first (the mask still blocks everything), then the
-  // empty mask the program expects.
+  // Default dispositions first (the mask still blocks everything), then the
+  // empty mask the program expects. Ignored signals too: an ignored signal
+  // survives exec, and a daemon with SIGTERM ignored cannot be stopped.
+  // The raw system call: glibc's sigaction() refuses its own signals 32 and
+  // 33, which a parent may have left ignored as well.
+  struct {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    uint64_t mask;
+  } dfl{SIG_DFL, 0, nullptr, 0};
   for (int sig = 1; sig < NSIG; ++sig) {
-    struct sigaction sa {};
-    if (::sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler != SIG_DFL &&
-        sa.sa_handler != SIG_IGN) {
-      sa.sa_handler = SIG_DFL;
-      sa.sa_flags = 0;
-      ::sigaction(sig, &sa, nullptr);
+    if (sig != SIGKILL && sig != SIGSTOP) {
+      ::syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(dfl.mask));
     }
   }
-  // SIGPIPE ignored by myelin must not stay ignored in a shell script.
-  ::signal(SIGPIPE, SIG_DFL);
   if (p.group) {
     ::setpgid(0, 0);
   }

@@ -53,7 +53,9 @@ TEST(spawn, child_has_default_handlers_and_empty_mask) {
   struct sigaction old_term {};
   struct sigaction old_pipe {};
   ASSERT_EQ(sigaction(SIGTERM, &sa, &old_term), 0);
+  sigaction(SIGPIPE, nullptr, &old_pipe);
   signal(SIGPIPE, SIG_IGN);
+  auto old_usr2 = signal(SIGUSR2, SIG_IGN);
   sigset_t block;
   sigset_t old_mask;
   sigemptyset(&block);
@@ -64,6 +66,7 @@ TEST(spawn, child_has_default_handlers_and_empty_mask) {
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
   sigaction(SIGPIPE, &old_pipe, nullptr);
+  signal(SIGUSR2, old_usr2);
   EXPECT_EQ(field(r.output, "SigBlk"), "0000000000000000") << r.output;
   EXPECT_EQ(field(r.output, "SigIgn"), "0000000000000000") << r.output;
   EXPECT_EQ(field(r.output, "SigCgt"), "0000000000000000") << r.output;
