@@ -1,7 +1,9 @@
 // The one way myelin runs another program: vfork + exec with a clean child.
 //
-// The child gets default signal handlers and an empty signal mask (myelin
-// blocks signals for its own threads; a child must not inherit that), fds 0-2
+// The child gets the default disposition of every signal (handled and
+// ignored ones alike: an ignored signal would survive exec) and an empty
+// signal mask (myelin blocks signals for its own threads; a child must not
+// inherit that), fds 0-2
 // as asked and every other fd closed, optionally its own process group and a
 // parent-death signal. Until it execs, every signal is blocked in the parent's
 // calling thread, so no handler of myelin's ever runs in the child. The
