@@ -53,10 +53,6 @@ void install_firmware_routes(caf::actor_system& sys, httplib::Server& srv,
   });
   srv.Post("/v1/fw/upload", [&sys, opts](const httplib::Request& req, httplib::Response& res,
                                          const httplib::ContentReader& content_reader) {
-    auto reply = [&res](int status, const json& body) {
-      res.status = status;
-      res.set_content(body.dump(), "application/json");
-    };
     // The firmware service's upload: the body streams into it from here.
     auto upload = ask_service<std::shared_ptr<firmware_upload>>(
         sys, firmware_registry_name, std::chrono::seconds{10}, fw_upload_session_atom::value);
@@ -76,9 +72,10 @@ void install_firmware_routes(caf::actor_system& sys, httplib::Server& srv,
     } else if (length > in_memory_body_limit) {
       content_reader([](const char*, size_t) { return true; });  // skipped by httplib
       // cpp-httplib's reader (TLS) keeps a Content-Length body in memory.
-      return reply(413, {{"error",
-                          "firmware uploads over HTTPS larger than 1 MiB must be sent with "
-                          "Transfer-Encoding: chunked (myelin fw push does)"}});
+      return reply(res, 413,
+                   {{"error",
+                     "firmware uploads over HTTPS larger than 1 MiB must be sent with "
+                     "Transfer-Encoding: chunked (myelin fw push does)"}});
     } else {
       outcome = (*upload)->run(
           [&content_reader](const std::function<bool(const char*, size_t)>& sink) {
@@ -88,14 +85,15 @@ void install_firmware_routes(caf::actor_system& sys, httplib::Server& srv,
           total);
     }
     if (outcome.error) {
-      return reply(outcome.status, {{"error", runtime::describe(outcome.error)}});
+      return reply_error(res, outcome.error);
     }
-    reply(200, {{"ok", true},
-                {"slot", outcome.slot},
-                {"product", outcome.manifest.product},
-                {"version", outcome.manifest.version},
-                {"uuid", outcome.manifest.uuid},
-                {"rebooting", reboot && static_cast<bool>(opts.request_power)}});
+    reply(res, 200,
+          {{"ok", true},
+           {"slot", outcome.slot},
+           {"product", outcome.manifest.product},
+           {"version", outcome.manifest.version},
+           {"uuid", outcome.manifest.uuid},
+           {"rebooting", reboot && static_cast<bool>(opts.request_power)}});
     if (reboot && opts.request_power) {
       opts.request_power(runtime::power_action::reboot, "", false);
     }

@@ -1,6 +1,5 @@
 // Firmware installation from a streamed upload (see firmware_upload.hpp).
 #include "myelin/actors/firmware_upload.hpp"
-#include "console/console_http.hpp"
 
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -360,7 +359,6 @@ firmware_upload_outcome firmware_upload::run(const body_source& source, uint64_t
 firmware_upload_outcome firmware_upload::run_feed(const body_feed& feed, uint64_t total) {
   firmware_upload_outcome out;
   if (busy_.exchange(true)) {
-    out.status = 409;
     out.error = make_error(firmware_upload_errc::busy, "another firmware upload is in progress");
     // Read (and drop) the body so the client gets this answer.
     std::string why;
@@ -375,7 +373,6 @@ firmware_upload_outcome firmware_upload::run_feed(const body_feed& feed, uint64_
   });
   out.error = install(feed, out);
   if (out.error) {
-    out.status = http_status_of(out.error);
     auto why = runtime::describe(out.error);
     log()->error("firmware upload refused: {}", why);
     set([&why](firmware_upload_progress& p) {

@@ -101,9 +101,8 @@ typename Inspector::result_type inspect(Inspector& f, firmware_upload_progress& 
 
 /// How an upload ended.
 struct firmware_upload_outcome {
-  /// HTTP status: 200, or the error's mapping (400 bad file, 403 signature,
-  /// 409 busy or slot changed, 413 too large, 422 wrong target, 500/503 device).
-  int status = 200;
+  /// Why it failed (none: installed): fwfile (the file), fwupload (busy, slot
+  /// changed), firmware, kv. The control channel maps it to an HTTP status.
   caf::error error;
   std::string slot;
   runtime::firmware_manifest manifest;
