@@ -2,7 +2,9 @@
 // module answers after a push; whiteouts delete priv files; pushing the base
 // reverts; a version that segfaults on start is rolled back and the host is
 // told why; bad pushes change nothing; kill -9 at any point of apply leaves
-// the old or the new stack, and the apps run after a restart.
+// the old or the new stack, and the apps run after a restart. Across a
+// firmware update the running firmware keeps its overlays and the next boot
+// of the new one clears them.
 #include <sys/mount.h>
 #include <sys/wait.h>
 
@@ -19,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "device_fixture.hpp"
+#include "myelin/runtime/platform/signing.hpp"
 #include "myelin/test/support.hpp"
 
 using namespace std::chrono_literals;
@@ -196,14 +199,19 @@ TEST(overlay_push, crash_on_start_rolls_back) {
 }
 
 /// Crashes hello's running app host (SIGSEGV; found among myelin-boot's
-/// children by its module) and waits up to 20 s for the overlay service to
-/// report a rollback.
-void crash_hello_and_wait_for_rollback(const booted_device& dev) {
+/// children by its module).
+void crash_hello(const booted_device& dev) {
   auto module = hello_row(dev.port)["module"].get<std::string>();
   auto pids = myelin::test::run("pgrep -P " + std::to_string(dev.proc->pid()) + " -f -- " +
                                 myelin::test::shell_quote("--module " + module));
-  ASSERT_FALSE(pids.output.empty());
+  ASSERT_FALSE(pids.output.empty()) << module;
   myelin::test::run("kill -SEGV " + pids.output.substr(0, pids.output.find('\n')));
+}
+
+/// crash_hello, then waits up to 20 s for the overlay service to report a
+/// rollback.
+void crash_hello_and_wait_for_rollback(const booted_device& dev) {
+  ASSERT_NO_FATAL_FAILURE(crash_hello(dev));
   auto deadline = std::chrono::steady_clock::now() + 20s;
   while (std::chrono::steady_clock::now() < deadline &&
          get_json(dev.port, "/v1/overlays")["last_rollback"].is_null()) {
@@ -441,4 +449,115 @@ TEST(overlay_push, kill_at_random_times) {
   }
   RecordProperty("old", old_seen);
   RecordProperty("new", new_seen);
+}
+
+// -- overlays across a firmware update (decision 0073) ----------------------
+
+namespace {
+
+/// A signed firmware for the device's platform, and the device options that
+/// trust it (hello only, no probation: a crash restarts, never rolls back).
+struct firmware_file {
+  temp_dir dir;
+  std::string pub;
+  std::string file = (dir / "v2.fw").string();
+
+  firmware_file() {
+    auto keys = myelin::runtime::generate_key_pair();
+    EXPECT_FALSE(myelin::runtime::write_key_pair(keys, (dir / "dev").string()));
+    pub = myelin::runtime::format_public_key(keys.pub);
+    std::string image(1 << 20, '\0');
+    std::mt19937 gen{7};
+    for (auto& c : image) {
+      c = static_cast<char>(gen() & 0xff);
+    }
+    myelin::test::write_file(dir / "rootfs.img", image);
+    auto r = run_myelin({"fw", "create", "--key", (dir / "dev.key").string(), "--product", "demo",
+                         "--version", "2.0.0", "--platform", "testboard", "--architecture",
+                         "testarch", "--rootfs", (dir / "rootfs.img").string(), "-o", file});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+  }
+
+  std::vector<std::string> device_args() const {
+    return hello_only({"--set", "firmware.trusted_keys=" + pub, "--set",
+                       "firmware.platform=testboard", "--set", "firmware.architecture=testarch",
+                       "--set", "overlays.probation_s=0"});
+  }
+};
+
+/// Pushes hello_v2 the way a user does (an install tree, `myelin push`).
+void push_v2(const booted_device& dev, const temp_dir& tree) {
+  install(tree.path(), test_module("hello_v2"));
+  auto r = push(dev, tree.path());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_EQ(call_hello(dev.port), new_greeting);
+}
+
+}  // namespace
+
+// The bug two owners made: fw push without --reboot used to delete the
+// overlay directories behind the live store, and the crashed app then failed
+// with "libhello.so not found". The running firmware keeps its overlays.
+TEST(overlay_push, fw_push_without_reboot_keeps_the_running_overlays) {
+  firmware_file fw;
+  booted_device dev{fw.device_args()};
+  ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+  temp_dir tree;
+  ASSERT_NO_FATAL_FAILURE(push_v2(dev, tree));
+  auto r = run_myelin({"fw", "push", "--device", dev.address(), fw.file});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(get_json(dev.port, "/v1/overlays")["clear_at_boot"].get<bool>());
+  ASSERT_NO_FATAL_FAILURE(crash_hello(dev));
+  EXPECT_EQ(wait_for_hello(dev.port), new_greeting) << dev.proc->output();
+  auto overview = get_json(dev.port, "/v1/overlays");
+  EXPECT_EQ(overview["stack"].size(), 1u) << overview.dump();
+  EXPECT_EQ(dev.proc->output().find("not found"), std::string::npos) << dev.proc->output();
+}
+
+// With --reboot the next boot runs the new firmware without the old one's
+// overlays: the overlays service cleared them before any app started.
+TEST(overlay_push, fw_push_with_reboot_clears_at_the_next_boot) {
+  firmware_file fw;
+  temp_dir state;
+  temp_dir tree;
+  {
+    booted_device dev{fw.device_args(), state.path().string()};
+    ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+    ASSERT_NO_FATAL_FAILURE(push_v2(dev, tree));
+    auto r = run_myelin({"fw", "push", "--reboot", "--device", dev.address(), fw.file});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    // Host mode: a reboot stops myelin-boot.
+    ASSERT_TRUE(dev.proc->wait(20s).has_value()) << dev.proc->output();
+  }
+  booted_device dev{fw.device_args(), state.path().string()};
+  ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+  EXPECT_NE(dev.proc->output().find("overlays: cleared"), std::string::npos) << dev.proc->output();
+  auto overview = get_json(dev.port, "/v1/overlays");
+  EXPECT_TRUE(overview["stack"].empty()) << overview.dump();
+  EXPECT_FALSE(overview["clear_at_boot"].get<bool>());
+  EXPECT_EQ(wait_for_hello(dev.port), base_greeting);
+}
+
+// A revert back to the slot the overlays were made for withdraws the clear:
+// the next boot runs the same firmware, with its overlays.
+TEST(overlay_push, revert_to_their_slot_keeps_them) {
+  firmware_file fw;
+  temp_dir state;
+  temp_dir tree;
+  {
+    booted_device dev{fw.device_args(), state.path().string()};
+    ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+    ASSERT_NO_FATAL_FAILURE(push_v2(dev, tree));
+    ASSERT_EQ(run_myelin({"fw", "push", "--device", dev.address(), fw.file}).exit_code, 0);
+    ASSERT_TRUE(get_json(dev.port, "/v1/overlays")["clear_at_boot"].get<bool>());
+    auto revert = run_myelin({"fw", "revert", "--no-reboot", "--device", dev.address()});
+    ASSERT_EQ(revert.exit_code, 0) << revert.output;
+    EXPECT_FALSE(get_json(dev.port, "/v1/overlays")["clear_at_boot"].get<bool>());
+    dev.proc->signal(SIGTERM);
+    dev.proc->wait(20s);
+  }
+  booted_device dev{fw.device_args(), state.path().string()};
+  ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+  EXPECT_EQ(get_json(dev.port, "/v1/overlays")["stack"].size(), 1u);
+  EXPECT_EQ(wait_for_hello(dev.port), new_greeting);
 }
