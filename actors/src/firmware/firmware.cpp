@@ -136,35 +136,29 @@ supervisors::start_fn firmware_start(firmware_options opts) {
     auto upload = std::make_shared<firmware_upload>(sys, opts.upload);
     auto self = sys.spawn([opts, upload](caf::event_based_actor* self) -> caf::behavior {
       auto kv = [self] { return self->system().registry().get<caf::actor>(kv_registry_name); };
-      // Runs `fn` as one read-modify-write in the kv service and delivers
-      // the outcome to `rp`; `then` runs after a success.
-      auto update = [self, kv](kv_update_fn fn, caf::response_promise rp,
-                               std::function<void()> then,
-                               std::function<void(caf::error)> failed = nullptr) {
-        // `failed` set: it answers instead of `rp` (and `then` answers a success).
-        auto fail = [rp, failed](caf::error err) mutable {
-          if (failed) {
-            failed(std::move(err));
-          } else {
-            rp.deliver(std::move(err));
-          }
-        };
+      // Runs `fn` as one read-modify-write in the kv service, then `done`
+      // or `failed` with why.
+      auto update_then = [self, kv](kv_update_fn fn, std::function<void()> done,
+                                    std::function<void(caf::error)> failed) {
         auto store = kv();
         if (!store) {
-          fail(no_kv());
-          return;
+          return failed(no_kv());
         }
         self->request(store, 10s, kv_update_atom::value, std::move(fn))
-            .then(
-                [rp, then, failed]() mutable {
-                  if (then) {
-                    then();
-                  }
-                  if (!failed) {
-                    rp.deliver(caf::unit);
-                  }
-                },
-                [fail](caf::error& err) mutable { fail(std::move(err)); });
+            .then([done] { done(); }, [failed](caf::error& err) { failed(std::move(err)); });
+      };
+      // The same, answering `rp`; `then` runs after a success, before the answer.
+      auto update = [update_then](kv_update_fn fn, caf::response_promise rp,
+                                  std::function<void()> then) {
+        update_then(
+            std::move(fn),
+            [rp, then]() mutable {
+              if (then) {
+                then();
+              }
+              rp.deliver(caf::unit);
+            },
+            [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
       };
       if (opts.auto_validate_after_s > 0) {
         self_timer(self, std::chrono::seconds{opts.auto_validate_after_s},
@@ -250,10 +244,10 @@ supervisors::start_fn firmware_start(firmware_options opts) {
                 rp, [] { log()->info("firmware: validated"); });
             return rp;
           },
-          [self, update, opts](fw_revert_atom, bool reboot) {
+          [self, update_then, opts](fw_revert_atom, bool reboot) {
             auto rp = self->make_response_promise();
             auto slots = std::make_shared<std::pair<std::string, std::string>>();
-            update(
+            update_then(
                 [slots](const runtime::kv_map& c) {
                   auto changes = runtime::revert_changes(c);
                   if (changes) {
@@ -263,7 +257,6 @@ supervisors::start_fn firmware_start(firmware_options opts) {
                   }
                   return changes;
                 },
-                caf::response_promise{},
                 [self, slots, reboot, opts, rp]() mutable {
                   log()->warn("firmware: reverted to the other slot{}",
                               reboot ? "; rebooting" : "");
@@ -279,10 +272,10 @@ supervisors::start_fn firmware_start(firmware_options opts) {
           },
           [upload](fw_upload_session_atom) { return upload; },
           [upload](fw_upload_status_atom) { return upload->progress(); },
-          [self, update](fw_switch_atom, const runtime::firmware_manifest& m,
-                         const std::string& slot, const std::string& running) {
+          [self, update_then](fw_switch_atom, const runtime::firmware_manifest& m,
+                              const std::string& slot, const std::string& running) {
             auto rp = self->make_response_promise();
-            update(
+            update_then(
                 [m, slot,
                  running](const runtime::kv_map& now) -> caf::expected<runtime::kv_changes> {
                   if (runtime::active_slot(now) != running) {
@@ -291,7 +284,6 @@ supervisors::start_fn firmware_start(firmware_options opts) {
                   }
                   return runtime::install_changes(now, m, slot);
                 },
-                caf::response_promise{},
                 [self, slot, running, rp]() mutable {
                   tell_overlays(self, running, slot, [rp]() mutable { rp.deliver(caf::unit); });
                 },
