@@ -128,10 +128,11 @@ TEST(boot, sigterm_stops_apps_then_core_in_reverse_order) {
   ASSERT_TRUE(status) << "myelin-boot did not stop; output:\n" << dev.proc->output();
   EXPECT_EQ(exit_code_of(*status), 0) << dev.proc->output();
   const auto& out = dev.proc->output();
-  std::vector<std::string> order{
-      "app ticker stopped",     "app hello stopped",        "app fault stopped",
-      "service apps stopped",   "service console stopped",  "service net stopped",
-      "service uevent stopped", "service firmware stopped", "service kv stopped"};
+  std::vector<std::string> order{"app ticker stopped",       "app hello stopped",
+                                 "app fault stopped",        "service apps stopped",
+                                 "service console stopped",  "service overlays stopped",
+                                 "service net stopped",      "service uevent stopped",
+                                 "service firmware stopped", "service kv stopped"};
   // Each "stopped" line is logged on the stopping actor's own thread by a
   // cleanup function that CAF runs after the supervisor's down message has
   // gone out, so two neighbours' lines may swap; the supervisor's order itself

@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 using probation_end_atom = caf::atom_constant<caf::atom("probend")>;
 
 std::shared_ptr<spdlog::logger> log() {
-  auto l = spdlog::get("console");
+  auto l = spdlog::get("overlays");
   return l ? l : spdlog::default_logger();
 }
 

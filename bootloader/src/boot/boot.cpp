@@ -62,7 +62,8 @@ namespace sup = myelin::supervisors;
 void setup_logging(const std::string& level) {
   auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
   sink->set_pattern("%H:%M:%S.%e %^%-5l%$ [%n] %v");
-  for (const char* name : {"boot", "supervisor", "console", "kv", "firmware", "apps", "net"}) {
+  for (const char* name :
+       {"boot", "supervisor", "console", "kv", "firmware", "apps", "net", "overlays"}) {
     if (spdlog::get(name) == nullptr) {
       spdlog::register_logger(std::make_shared<spdlog::logger>(name, sink));
     }
