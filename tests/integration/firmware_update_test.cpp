@@ -660,6 +660,126 @@ TEST(firmware_update, validate_revert_cycles) {
   EXPECT_NE(revert.output.find("no firmware to revert to"), std::string::npos) << revert.output;
 }
 
+namespace {
+
+/// Sends the first half of `fw` chunked to POST /v1/fw/upload`query`, then
+/// breaks the connection off; returns the HTTP status if one came back.
+int truncated_upload(const booted_device& dev, const std::string& fw, const std::string& query) {
+  auto data = read_file(fw);
+  httplib::Client cli{"127.0.0.1", dev.port};
+  auto res = cli.Post(("/v1/fw/upload" + query).c_str(),
+                      [&](size_t offset, httplib::DataSink& sink) {
+                        if (offset >= data.size() / 2) {
+                          return false;
+                        }
+                        sink.write(data.data() + offset,
+                                   std::min<size_t>(65536, data.size() / 2 - offset));
+                        return true;
+                      },
+                      "application/octet-stream");
+  // Wait for the device to finish with it.
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (upload_status(dev)["state"] == "receiving" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  return res ? res->status : 0;
+}
+
+}  // namespace
+
+// Issue 19: v2 is pushed (slot b, unvalidated); slot a is its fallback. An
+// upload now — truncated or whole — is refused before a byte is written, so
+// slot a and its metadata stay, and revert brings back a intact.
+TEST(firmware_update, upload_while_unvalidated_keeps_the_fallback) {
+  firmware_workshop w;
+  auto v2 = w.create("v2", "2.0.0");
+  write_file(w.image, firmware_workshop::random_bytes(1 << 20, 9));
+  auto v3 = w.create("v3", "3.0.0");
+  auto dev = device_with_running_slot(w);
+  ASSERT_GT(dev->port, 0);
+  auto addr = dev->address();
+  ASSERT_EQ(run_myelin({"fw", "push", "--device", addr, v2}).exit_code, 0);
+  auto slot_a = [&] { return read_file(dev->state + "/firmware/slot-a.img"); };
+  auto kv_before = kv_list(dev->fw_env_config());
+  EXPECT_NE(truncated_upload(*dev, v3, ""), 200);  // it broke off: no answer
+  EXPECT_NE(upload_status(*dev).value("error", "").find("validate or revert first"),
+            std::string::npos)
+      << upload_status(*dev);
+  auto whole = run_myelin({"fw", "push", "--device", addr, v3});
+  EXPECT_EQ(whole.exit_code, 1);
+  EXPECT_NE(whole.output.find("validate or revert first"), std::string::npos) << whole.output;
+  EXPECT_EQ(slot_a(), "the running firmware");
+  EXPECT_EQ(kv_list(dev->fw_env_config()), kv_before);
+  auto revert = run_myelin({"fw", "revert", "--no-reboot", "--device", addr});
+  ASSERT_EQ(revert.exit_code, 0) << revert.output;
+  EXPECT_EQ(run_myelin({"fw", "status", "--device", addr}).output,
+            "active: a\nnext: a\nvalidation: validated\n");
+  EXPECT_EQ(slot_a(), "the running firmware");
+}
+
+// With --force the fallback is overwritten on purpose — and its metadata is
+// deleted before its first byte: a torn slot a is never chosen, by revert or
+// by the next boot.
+TEST(firmware_update, forced_upload_forgets_the_fallback_before_writing) {
+  firmware_workshop w;
+  auto v2 = w.create("v2", "2.0.0");
+  write_file(w.image, firmware_workshop::random_bytes(1 << 20, 9));
+  auto v3 = w.create("v3", "3.0.0");
+  auto dev = device_with_running_slot(w);
+  ASSERT_GT(dev->port, 0);
+  auto addr = dev->address();
+  ASSERT_EQ(run_myelin({"fw", "push", "--device", addr, v2}).exit_code, 0);
+  EXPECT_NE(truncated_upload(*dev, v3, "?force=1"), 200);
+  EXPECT_EQ(upload_status(*dev)["state"], "failed");
+  EXPECT_NE(read_file(dev->state + "/firmware/slot-a.img"), "the running firmware");
+  auto kv = kv_list(dev->fw_env_config());
+  EXPECT_EQ(kv.find("a.nerves_fw_"), std::string::npos) << kv;
+  EXPECT_EQ(run_myelin({"fw", "status", "--device", addr}).output,
+            "active: b\nnext: b\nvalidation: unvalidated\n");
+  auto revert = run_myelin({"fw", "revert", "--no-reboot", "--device", addr});
+  EXPECT_EQ(revert.exit_code, 1);
+  EXPECT_NE(revert.output.find("slot a holds no firmware to revert to"), std::string::npos)
+      << revert.output;
+  // The whole file, forced, installs.
+  auto push = run_myelin({"fw", "push", "--force", "--device", addr, v3});
+  ASSERT_EQ(push.exit_code, 0) << push.output;
+  EXPECT_TRUE(read_file(dev->state + "/firmware/slot-a.img") == read_file(w.image));
+}
+
+// Revert checks the other slot's contents against the image recorded at
+// install: a slot that was damaged since is refused, nothing changes.
+TEST(firmware_update, revert_refuses_a_damaged_slot) {
+  firmware_workshop w;
+  auto v2 = w.create("v2", "2.0.0");
+  auto v2_image = w.image_data;
+  write_file(w.image, firmware_workshop::random_bytes(1 << 20, 9));
+  auto v3 = w.create("v3", "3.0.0");
+  auto dev = device_with_running_slot(w);
+  ASSERT_GT(dev->port, 0);
+  auto addr = dev->address();
+  ASSERT_EQ(run_myelin({"fw", "push", "--device", addr, v2}).exit_code, 0);
+  ASSERT_EQ(run_myelin({"fw", "validate", "--device", addr}).exit_code, 0);
+  ASSERT_EQ(run_myelin({"fw", "push", "--device", addr, v3}).exit_code, 0);
+  auto kv = kv_list(dev->fw_env_config());
+  EXPECT_NE(kv.find("b.myelin_rootfs_sha256="), std::string::npos) << kv;
+  auto b_path = dev->state + "/firmware/slot-b.img";
+  auto damaged = v2_image;
+  damaged[damaged.size() / 2] ^= 0x10;
+  write_file(b_path, damaged);
+  auto before = kv_list(dev->fw_env_config());
+  auto revert = run_myelin({"fw", "revert", "--no-reboot", "--device", addr});
+  EXPECT_EQ(revert.exit_code, 1);
+  EXPECT_NE(revert.output.find("does not hold the image installed there"), std::string::npos)
+      << revert.output;
+  EXPECT_EQ(kv_list(dev->fw_env_config()), before);
+  write_file(b_path, v2_image);
+  revert = run_myelin({"fw", "revert", "--no-reboot", "--device", addr});
+  EXPECT_EQ(revert.exit_code, 0) << revert.output;
+  EXPECT_EQ(run_myelin({"fw", "status", "--device", addr}).output,
+            "active: b\nnext: b\nvalidation: validated\n");
+}
+
 // The startup guard validates unvalidated firmware once the apps ran cleanly.
 TEST(firmware_update, startup_guard_validates) {
   firmware_workshop w;

@@ -73,8 +73,9 @@ TEST(kv_cli, missing_key_and_bad_assignment) {
 TEST(fw_cli, device_status_validate_revert) {
   booted_device dev({"--set", "kv.initial=nerves_fw_active=a,a.nerves_fw_validated=0"});
   ASSERT_GT(dev.port, 0);
+  // Unvalidated, but slot b holds no firmware: the next boot stays on a.
   auto status = run_myelin({"fw", "status", "--device", dev.address()});
-  EXPECT_EQ(status.output, "active: a\nnext: b\nvalidation: unvalidated\n");
+  EXPECT_EQ(status.output, "active: a\nnext: a\nvalidation: unvalidated\n");
   ASSERT_EQ(run_myelin({"fw", "validate", "--device", dev.address()}).exit_code, 0);
   status = run_myelin({"fw", "status", "--device", dev.address()});
   EXPECT_EQ(status.output, "active: a\nnext: a\nvalidation: validated\n");
@@ -128,6 +129,7 @@ TEST(kv_cli, local_fw_env_config) {
   myelin::test::temp_dir dir;
   myelin::test::write_file(dir / "env.txt",
                            "nerves_fw_active=a\nupgrade_available=1\nbootcount=1\n"
+                           "b.nerves_fw_platform=rpi4\nb.nerves_fw_architecture=arm\n"
                            "nerves_serial_number=SN123\n");
   auto img = (dir / "env.img").string();
   ASSERT_EQ(run("mkenvimage -s 0x4000 -o " + shell_quote(img) + " " +

@@ -226,6 +226,7 @@ struct push_args {
   std::string cert;
   std::string key;
   bool reboot = false;
+  bool force = false;
   bool json = false;
 };
 
@@ -326,7 +327,13 @@ int run_push(const push_args& a) {
   ::fstat(fd, &st);
   auto total = static_cast<uint64_t>(st.st_size);
   progress_printer progress{total, ::isatty(STDERR_FILENO) != 0};
-  auto path = std::string{"/v1/fw/upload"} + (a.reboot ? "?reboot=1" : "");
+  std::string query;
+  for (auto [on, param] : {std::pair{a.reboot, "reboot=1"}, std::pair{a.force, "force=1"}}) {
+    if (on) {
+      query += (query.empty() ? "?" : "&") + std::string{param};
+    }
+  }
+  auto path = "/v1/fw/upload" + query;
   // No Content-Length: chunked transfer, streamed from the file.
   auto answer = dev->ca.empty() ? push_plain(*dev, path, fd, total, progress)
                                 : push_tls(*dev, path, fd, total, progress);
@@ -397,6 +404,9 @@ std::function<std::optional<int>()> add_firmware_commands(CLI::App* fw) {
   push->add_option("--cert", p->cert, "Client certificate for HTTPS (or $MYELIN_CERT)");
   push->add_option("--key", p->key, "Client private key for HTTPS (or $MYELIN_KEY)");
   push->add_flag("--reboot", p->reboot, "Reboot into the new firmware once it is installed");
+  push->add_flag("--force", p->force,
+                 "Install even though the running firmware is not validated yet: this "
+                 "overwrites its fallback slot");
   push->add_flag("--json", p->json, "Print the device's JSON answer");
 
   return [=]() -> std::optional<int> {

@@ -63,12 +63,14 @@ void install_firmware_routes(caf::actor_system& sys, httplib::Server& srv,
     auto length = header_u64(req, "Content-Length");
     bool reboot = req.has_param("reboot") && req.get_param_value("reboot") != "0" &&
                   req.get_param_value("reboot") != "false";
+    bool force = req.has_param("force") && req.get_param_value("force") != "0" &&
+                 req.get_param_value("force") != "false";
     auto total = length != 0 ? length : header_u64(req, "X-Firmware-Size");
     firmware_upload_outcome outcome;
     if (auto source = direct_body_source(req)) {
       // Plain HTTP: the body goes from the socket straight into the upload
       // buffer, in large reads, with either framing (decision 0064).
-      outcome = (*upload)->run(source, total);
+      outcome = (*upload)->run(source, total, force);
     } else if (length > in_memory_body_limit) {
       content_reader([](const char*, size_t) { return true; });  // skipped by httplib
       // cpp-httplib's reader (TLS) keeps a Content-Length body in memory.
@@ -82,7 +84,7 @@ void install_firmware_routes(caf::actor_system& sys, httplib::Server& srv,
             return content_reader(
                 [&sink](const char* data, size_t size) { return sink(data, size); });
           },
-          total);
+          total, force);
     }
     if (outcome.error) {
       return reply_error(res, outcome.error);

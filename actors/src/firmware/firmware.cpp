@@ -26,6 +26,7 @@
 #include "myelin/actors/overlays.hpp"
 #include "myelin/actors/self_timer.hpp"
 #include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/firmware/firmware_slot.hpp"
 #include "myelin/runtime/firmware/firmware_status.hpp"
 #include "myelin/runtime/kv/kv_store.hpp"
 
@@ -128,13 +129,38 @@ void tell_overlays(caf::event_based_actor* self, const std::string& from, const 
             });
 }
 
+/// Whether `slot` may be chosen: it holds firmware and, where install
+/// recorded its image, hashes to it.
+caf::error check_slot(const firmware_upload_options& o, const runtime::kv_map& kv,
+                      const std::string& slot) {
+  if (slot.empty() || !runtime::holds_firmware(kv, slot)) {
+    return {};  // revert_changes gives the reason
+  }
+  auto record = runtime::recorded_image(kv, slot);
+  if (!record) {
+    return {};  // installed before images were recorded: the metadata decides
+  }
+  const auto& path = slot == "a" ? o.slot_a : o.slot_b;
+  auto same = runtime::slot_holds_image(path, record->size, record->sha256);
+  if (!same || !*same) {
+    return runtime::make_error(runtime::firmware_errc::slot_corrupt,
+                               "slot " + slot + " (" + path +
+                                   ") does not hold the image installed there" +
+                                   (same ? std::string{" (its SHA-256 differs)"}
+                                         : " (" + runtime::describe(same.error()) + ")"));
+  }
+  return {};
+}
+
 }  // namespace
 
 supervisors::start_fn firmware_start(firmware_options opts) {
   return [opts](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
     // The one upload of this service instance: its busy flag and progress.
     auto upload = std::make_shared<firmware_upload>(sys, opts.upload);
-    auto self = sys.spawn([opts, upload](caf::event_based_actor* self) -> caf::behavior {
+    // Detached: revert hashes a slot, factory reset zeroes a partition.
+    auto self = sys.spawn<caf::detached>([opts,
+                                          upload](caf::event_based_actor* self) -> caf::behavior {
       auto kv = [self] { return self->system().registry().get<caf::actor>(kv_registry_name); };
       // Runs `fn` as one read-modify-write in the kv service, then `done`
       // or `failed` with why.
@@ -247,27 +273,62 @@ supervisors::start_fn firmware_start(firmware_options opts) {
           [self, update_then, opts](fw_revert_atom, bool reboot) {
             auto rp = self->make_response_promise();
             auto slots = std::make_shared<std::pair<std::string, std::string>>();
-            update_then(
-                [slots](const runtime::kv_map& c) {
-                  auto changes = runtime::revert_changes(c);
-                  if (changes) {
-                    slots->first = runtime::active_slot(c);
-                    auto i = changes->find(std::string{runtime::active_slot_key});
-                    slots->second = i != changes->end() && i->second ? *i->second : slots->first;
+            auto store = self->system().registry().get<caf::actor>(kv_registry_name);
+            if (!store) {
+              rp.deliver(no_kv());
+              return rp;
+            }
+            // First the other slot's contents against the image recorded for
+            // it: a slot that fails is never chosen. Then the switch, in one
+            // read-modify-write.
+            self->request(store, 10s, kv_get_all_atom::value)
+                .then(
+                    [=](const runtime::kv_map& now) mutable {
+                      auto other = runtime::other_slot(runtime::active_slot(now));
+                      if (auto err = check_slot(opts.upload, now, other)) {
+                        log()->error("firmware: not reverting: {}", runtime::describe(err));
+                        rp.deliver(std::move(err));
+                        return;
+                      }
+                      update_then(
+                          [slots](const runtime::kv_map& c) {
+                            auto changes = runtime::revert_changes(c);
+                            if (changes) {
+                              slots->first = runtime::active_slot(c);
+                              auto i = changes->find(std::string{runtime::active_slot_key});
+                              slots->second =
+                                  i != changes->end() && i->second ? *i->second : slots->first;
+                            }
+                            return changes;
+                          },
+                          [self, slots, reboot, opts, rp]() mutable {
+                            log()->warn("firmware: reverted to the other slot{}",
+                                        reboot ? "; rebooting" : "");
+                            tell_overlays(
+                                self, slots->first, slots->second, [reboot, opts, rp]() mutable {
+                                  rp.deliver(caf::unit);
+                                  if (reboot && opts.request_power) {
+                                    opts.request_power(runtime::power_action::reboot, "", false);
+                                  }
+                                });
+                          },
+                          [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+                    },
+                    [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+            return rp;
+          },
+          [self, update](fw_forget_slot_atom, const std::string& slot) {
+            auto rp = self->make_response_promise();
+            update(
+                [slot](const runtime::kv_map& c) -> caf::expected<runtime::kv_changes> {
+                  if ((slot != "a" && slot != "b") || slot == runtime::active_slot(c)) {
+                    return runtime::make_error(
+                        runtime::firmware_errc::unknown_slot,
+                        "refusing to forget slot '" + slot + "': it is not the inactive slot");
                   }
-                  return changes;
+                  return runtime::forget_slot_changes(c, slot);
                 },
-                [self, slots, reboot, opts, rp]() mutable {
-                  log()->warn("firmware: reverted to the other slot{}",
-                              reboot ? "; rebooting" : "");
-                  tell_overlays(self, slots->first, slots->second, [reboot, opts, rp]() mutable {
-                    rp.deliver(caf::unit);
-                    if (reboot && opts.request_power) {
-                      opts.request_power(runtime::power_action::reboot, "", false);
-                    }
-                  });
-                },
-                [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+                rp, [slot] { log()->info("firmware: slot {} forgotten; writing it", slot); });
             return rp;
           },
           [upload](fw_upload_session_atom) { return upload; },

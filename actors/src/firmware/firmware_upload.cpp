@@ -231,6 +231,19 @@ caf::error switch_to(caf::actor_system& sys, const runtime::firmware_manifest& m
   return out;
 }
 
+/// Asks the firmware service to delete `slot`'s metadata (not the running one's).
+caf::error forget_slot(caf::actor_system& sys, const std::string& slot) {
+  auto fw = sys.registry().get<caf::actor>(firmware_registry_name);
+  if (!fw) {
+    return no_firmware_service();
+  }
+  caf::scoped_actor self{sys};
+  caf::error out;
+  self->request(fw, std::chrono::seconds{30}, fw_forget_slot_atom::value, slot)
+      .receive([] {}, [&](caf::error& err) { out = std::move(err); });
+  return out;
+}
+
 bool same_file(const std::string& a, const std::string& b) {
   if (a == b) {
     return true;
@@ -314,7 +327,8 @@ void firmware_upload::set(const std::function<void(firmware_upload_progress&)>& 
   fn(progress_);
 }
 
-firmware_upload_outcome firmware_upload::run(const body_reader& read_body, uint64_t total) {
+firmware_upload_outcome firmware_upload::run(const body_reader& read_body, uint64_t total,
+                                             bool force) {
   return run_feed(
       [&read_body](byte_pipe* pipe, const std::function<void(size_t)>& progress, std::string&) {
         return read_body([&](const char* data, size_t size) {
@@ -325,10 +339,11 @@ firmware_upload_outcome firmware_upload::run(const body_reader& read_body, uint6
           return true;
         });
       },
-      total);
+      total, force);
 }
 
-firmware_upload_outcome firmware_upload::run(const body_source& source, uint64_t total) {
+firmware_upload_outcome firmware_upload::run(const body_source& source, uint64_t total,
+                                             bool force) {
   return run_feed(
       [&source](byte_pipe* pipe, const std::function<void(size_t)>& progress, std::string& why) {
         std::unique_ptr<char[]> scratch;
@@ -353,10 +368,11 @@ firmware_upload_outcome firmware_upload::run(const body_source& source, uint64_t
           }
         }
       },
-      total);
+      total, force);
 }
 
-firmware_upload_outcome firmware_upload::run_feed(const body_feed& feed, uint64_t total) {
+firmware_upload_outcome firmware_upload::run_feed(const body_feed& feed, uint64_t total,
+                                                  bool force) {
   firmware_upload_outcome out;
   if (busy_.exchange(true)) {
     out.error = make_error(firmware_upload_errc::busy, "another firmware upload is in progress");
@@ -371,7 +387,7 @@ firmware_upload_outcome firmware_upload::run_feed(const body_feed& feed, uint64_
     p.state = "receiving";
     p.total = total;
   });
-  out.error = install(feed, out);
+  out.error = install(feed, force, out);
   if (out.error) {
     auto why = runtime::describe(out.error);
     log()->error("firmware upload refused: {}", why);
@@ -388,7 +404,8 @@ firmware_upload_outcome firmware_upload::run_feed(const body_feed& feed, uint64_
   return out;
 }
 
-caf::error firmware_upload::install(const body_feed& feed, firmware_upload_outcome& out) {
+caf::error firmware_upload::install(const body_feed& feed, bool force,
+                                    firmware_upload_outcome& out) {
   auto drop_body = [&feed] {
     std::string why;
     feed(
@@ -414,6 +431,16 @@ caf::error firmware_upload::install(const body_feed& feed, firmware_upload_outco
         firmware_file_errc::io_error,
         "slots a and b are the same (" + path + "): refusing to overwrite the running firmware");
   }
+  if (status->validation == runtime::validation::unvalidated && !force) {
+    // The other slot is what the bootloader falls back to if this firmware
+    // fails: overwriting it now could leave nothing that boots.
+    drop_body();
+    return runtime::make_error(
+        runtime::firmware_errc::unvalidated,
+        "the running firmware (slot " + active + ") is not validated yet and slot " + target +
+            " is its fallback: validate or revert first (myelin fw validate, myelin fw "
+            "revert), or push with --force to overwrite the fallback");
+  }
   out.slot = target;
   set([&target](firmware_upload_progress& p) { p.slot = target; });
 
@@ -432,6 +459,12 @@ caf::error firmware_upload::install(const body_feed& feed, firmware_upload_outco
                                        opts_.architecture);
       }
       const auto* rootfs = m.find(runtime::rootfs_resource);
+      // The slot's metadata goes before its first byte: a slot torn by a
+      // power cut or a broken upload holds no firmware to anyone, the
+      // bootloader and revert included.
+      if (auto err = forget_slot(sys_, target)) {
+        return err;
+      }
       if (!opts_.slot_dir.empty()) {
         std::error_code ec;
         std::filesystem::create_directories(opts_.slot_dir, ec);

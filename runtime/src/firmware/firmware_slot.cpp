@@ -10,8 +10,10 @@
 #include <cerrno>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "myelin/runtime/firmware/firmware_manifest.hpp"
+#include "myelin/runtime/platform/signing.hpp"
 
 namespace myelin::runtime {
 
@@ -227,6 +229,34 @@ caf::error firmware_slot_writer::finish() {
     return io_error(path_, std::strerror(errno));
   }
   return {};
+}
+
+caf::expected<bool> slot_holds_image(const std::string& path, uint64_t size,
+                                     const std::string& sha256) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return io_error(path, std::strerror(errno));
+  }
+  runtime::sha256 h;
+  std::vector<char> buf(1 << 20);
+  uint64_t left = size;
+  while (left > 0) {
+    auto n = ::read(fd, buf.data(), static_cast<size_t>(std::min<uint64_t>(left, buf.size())));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      auto why = n == 0 ? std::string{"shorter than its image"} : std::strerror(errno);
+      ::close(fd);
+      return io_error(path, why);
+    }
+    h.update(buf.data(), static_cast<size_t>(n));
+    left -= static_cast<uint64_t>(n);
+  }
+  // Read once: a slot image is not worth keeping in a small device's cache.
+  ::posix_fadvise(fd, 0, static_cast<off_t>(size), POSIX_FADV_DONTNEED);
+  ::close(fd);
+  return h.finish_hex() == sha256;
 }
 
 }  // namespace myelin::runtime

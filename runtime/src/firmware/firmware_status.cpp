@@ -1,6 +1,8 @@
 // Firmware slot status and the KV changes of validate / revert / prevent_revert.
 #include "myelin/runtime/firmware/firmware_status.hpp"
 
+#include <cstdlib>
+
 #include <caf/atom.hpp>
 #include <caf/make_message.hpp>
 
@@ -29,6 +31,10 @@ std::string to_string(firmware_errc x) {
       return "no_firmware_to_revert_to";
     case firmware_errc::unknown_slot:
       return "unknown_slot";
+    case firmware_errc::slot_corrupt:
+      return "slot_corrupt";
+    case firmware_errc::unvalidated:
+      return "unvalidated";
   }
   return "firmware_errc(" + std::to_string(static_cast<int>(x)) + ")";
 }
@@ -99,13 +105,37 @@ bool firmware_valid(const kv_map& kv) {
   return validation_status(kv) != validation::unvalidated;
 }
 
+bool holds_firmware(const kv_map& kv, const std::string& slot) {
+  return non_empty(kv, slot + ".nerves_fw_platform") &&
+         non_empty(kv, slot + ".nerves_fw_architecture");
+}
+
+std::optional<slot_record> recorded_image(const kv_map& kv, const std::string& slot) {
+  const auto* hash = find(kv, slot + "." + std::string{rootfs_sha256_suffix});
+  const auto* size = find(kv, slot + "." + std::string{rootfs_size_suffix});
+  if (hash == nullptr || size == nullptr || size->empty()) {
+    return std::nullopt;
+  }
+  slot_record r;
+  r.sha256 = *hash;
+  char* end = nullptr;
+  r.size = std::strtoull(size->c_str(), &end, 10);
+  if (end == nullptr || *end != '\0') {
+    r.size = 0;
+    r.sha256.clear();  // a record that cannot match
+  }
+  return r;
+}
+
 std::string next_slot(const kv_map& kv) {
   auto active = active_slot(kv);
   if (firmware_valid(kv)) {
     return active;
   }
+  // A slot without metadata holds no firmware (never written, or torn: the
+  // metadata goes before the first byte and comes back after the last).
   auto other = other_slot(active);
-  return other.empty() ? active : other;
+  return other.empty() || !holds_firmware(kv, other) ? active : other;
 }
 
 firmware_status status_of(const kv_map& kv) {
@@ -138,8 +168,7 @@ caf::expected<kv_changes> revert_changes(const kv_map& kv) {
     return make_error(firmware_errc::unknown_slot,
                       "active slot '" + active + "' is neither 'a' nor 'b'");
   }
-  if (!non_empty(kv, other + ".nerves_fw_platform") ||
-      !non_empty(kv, other + ".nerves_fw_architecture")) {
+  if (!holds_firmware(kv, other)) {
     return make_error(firmware_errc::no_firmware_to_revert_to,
                       "slot " + other + " holds no firmware to revert to");
   }
@@ -157,12 +186,15 @@ caf::expected<kv_changes> revert_changes(const kv_map& kv) {
 }
 
 kv_changes prevent_revert_changes(const kv_map& kv) {
+  return forget_slot_changes(kv, other_slot(active_slot(kv)));
+}
+
+kv_changes forget_slot_changes(const kv_map& kv, const std::string& slot) {
   kv_changes out;
-  auto other = other_slot(active_slot(kv));
-  if (other.empty()) {
+  if (slot.empty()) {
     return out;
   }
-  auto prefix = other + ".";
+  auto prefix = slot + ".";
   for (auto i = kv.lower_bound(prefix); i != kv.end(); ++i) {
     if (i->first.compare(0, prefix.size(), prefix) != 0) {
       break;
@@ -181,6 +213,11 @@ caf::expected<kv_changes> install_changes(const kv_map& kv, const firmware_manif
   for (auto& [key, value] : slot_metadata(m, slot)) {
     // An empty field is deleted, so nothing of the slot's previous firmware stays.
     changes[key] = value.empty() ? std::nullopt : std::optional<std::string>{value};
+  }
+  // What the slot must hold: revert checks it before choosing the slot.
+  if (const auto* rootfs = m.find(rootfs_resource)) {
+    changes[slot + "." + std::string{rootfs_sha256_suffix}] = rootfs->sha256;
+    changes[slot + "." + std::string{rootfs_size_suffix}] = std::to_string(rootfs->size);
   }
   changes[active_slot_key] = slot;
   changes["nerves_fw_validated"] = "0";

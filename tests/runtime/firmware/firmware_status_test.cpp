@@ -61,6 +61,8 @@ TEST(firmware_status, every_key_combination) {
             put(kv, slot + ".nerves_fw_validated", sv);
             put(kv, "nerves_fw_validated", gv);
             put(kv, other + ".nerves_fw_validated", ov);  // must never matter
+            kv[other + ".nerves_fw_platform"] = "rpi4";   // the other slot holds firmware
+            kv[other + ".nerves_fw_architecture"] = "arm";
             auto want = expected_validation(ua, sv, gv);
             auto s = status_of(kv);
             SCOPED_TRACE(testing::Message()
@@ -167,6 +169,7 @@ firmware_manifest manifest() {
   m.platform = "rpi4";
   m.architecture = "aarch64";
   m.uuid = "u";
+  m.resources.push_back({std::string{rootfs_resource}, 1234, std::string(64, 'e')});
   return m;
 }
 
@@ -187,6 +190,8 @@ kv_map applied_changes(kv_map kv, const kv_changes& c) {
 TEST(firmware_status, install_changes_nerves_scheme) {
   kv_map kv{{"nerves_fw_active", "a"},
             {"nerves_fw_validated", "1"},
+            {"a.nerves_fw_platform", "rpi4"},
+            {"a.nerves_fw_architecture", "arm"},
             {"b.nerves_fw_author", "old author"},
             {"b.nerves_fw_validated", "1"}};
   auto c = install_changes(kv, manifest(), "b");
@@ -198,7 +203,33 @@ TEST(firmware_status, install_changes_nerves_scheme) {
   EXPECT_EQ(after.count("b.nerves_fw_author"), 0u);
   EXPECT_EQ(validation_status(after), validation::unvalidated);
   EXPECT_EQ(next_slot(after), "a");
+  // The image it must hold, for revert's check.
+  auto record = recorded_image(after, "b");
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->sha256, manifest().find(myelin::runtime::rootfs_resource)->sha256);
+  EXPECT_EQ(record->size, manifest().find(myelin::runtime::rootfs_resource)->size);
   EXPECT_FALSE(install_changes(kv, manifest(), "c"));
+}
+
+// A slot without firmware metadata is never the next boot's (a torn slot
+// has none), and forget_slot_changes deletes exactly that slot's keys.
+TEST(firmware_status, a_slot_without_metadata_is_never_next) {
+  kv_map kv{{"nerves_fw_active", "b"},
+            {"nerves_fw_validated", "0"},
+            {"b.nerves_fw_platform", "rpi4"},
+            {"b.nerves_fw_architecture", "arm"},
+            {"a.nerves_fw_version", "1.0"}};
+  EXPECT_EQ(next_slot(kv), "b");
+  kv["a.nerves_fw_platform"] = "rpi4";
+  kv["a.nerves_fw_architecture"] = "arm";
+  EXPECT_EQ(next_slot(kv), "a");
+  auto forget = forget_slot_changes(kv, "a");
+  EXPECT_EQ(forget.size(), 3u);
+  auto after = applied_changes(kv, forget);
+  EXPECT_FALSE(holds_firmware(after, "a"));
+  EXPECT_TRUE(holds_firmware(after, "b"));
+  EXPECT_EQ(next_slot(after), "b");
+  EXPECT_FALSE(recorded_image(after, "a"));
 }
 
 // U-Boot bootcount scheme: upgrade_available=1, bootcount=0.

@@ -4,8 +4,13 @@
 // Protocol:
 //   (fw_status_atom)             -> runtime::firmware_status
 //   (fw_validate_atom)           -> caf::unit | kv errors
-//   (fw_revert_atom, bool reboot)-> caf::unit | no_firmware_to_revert_to, unknown_slot, kv errors
-//                                   then, if reboot, asks for a reboot
+//   (fw_revert_atom, bool reboot)-> caf::unit | no_firmware_to_revert_to, unknown_slot,
+//                                   slot_corrupt (the other slot does not hash to the image
+//                                   recorded for it), kv errors; then, if reboot, asks for a reboot
+//   (fw_forget_slot_atom, std::string slot)
+//                                -> caf::unit | unknown_slot (slot is the active one, or not
+//                                   a/b), kv errors: deletes every `<slot>.*` key, before an
+//                                   upload writes the slot's first byte
 //   (fw_prevent_revert_atom)     -> caf::unit | kv errors
 //   (fw_switch_atom, runtime::firmware_manifest m, std::string slot, std::string running)
 //                                -> caf::unit | slot_changed (the active slot is no longer
@@ -59,6 +64,7 @@ using fw_auto_validate_atom = caf::atom_constant<caf::atom("fwautoval")>;
 using fw_switch_atom = caf::atom_constant<caf::atom("fwswitch")>;
 using fw_upload_session_atom = caf::atom_constant<caf::atom("fwupsess")>;
 using fw_upload_status_atom = caf::atom_constant<caf::atom("fwupstat")>;
+using fw_forget_slot_atom = caf::atom_constant<caf::atom("fwforget")>;
 
 inline constexpr caf::atom_value firmware_registry_name = caf::atom("firmware");
 

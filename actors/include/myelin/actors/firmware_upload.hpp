@@ -1,6 +1,7 @@
-// Firmware installation from a streamed `.fw` upload: verify, write the
-// inactive slot, then ask the firmware service to switch slots in one KV
-// write (it tells the overlays service, which clears them at the next boot).
+// Firmware installation from a streamed `.fw` upload: verify, forget the
+// inactive slot's metadata, write the slot, then ask the firmware service to
+// switch slots in one KV write (it tells the overlays service). Refused while
+// the running firmware is unvalidated: the inactive slot is then its fallback.
 //
 // Owned by the firmware service (fw_upload_session_atom), fed by the control
 // channel (POST /v1/fw/upload, GET /v1/fw/upload/status;
@@ -8,10 +9,11 @@
 // HTTP thread -> bounded buffer (firmware.upload_buffer_mb) -> an installer
 // thread that reads the archive with libarchive, checks the manifest's
 // signature against firmware.trusted_keys and its platform/architecture
-// against the device's before the first byte reaches the slot, hashes while
+// against the device's, deletes the slot's `<slot>.*` metadata (so a torn
+// slot is never chosen, decision 0074) before the first byte reaches the slot, hashes while
 // writing the rootfs image into the inactive slot, syncs it, and only then
 // asks the firmware service to switch (fw_switch_atom): one atomic KV write
-// of the slot's metadata (`<slot>.nerves_fw_*`) and the switch
+// of the slot's metadata (`<slot>.nerves_fw_*`, the image's hash and size) and the switch
 // (`nerves_fw_active`, `nerves_fw_validated=0`, or
 // `upgrade_available=1`/`bootcount=0` under the U-Boot bootcount scheme;
 // runtime::install_changes), after which it tells the overlays service. Any
@@ -128,11 +130,13 @@ class firmware_upload {
 
   /// Installs the firmware read by `read_body` (blocking, on the caller's
   /// thread plus one installer thread). `total` is the body size if known.
-  firmware_upload_outcome run(const body_reader& read_body, uint64_t total);
+  /// Refused while the running firmware is unvalidated (the other slot is
+  /// its fallback) unless `force`.
+  firmware_upload_outcome run(const body_reader& read_body, uint64_t total, bool force = false);
 
   /// The same, pulling the body from `source` straight into the buffer
   /// (no copy on the way).
-  firmware_upload_outcome run(const body_source& source, uint64_t total);
+  firmware_upload_outcome run(const body_source& source, uint64_t total, bool force = false);
 
   firmware_upload_progress progress() const;
 
@@ -142,8 +146,8 @@ class firmware_upload {
   using body_feed = std::function<bool(
       detail::byte_pipe* pipe, const std::function<void(size_t)>& progress, std::string& why)>;
 
-  firmware_upload_outcome run_feed(const body_feed& feed, uint64_t total);
-  caf::error install(const body_feed& feed, firmware_upload_outcome& out);
+  firmware_upload_outcome run_feed(const body_feed& feed, uint64_t total, bool force);
+  caf::error install(const body_feed& feed, bool force, firmware_upload_outcome& out);
   void set(const std::function<void(firmware_upload_progress&)>& fn);
 
   caf::actor_system& sys_;

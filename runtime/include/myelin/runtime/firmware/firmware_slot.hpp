@@ -75,4 +75,11 @@ class firmware_slot_writer {
   std::string path_;
 };
 
+/// Whether the first `size` bytes of slot `path` hash to `sha256` (64 hex
+/// digits): what revert checks before choosing a slot. Errors: io_error (the
+/// slot cannot be read, or is shorter than `size`: reported as a mismatch
+/// by the caller).
+caf::expected<bool> slot_holds_image(const std::string& path, uint64_t size,
+                                     const std::string& sha256);
+
 }  // namespace myelin::runtime

@@ -12,7 +12,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
@@ -29,6 +31,12 @@ enum class firmware_errc : uint8_t {
   no_firmware_to_revert_to = 1,
   /// The active slot is neither "a" nor "b".
   unknown_slot,
+  /// A slot's contents do not match the image recorded for it
+  /// (`<slot>.myelin_rootfs_sha256` / `_size`): it is never chosen.
+  slot_corrupt,
+  /// The running firmware is not validated yet: the other slot is its
+  /// fallback and must not be overwritten (validate or revert first).
+  unvalidated,
 };
 
 std::string to_string(firmware_errc x);
@@ -61,7 +69,29 @@ validation validation_status(const kv_map& kv);
 /// Validated or unknown.
 bool firmware_valid(const kv_map& kv);
 
-/// The slot the next boot uses: the active one if valid, else the other one.
+/// The KV suffixes under which install records the image a slot holds
+/// (`<slot>.myelin_rootfs_sha256`, `<slot>.myelin_rootfs_size`): distinct
+/// from U-Boot's built-in variables and from Nerves' `nerves_fw_*`.
+inline constexpr std::string_view rootfs_sha256_suffix = "myelin_rootfs_sha256";
+inline constexpr std::string_view rootfs_size_suffix = "myelin_rootfs_size";
+
+/// Whether `slot` has firmware metadata (`<slot>.nerves_fw_platform` and
+/// `_architecture`). The metadata is the switch: install deletes it before
+/// the first byte reaches the slot and writes it after the last one is
+/// synced, so a torn slot has none — and the boot script, which cannot hash
+/// a slot, never chooses a slot without it.
+bool holds_firmware(const kv_map& kv, const std::string& slot);
+
+/// The image recorded for a slot by install (none: installed before myelin
+/// recorded images, or by a factory tool that does not).
+struct slot_record {
+  std::string sha256;
+  uint64_t size = 0;
+};
+std::optional<slot_record> recorded_image(const kv_map& kv, const std::string& slot);
+
+/// The slot the next boot uses: the active one if valid, else the other one
+/// — if it holds firmware (else the active one again).
 std::string next_slot(const kv_map& kv);
 
 firmware_status status_of(const kv_map& kv);
@@ -81,6 +111,10 @@ caf::expected<kv_changes> revert_changes(const kv_map& kv);
 /// refuses (Nerves also wipes the other slot's data; the firmware service does
 /// that where a slot device is configured).
 kv_changes prevent_revert_changes(const kv_map& kv);
+
+/// Deletes every `<slot>.*` key: what an install writes first, before the
+/// first byte of the new image reaches the slot.
+kv_changes forget_slot_changes(const kv_map& kv, const std::string& slot);
 
 struct firmware_manifest;
 
