@@ -111,6 +111,19 @@ caf::expected<std::string> render_status(const std::string& body) {
     }
     out << "\n";
   }
+  if (doc.contains("config") && doc["config"].is_object() && doc["config"].contains("issues") &&
+      doc["config"]["issues"].is_array()) {
+    // Sections that did not load as written (decision 0074).
+    for (const auto& i : doc["config"]["issues"]) {
+      auto section = text_of(i, "section", "*");
+      out << "config:   " << (section == "*" ? std::string{"(file)"} : "[" + section + "]") << " "
+          << text_of(i, "message", "") << "\n";
+    }
+    if (!doc["config"]["issues"].empty()) {
+      out << "          broken sections run on: " << text_of(doc["config"], "fallback", "defaults")
+          << "\n";
+    }
+  }
   out << "\nsupervision tree\n  " << std::left << std::setw(28) << "child" << std::setw(12)
       << "state" << std::right << std::setw(8) << "restarts"
       << "  uptime\n";

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include <httplib.h>
+#include <spdlog/spdlog.h>
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/atom.hpp>
@@ -416,6 +417,14 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
         if (auto kv = ask<kv_status>(sys, kv_registry_name, kv_status_atom::value)) {
           body["kv"] = {{"backend", kv->backend}, {"keys", kv->keys}, {"error", kv->error}};
         }
+        if (opts.boot) {
+          auto issues = json::array();
+          for (const auto& [section, message] : opts.boot->config_issues()) {
+            issues.push_back({{"section", section}, {"message", message}});
+          }
+          body["config"] = {{"issues", issues},
+                            {"fallback", issues.empty() ? "" : opts.boot->config_fallback()}};
+        }
         res.set_content(body.dump(), "application/json");
       });
   install_service_routes(sys, srv, opts);
@@ -489,54 +498,98 @@ caf::expected<std::unique_ptr<httplib::Server>> make_server(const console_option
 
 }  // namespace
 
-supervisors::start_fn console_start(console_options opts) {
-  return [opts](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
-    auto ep = std::make_shared<http_endpoint>();
-    auto server = make_server(opts);
-    if (!server) {
-      return server.error();
-    }
-    ep->server = std::move(*server);
-    // Few threads: the control channel is not a web server, and RSS matters.
-    // Long-polls (logs -f, uevent --follow: at most two each) and streamed
-    // uploads hold a thread each; the rest stay for ordinary requests.
-    ep->server->new_task_queue = [] { return new named_pool(8, "console.http"); };
-    ep->server->set_keep_alive_timeout(1);
-    ep->server->set_read_timeout(std::chrono::seconds{10});
-    // Requests carry small JSON documents; bulk uploads get their own routes.
-    ep->server->set_payload_max_length(1 << 20);
-    int port = opts.port;
-    errno = 0;
-    if (port == 0) {
-      port = ep->server->bind_to_any_port(opts.address);
-      if (port <= 0) {
-        port = 0;
-      }
-    } else if (!ep->server->bind_to_port(opts.address, port)) {
+namespace {
+
+/// Makes the server and binds its socket with `opts`' control settings.
+caf::expected<std::shared_ptr<http_endpoint>> listen_with(const console_options& opts) {
+  auto ep = std::make_shared<http_endpoint>();
+  auto server = make_server(opts);
+  if (!server) {
+    return server.error();
+  }
+  ep->server = std::move(*server);
+  // Few threads: the control channel is not a web server, and RSS matters.
+  // Long-polls (logs -f, uevent --follow: at most two each) and streamed
+  // uploads hold a thread each; the rest stay for ordinary requests.
+  ep->server->new_task_queue = [] { return new named_pool(8, "console.http"); };
+  ep->server->set_keep_alive_timeout(1);
+  ep->server->set_read_timeout(std::chrono::seconds{10});
+  // Requests carry small JSON documents; bulk uploads get their own routes.
+  ep->server->set_payload_max_length(1 << 20);
+  int port = opts.port;
+  errno = 0;
+  if (port == 0) {
+    port = ep->server->bind_to_any_port(opts.address);
+    if (port <= 0) {
       port = 0;
     }
-    if (port == 0) {
-      auto why = errno != 0 ? std::string{std::strerror(errno)} : std::string{"bind failed"};
-      return caf::make_error(caf::sec::cannot_open_port,
-                             "control channel: cannot listen on " + opts.address + ":" +
-                                 std::to_string(opts.port) + ": " + why);
+  } else if (!ep->server->bind_to_port(opts.address, port)) {
+    port = 0;
+  }
+  if (port == 0) {
+    auto why = errno != 0 ? std::string{std::strerror(errno)} : std::string{"bind failed"};
+    return caf::make_error(caf::sec::cannot_open_port, "control channel: cannot listen on " +
+                                                           opts.address + ":" +
+                                                           std::to_string(opts.port) + ": " + why);
+  }
+  ep->url =
+      std::string{opts.tls ? "https://" : "http://"} + opts.address + ":" + std::to_string(port);
+  return ep;
+}
+
+console_options with_settings(console_options o, const control_settings& c) {
+  o.address = c.address;
+  o.port = c.port;
+  o.tls = c.tls;
+  o.cert = c.cert;
+  o.key = c.key;
+  o.client_ca = c.client_ca;
+  o.allow_unauthenticated = c.allow_unauthenticated;
+  return o;
+}
+
+}  // namespace
+
+supervisors::start_fn console_start(console_options configured) {
+  return [configured](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
+    // The configured settings, else each fallback: a device whose control
+    // settings are broken stays reachable — and so fixable (decision 0074).
+    auto opts = configured;
+    auto ep = listen_with(opts);
+    for (size_t i = 0; !ep && i < configured.fallbacks.size(); ++i) {
+      auto why = runtime::describe(ep.error());
+      auto next = with_settings(configured, configured.fallbacks[i]);
+      auto tried = listen_with(next);
+      if (tried) {
+        auto issue = why + "; listening on " + next.address + ":" + std::to_string(next.port) +
+                     " (" + configured.fallbacks[i].origin + ") instead";
+        spdlog::error("control: {}", issue);
+        if (configured.boot) {
+          configured.boot->add_config_issue("control", issue);
+        }
+        opts = next;
+        ep = std::move(tried);
+        break;
+      }
     }
-    ep->url =
-        std::string{opts.tls ? "https://" : "http://"} + opts.address + ":" + std::to_string(port);
-    install_routes(sys, *ep, opts);
-    ep->thread = std::thread([ep] {
+    if (!ep) {
+      return ep.error();
+    }
+    auto endpoint = std::move(*ep);
+    install_routes(sys, *endpoint, opts);
+    endpoint->thread = std::thread([endpoint] {
       // The pool's threads start from this one and keep its name until
       // their first request names them again.
       runtime::name_this_thread("console.http");
-      ep->server->listen_after_bind();
+      endpoint->server->listen_after_bind();
     });
-    auto self = sys.spawn([ep](caf::event_based_actor*) -> caf::behavior {
+    auto self = sys.spawn([endpoint](caf::event_based_actor*) -> caf::behavior {
       return {
-          [ep](caf::get_atom) { return ep->url; },
+          [endpoint](caf::get_atom) { return endpoint->url; },
       };
     });
     // The HTTP server lives exactly as long as the actor.
-    self->attach_functor([ep] { ep->stop(); });
+    self->attach_functor([endpoint] { endpoint->stop(); });
     register_service(sys, console_registry_name, self);
     return self;
   };

@@ -203,6 +203,12 @@ supervisors::start_fn firmware_start(firmware_options opts) {
                           runtime::validation::unvalidated) {
                         return;
                       }
+                      if (opts.config_issues && opts.config_issues() > 0) {
+                        log()->warn(
+                            "firmware: not validating: the configuration has errors (see "
+                            "myelin status); the next boot reverts");
+                        return;
+                      }
                       auto apps = self->system().registry().get<caf::actor>(apps_registry_name);
                       auto validate = [self, update, opts] {
                         update(

@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -42,6 +43,7 @@
 #include "myelin/runtime/config/config.hpp"
 #include "myelin/runtime/log/log_hub.hpp"
 #include "myelin/runtime/overlays/base_snapshot.hpp"
+#include "myelin/runtime/platform/durable_file.hpp"
 #include "myelin/runtime/platform/power.hpp"
 #include "myelin/runtime/platform/thread_name.hpp"
 #include "myelin/runtime/platform/version.hpp"
@@ -252,13 +254,74 @@ std::string boot_binary_dir() {
 
 }  // namespace
 
+namespace {
+
+/// Builds a service's options from `cfg`; if its sections are semantically
+/// wrong (a key that is no key, a strategy that is no strategy), those
+/// sections are taken from the last good configuration, then from the
+/// defaults, and the issue is reported (decision 0074): a config error never
+/// stops the core.
+template <class F>
+auto with_fallback(runtime::config& cfg, std::initializer_list<const char*> sections,
+                   const runtime::config* last_good, actors::boot_progress* progress, F make)
+    -> decltype(make(cfg)) {
+  auto r = make(cfg);
+  if (r) {
+    return r;
+  }
+  auto why = runtime::describe(r.error());
+  std::string names;
+  for (const auto* s : sections) {
+    names += (names.empty() ? "[" : ", [") + std::string{s} + "]";
+  }
+  std::vector<const runtime::config*> sources;
+  if (last_good != nullptr) {
+    sources.push_back(last_good);
+  }
+  sources.push_back(nullptr);  // the defaults
+  for (const auto* from : sources) {
+    for (const auto* s : sections) {
+      cfg.reset_section(s, from);
+    }
+    r = make(cfg);
+    if (r) {
+      auto issue = why + "; " + names + " on " +
+                   (from != nullptr ? "the last good configuration" : "the defaults");
+      spdlog::get("boot")->error("config: {}", issue);
+      if (progress != nullptr) {
+        progress->add_config_issue(sections.size() > 0 ? *sections.begin() : "*", issue);
+      }
+      break;
+    }
+  }
+  return r;
+}
+
+actors::control_settings control_of(const runtime::config& cfg, std::string origin) {
+  actors::control_settings c;
+  c.address = cfg.get_string("control.address");
+  c.port = static_cast<uint16_t>(cfg.get_int("control.port"));
+  c.tls = cfg.get_bool("control.tls");
+  c.cert = cfg.get_string("control.cert");
+  c.key = cfg.get_string("control.key");
+  c.client_ca = cfg.get_string("control.client_ca");
+  c.allow_unauthenticated = cfg.get_bool("control.allow_unauthenticated");
+  c.origin = std::move(origin);
+  return c;
+}
+
+}  // namespace
+
 caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::config& device_cfg,
                                      const std::string& state_dir,
                                      actors::power_request_fn request_power,
                                      std::shared_ptr<runtime::app_partition> partition,
-                                     std::shared_ptr<actors::boot_progress> progress) {
+                                     std::shared_ptr<actors::boot_progress> progress,
+                                     const runtime::config* last_good) {
   auto cfg = resolve_target(device_cfg, state_dir);
-  auto kv = actors::kv_options_from(cfg, state_dir);
+  auto kv = with_fallback(
+      cfg, {"kv", "serial"}, last_good, progress.get(),
+      [&](const runtime::config& c) { return actors::kv_options_from(c, state_dir); });
   if (!kv) {
     return kv.error();
   }
@@ -269,6 +332,9 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
     firmware.app_partition = partition;
   }
   firmware.auto_validate_after_s = cfg.get_int("firmware.auto_validate_after_s");
+  if (progress) {
+    firmware.config_issues = [progress] { return progress->config_issues().size(); };
+  }
 
   actors::console_options console;
   console.request_power = request_power;
@@ -284,7 +350,16 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   console.state_dir = state_dir;
   console.app_partition = partition;
   console.boot = progress;
-  auto overlays = actors::open_overlay_service(cfg, state_dir);
+  if (last_good != nullptr) {
+    console.fallbacks.push_back(control_of(*last_good, "the last good configuration"));
+  }
+  console.fallbacks.push_back(control_of(runtime::config{}, "loopback, the defaults"));
+  auto any_port = control_of(runtime::config{}, "loopback, any free port");
+  any_port.port = 0;
+  console.fallbacks.push_back(any_port);
+  auto overlays = with_fallback(
+      cfg, {"overlays"}, last_good, progress.get(),
+      [&](const runtime::config& c) { return actors::open_overlay_service(c, state_dir); });
   if (!overlays) {
     return overlays.error();
   }
@@ -352,6 +427,28 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   }
   return root;
 }
+
+namespace {
+
+/// After a boot whose configuration had no issue: the file becomes the last
+/// good one (written only when it changed, durably).
+void save_last_good(const std::string& text, const std::string& path,
+                    const actors::boot_progress& progress) {
+  if (text.empty() || !progress.config_issues().empty()) {
+    return;
+  }
+  if (auto old = runtime::read_config_text(path); old && *old == text) {
+    return;
+  }
+  auto log = spdlog::get("boot");
+  if (auto err = runtime::write_file_durably(path, text)) {
+    log->error("config: cannot save the last good configuration: {}", runtime::describe(err));
+  } else {
+    log->info("config: saved as the last good configuration ({})", path);
+  }
+}
+
+}  // namespace
 
 std::vector<std::string> child_ids(caf::actor_system& sys, const caf::actor& s) {
   std::vector<std::string> ids;
@@ -676,32 +773,46 @@ int boot_main(int argc, char** argv) {
     return 0;
   }
 
-  // A broken config file must not brick a device: report it and boot on the
-  // built-in defaults. Command-line overrides are the operator's own input, so
-  // a bad one is refused outright.
+  // A config error must not brick a device (decision 0074): a file that is
+  // not TOML (or unreadable) boots on the last good configuration, else the
+  // defaults; a section with an error takes that section from there; the
+  // rest of the file counts. Command-line overrides are the operator's own
+  // input, so a bad one is refused outright.
   runtime::config cfg;
-  std::string config_error;
+  std::string config_text;
+  std::vector<runtime::config_issue> config_issues;
   if (!config_path.empty()) {
-    if (auto loaded = runtime::load_config(config_path)) {
-      cfg = std::move(*loaded);
+    auto text = runtime::read_config_text(config_path);
+    auto parsed = text ? runtime::parse_config_sections(*text, config_path, nullptr, config_issues)
+                       : caf::expected<runtime::config>{text.error()};
+    if (parsed) {
+      cfg = std::move(*parsed);
+      config_text = std::move(*text);
     } else {
-      config_error = runtime::describe(loaded.error());
+      config_issues.push_back({"*", runtime::describe(parsed.error())});
     }
   }
-  std::string override_error;
-  for (const auto& o : overrides) {
-    if (auto err = runtime::apply_override(cfg, o)) {
-      override_error = runtime::describe(err);
-      break;
+  auto apply_overrides = [&overrides](runtime::config& c) -> std::string {
+    for (const auto& o : overrides) {
+      if (auto err = runtime::apply_override(c, o)) {
+        return runtime::describe(err);
+      }
     }
-  }
+    return {};
+  };
+  std::string override_error = apply_overrides(cfg);
   if (!override_error.empty() && (check_only || !pid1_ctx.mode)) {
     std::cerr << "myelin-boot: " << override_error << "\n";
     return 2;
   }
+  auto issue_text = [](const runtime::config_issue& i) {
+    return i.section == "*" ? i.message : "[" + i.section + "] " + i.message;
+  };
   if (check_only) {
-    if (!config_error.empty()) {
-      std::cerr << "myelin-boot: " << config_error << "\n";
+    for (const auto& i : config_issues) {
+      std::cerr << "myelin-boot: " << issue_text(i) << "\n";
+    }
+    if (!config_issues.empty()) {
       return 2;
     }
     std::cout << "configuration ok" << (config_path.empty() ? "" : ": " + config_path) << "\n";
@@ -711,8 +822,11 @@ int boot_main(int argc, char** argv) {
   setup_logging(cfg.get_string("log.level"));
   runtime::start_logging(cfg);
   auto log = spdlog::get("boot");
-  if (!config_error.empty()) {
-    log->error("config: {}; booting on built-in defaults", config_error);
+  for (const auto& i : config_issues) {
+    log->error("config: {}; {}", issue_text(i),
+               i.section == "*" ? "booting on the last good configuration, else the defaults"
+                                : "that section runs on the last good configuration, else the "
+                                  "defaults");
   }
 
   pid1_ctx.hang_on_failure = cfg.get_string("pid1.on_failure") == "hang";
@@ -757,6 +871,35 @@ int boot_main(int argc, char** argv) {
     log->error("state directory {}: {}", state_dir.string(), ec.message());
   }
 
+  // The last good configuration: the file as it was at the last boot that
+  // found no issue, on the app partition (decision 0074).
+  auto last_good_path = (state_dir / "config" / "last-good.toml").string();
+  std::optional<runtime::config> last_good;
+  if (std::filesystem::exists(last_good_path, ec)) {
+    if (auto lg = runtime::load_config(last_good_path)) {
+      last_good = std::move(*lg);
+    } else {
+      log->error("config: the last good configuration is unusable: {}",
+                 runtime::describe(lg.error()));
+    }
+  }
+  std::string config_fallback = "defaults";
+  if (!config_issues.empty() && last_good) {
+    bool whole = std::any_of(config_issues.begin(), config_issues.end(),
+                             [](const auto& i) { return i.section == "*"; });
+    std::vector<runtime::config_issue> again;
+    auto rebuilt =
+        whole ? caf::expected<runtime::config>{*last_good}
+              : runtime::parse_config_sections(config_text, config_path, &*last_good, again);
+    if (rebuilt) {
+      cfg = std::move(*rebuilt);
+      apply_overrides(cfg);
+      config_fallback = "last good " + last_good_path;
+      log->warn("config: {} taken from {}", whole ? "everything" : "the broken sections",
+                last_good_path);
+    }
+  }
+
   caf::actor_system_config caf_cfg;
   caf_cfg.set("scheduler.max-threads",
               static_cast<size_t>(cfg.get_int("runtime.scheduler_threads")));
@@ -772,17 +915,22 @@ int boot_main(int argc, char** argv) {
     auto mailbox = std::make_shared<power_mailbox>();
     auto progress = std::make_shared<actors::boot_progress>();
     progress->started = t0;
+    for (const auto& i : config_issues) {
+      progress->add_config_issue(i.section, i.message);
+    }
+    progress->config_fallback(config_fallback);
     auto root = start_tree(
         sys, cfg, state_dir.string(),
         [mailbox](runtime::power_action a, const std::string& arg, bool immediate) {
           mailbox->post(a, arg, immediate);
         },
-        partition, progress);
+        partition, progress, last_good ? &*last_good : nullptr);
     if (!root) {
       log->critical("boot failed: {}", sys.render(root.error()));
       exit_code = 1;
       runtime_failed = true;
     } else {
+      save_last_good(config_text, last_good_path, *progress);
       std::tie(exit_code, runtime_failed) = run_until_stop(
           sys, *root, cfg, state_dir.string(), *progress, *mailbox, pid1_ctx, stop_signals);
     }

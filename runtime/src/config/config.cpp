@@ -142,20 +142,42 @@ std::string where_of(const std::string& origin, const toml::node& node) {
   return origin + ":" + std::to_string(src.begin.line) + ": ";
 }
 
+caf::error flatten_key(const std::string& key, const toml::node& node, const std::string& origin,
+                       config& out);
+
+/// Flattens `table` into `out`. Strict (`issues` null): the first error is
+/// returned. Lenient: each error is recorded against the key's section and
+/// the key skipped; the caller resets those sections.
 caf::error flatten(const toml::table& table, const std::string& prefix, const std::string& origin,
-                   config& out) {
+                   config& out, std::vector<config_issue>* issues = nullptr) {
   for (const auto& [k, node] : table) {
     std::string key = prefix.empty() ? std::string{k.str()} : prefix + "." + std::string{k.str()};
+    caf::error err;
+    if (const auto* sub = node.as_table(); sub != nullptr && is_table_prefix(key)) {
+      err = flatten(*sub, key, origin, out, issues);
+    } else {
+      err = flatten_key(key, node, origin, out);
+    }
+    if (err && issues == nullptr) {
+      return err;
+    }
+    if (err) {
+      issues->push_back({section_of(key), describe(err)});
+    }
+  }
+  return {};
+}
+
+caf::error flatten_key(const std::string& key, const toml::node& node, const std::string& origin,
+                       config& out) {
+  {
     auto where = where_of(origin, node);
-    if (const auto* sub = node.as_table()) {
+    if (node.as_table() != nullptr) {
       if (!is_table_prefix(key)) {
         return make_error(config_errc::unknown_key,
                           where + "unknown section [" + key + "]" + suggestion(key));
       }
-      if (auto err = flatten(*sub, key, origin, out)) {
-        return err;
-      }
-      continue;
+      return {};  // a known section: flatten() descends into it
     }
     const auto* schema_key = find_schema_key(key);
     if (schema_key == nullptr) {
@@ -189,11 +211,8 @@ caf::error flatten(const toml::table& table, const std::string& prefix, const st
     if (auto err = check_value(*schema_key, key, value, where)) {
       return err;
     }
-    if (auto err = out.set(key, std::move(value))) {
-      return err;
-    }
+    return out.set(key, std::move(value));
   }
-  return {};
 }
 
 }  // namespace
@@ -338,6 +357,61 @@ caf::expected<config> parse_config(std::string_view text, const std::string& ori
   return cfg;
 }
 
+std::string section_of(std::string_view key) {
+  auto parts = split(key, '.');
+  if (parts.empty()) {
+    return {};
+  }
+  if (parts[0] == "apps" && parts.size() > 1) {
+    return "apps." + std::string{parts[1]};
+  }
+  return std::string{parts[0]};
+}
+
+void config::reset_section(const std::string& section, const config* fallback) {
+  for (auto i = values_.begin(); i != values_.end();) {
+    i = section_of(i->first) == section ? values_.erase(i) : std::next(i);
+  }
+  config defaults;
+  const auto& from = fallback != nullptr ? *fallback : defaults;
+  for (const auto& [key, value] : from.values()) {
+    if (section_of(key) == section) {
+      values_[key] = value;
+    }
+  }
+}
+
+caf::expected<config> parse_config_sections(std::string_view text, const std::string& origin,
+                                            const config* fallback,
+                                            std::vector<config_issue>& issues) {
+  toml::table table;
+  if (auto err = parse_toml(text, origin, table)) {
+    return err;
+  }
+  config cfg;
+  std::vector<config_issue> found;
+  flatten(table, "", origin, cfg, &found);
+  std::set<std::string> reset;
+  for (const auto& issue : found) {
+    if (reset.insert(issue.section).second) {
+      cfg.reset_section(issue.section, fallback);
+    }
+  }
+  issues.insert(issues.end(), found.begin(), found.end());
+  cfg.source(origin);
+  return cfg;
+}
+
+caf::expected<std::string> read_config_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return make_error(config_errc::unreadable, path + ": cannot read the configuration file");
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
 bool is_app_default_key(std::string_view key) {
   if (key.empty() || key == "module" || key.find('.') != std::string_view::npos) {
     return false;
@@ -410,13 +484,11 @@ config merge_app_defaults(const config& device, const std::string& app, const co
 }
 
 caf::expected<config> load_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return make_error(config_errc::unreadable, path + ": cannot read the configuration file");
+  auto text = read_config_text(path);
+  if (!text) {
+    return text.error();
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return parse_config(buf.str(), path);
+  return parse_config(*text, path);
 }
 
 caf::error apply_override(config& cfg, std::string_view assignment) {

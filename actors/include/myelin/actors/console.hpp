@@ -28,7 +28,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <caf/atom.hpp>
 
@@ -56,6 +59,46 @@ struct boot_progress {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
         .count();
   }
+
+  /// Problems in the configuration that did not stop the boot (decision
+  /// 0074): each names its section, which runs on the last good
+  /// configuration's values or the defaults. Shown in GET /v1/status.
+  void add_config_issue(std::string section, std::string message) {
+    std::lock_guard<std::mutex> lock{mtx_};
+    issues_.emplace_back(std::move(section), std::move(message));
+  }
+  std::vector<std::pair<std::string, std::string>> config_issues() const {
+    std::lock_guard<std::mutex> lock{mtx_};
+    return issues_;
+  }
+  /// Where broken sections came from: "last good <path>" or "defaults".
+  void config_fallback(std::string what) {
+    std::lock_guard<std::mutex> lock{mtx_};
+    fallback_ = std::move(what);
+  }
+  std::string config_fallback() const {
+    std::lock_guard<std::mutex> lock{mtx_};
+    return fallback_;
+  }
+
+ private:
+  mutable std::mutex mtx_;
+  std::vector<std::pair<std::string, std::string>> issues_;
+  std::string fallback_ = "defaults";
+};
+
+/// The [control] settings the channel listens with.
+struct control_settings {
+  std::string address = "127.0.0.1";
+  /// 0 picks a free port.
+  uint16_t port = 4848;
+  bool tls = false;
+  std::string cert;
+  std::string key;
+  std::string client_ca;
+  bool allow_unauthenticated = false;
+  /// Where they come from, for the log: "the last good configuration", "loopback".
+  std::string origin;
 };
 
 struct console_options {
@@ -69,6 +112,11 @@ struct console_options {
   std::string key;
   std::string client_ca;
   bool allow_unauthenticated = false;
+  /// Tried in order when the settings above cannot listen (a missing
+  /// certificate, an address not on the device): the last good
+  /// configuration's, then loopback. The one used is reported as a config
+  /// issue of [control] (decision 0074).
+  std::vector<control_settings> fallbacks;
   std::string device_name = "myelin";
   /// device.target as resolved at boot: "host" or the target's name.
   std::string target = "host";
@@ -81,7 +129,7 @@ struct console_options {
   /// has no overlays). The overlays service does the rest (overlays.hpp).
   uint64_t overlay_max_bytes = 0;
   /// The boot's readiness times for /v1/status (null: not shown).
-  std::shared_ptr<const boot_progress> boot;
+  std::shared_ptr<boot_progress> boot;
 };
 
 /// The registry names the console uses.

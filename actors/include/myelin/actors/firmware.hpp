@@ -85,6 +85,9 @@ struct firmware_options {
   power_request_fn request_power;
   /// The startup guard: validate once every app ran this long cleanly (0: off).
   int64_t auto_validate_after_s = 0;
+  /// How many configuration issues the boot found (null: none): the
+  /// startup guard does not validate a firmware whose config has any.
+  std::function<size_t()> config_issues;
 };
 
 /// Erases the application data (see firmware_options::app_data).

@@ -38,7 +38,8 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
                                      const std::string& state_dir,
                                      actors::power_request_fn request_power,
                                      std::shared_ptr<runtime::app_partition> partition = {},
-                                     std::shared_ptr<actors::boot_progress> progress = {});
+                                     std::shared_ptr<actors::boot_progress> progress = {},
+                                     const runtime::config* last_good = nullptr);
 
 /// The ids of the children of `sup` in start order (blocking; outside actors).
 std::vector<std::string> child_ids(caf::actor_system& sys, const caf::actor& sup);

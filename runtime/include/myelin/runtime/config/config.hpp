@@ -91,6 +91,10 @@ class config {
   /// Sets a value after checking it against the schema.
   caf::error set(const std::string& key, config_value value);
 
+  /// Drops every value of `section` (see section_of) and takes that
+  /// section's values from `fallback` instead (null: the built-in defaults).
+  void reset_section(const std::string& section, const config* fallback);
+
   /// All values, sorted by key.
   const std::map<std::string, config_value, std::less<>>& values() const { return values_; }
 
@@ -111,6 +115,30 @@ caf::expected<config> parse_config(std::string_view text, const std::string& ori
 
 /// Loads a TOML file.
 caf::expected<config> load_config(const std::string& path);
+
+/// The section a key belongs to: its first segment (`control`, `kv`, …), or
+/// `apps.<name>` for an app's keys.
+std::string section_of(std::string_view key);
+
+/// A problem in one section of a configuration that did not stop it loading.
+struct config_issue {
+  /// What section_of gives; "*" for the whole file.
+  std::string section;
+  std::string message;
+};
+
+/// Parses leniently, as myelin-boot does (decision 0074): only a TOML syntax
+/// error fails. Every key that fails the schema (unknown, wrong type, out of
+/// range) is reported in `issues` against its section, and that whole
+/// section is taken from `fallback` instead (the last good configuration;
+/// null: the built-in defaults) — so `[apps.x]` with a bad key is not
+/// started unless the fallback has it, and the rest of the file still counts.
+caf::expected<config> parse_config_sections(std::string_view text, const std::string& origin,
+                                            const config* fallback,
+                                            std::vector<config_issue>& issues);
+
+/// The text of a config file. Errors: unreadable.
+caf::expected<std::string> read_config_text(const std::string& path);
 
 /// Applies one `section.key=value` override; the value is parsed according to
 /// the key's kind (booleans true/false, integers, lists comma-separated).
