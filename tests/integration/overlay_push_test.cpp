@@ -387,9 +387,9 @@ TEST(overlay_push, kill_at_each_apply_point) {
       std::string before_greeting;
       size_t before_depth = 0;
       {
-        ::setenv("MYELIN_OVERLAY_CRASH_AT", std::to_string(point).c_str(), 1);
-        booted_device dev{hello_only({"--set", "overlays.max_depth=4"}), state.path().string()};
-        ::unsetenv("MYELIN_OVERLAY_CRASH_AT");
+        booted_device dev{hello_only({"--set", "overlays.max_depth=4", "--set",
+                                      "testing.overlay_crash_at=" + std::to_string(point)}),
+                          state.path().string()};
         ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
         before_greeting = *wait_for_hello(dev.port);
         before_depth = get_json(dev.port, "/v1/overlays")["stack"].size();

@@ -148,6 +148,18 @@ struct pid1_device {
     }
   }
 
+  /// A failed test must not leave PID 1 of the namespace behind (killing
+  /// unshare does not end it).
+  ~pid1_device() {
+    if (boot_pid > 0 &&
+        read_file("/proc/" + std::to_string(boot_pid) + "/cmdline").find("myelin-boot") !=
+            std::string::npos) {
+      ::kill(boot_pid, SIGKILL);
+    }
+  }
+  pid1_device(const pid1_device&) = delete;
+  pid1_device& operator=(const pid1_device&) = delete;
+
   fs::path hook() const { return dir / pid1_hook_name; }
 
   /// Runs a shell command inside myelin-boot's PID and mount namespaces.
@@ -358,46 +370,36 @@ TEST(pid1, sigusr2_powers_off) {
 
 // -- failure of the runtime --------------------------------------------------
 
-/// A listening socket on a free loopback port, so that the console cannot bind it.
-struct busy_port {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  int port = 0;
-  busy_port() {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0 && ::listen(fd, 1) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      port = ntohs(addr.sin_port);
-    }
-  }
-  ~busy_port() { ::close(fd); }
-  busy_port(const busy_port&) = delete;
-  busy_port& operator=(const busy_port&) = delete;
-};
-
-// A boot that fails as PID 1 reboots (pid1.on_failure = reboot, the default).
-TEST(pid1, boot_failure_reboots) {
+// A thread of a core service that fails (an exception) is a restart of that
+// service, nothing more: PID 1 goes on, no reboot (decision 0075).
+TEST(pid1, a_failed_service_thread_only_restarts_its_service) {
   REQUIRE_PID1_SUPPORT();
-  busy_port busy;
-  ASSERT_GT(busy.port, 0);
-  pid1_device dev({"--set", "control.port=" + std::to_string(busy.port)}, {}, "boot failed");
+  pid1_device dev({"--set", "testing.faults=uevent.read"});
+  ASSERT_TRUE(dev.ready);
+  position(dev.proc->output(), "thread uevent.read failed: test fault in uevent.read");
+  std::this_thread::sleep_for(500ms);
+  EXPECT_FALSE(dev.proc->wait(10ms)) << dev.proc->output();
+  EXPECT_EQ(read_file(dev.hook()), "");
+  EXPECT_EQ(dev.proc->output().find("pid1.on_failure"), std::string::npos) << dev.proc->output();
+}
+
+// Only when the core supervisor gives up (the same thread failing past
+// core.intensity) does PID 1 take the failure path: reboot, the default.
+TEST(pid1, core_giving_up_reboots) {
+  REQUIRE_PID1_SUPPORT();
+  pid1_device dev({"--set", "testing.faults=uevent.read*50"}, {}, "pid1.on_failure");
   ASSERT_TRUE(dev.ready);
   EXPECT_EQ(dev.wait_exit(), 1);
   EXPECT_EQ(read_file(dev.hook()), "reboot\n");
-  position(dev.proc->output(), "pid1.on_failure = reboot");
+  position(dev.proc->output(), "the runtime failed in PID 1 mode; pid1.on_failure = reboot");
 }
 
 // pid1.on_failure = hang: it stays up (reaping, signals still work) instead of
 // ending; SIGUSR2 then powers off.
-TEST(pid1, boot_failure_hangs_when_configured) {
+TEST(pid1, core_giving_up_hangs_when_configured) {
   REQUIRE_PID1_SUPPORT();
-  busy_port busy;
-  ASSERT_GT(busy.port, 0);
-  pid1_device dev(
-      {"--set", "control.port=" + std::to_string(busy.port), "--set", "pid1.on_failure=hang"}, {},
-      "hanging");
+  pid1_device dev({"--set", "testing.faults=uevent.read*50", "--set", "pid1.on_failure=hang"}, {},
+                  "hanging");
   ASSERT_TRUE(dev.ready);
   EXPECT_FALSE(dev.proc->wait(300ms)) << "PID 1 ended instead of hanging";
   EXPECT_EQ(read_file(dev.hook()), "");

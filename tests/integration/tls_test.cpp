@@ -105,12 +105,15 @@ TEST(tls, plain_http_off_loopback_refused) {
                                        myelin::test::host_config(), "--set",
                                        "control.address=0.0.0.0", "--set", "control.port=0",
                                        "--set", "state.dir=" + state.path().string()});
-  auto status = refused.wait(20s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(exit_code_of(*status), 1);
+  // Refused — and the core still boots (decision 0074), on loopback only.
+  auto ready = refused.wait_for_line(" ms: core [", 20s);
+  ASSERT_TRUE(ready) << refused.output();
   EXPECT_NE(refused.output().find("refusing plain HTTP on 0.0.0.0, which is not loopback"),
             std::string::npos)
       << refused.output();
+  EXPECT_NE(ready->find("control channel http://127.0.0.1:"), std::string::npos) << *ready;
+  refused.signal(SIGTERM);
+  EXPECT_TRUE(refused.wait(20s));
   booted_device allowed(
       {"--set", "control.address=0.0.0.0", "--set", "control.allow_unauthenticated=true"});
   EXPECT_FALSE(allowed.ready_line.empty());
@@ -135,7 +138,10 @@ TEST(tls, bad_tls_files_refused) {
                                   "--set",
                                   "control.tls=true"};
     argv.insert(argv.end(), extra.begin(), extra.end());
+    // The core boots anyway, the channel on loopback (decision 0074).
     auto proc = std::make_unique<myelin::test::child_process>(argv);
+    EXPECT_TRUE(proc->wait_for_line(" ms: core [", 20s)) << proc->output();
+    proc->signal(SIGTERM);
     proc->wait(20s);
     return proc->output();
   };

@@ -1,23 +1,28 @@
 // The control channel: an HTTP/1.1 JSON endpoint served by cpp-httplib threads,
 // owned by a CAF actor so that it is supervised like any other core service.
 #include "myelin/actors/console.hpp"
+#include "myelin/actors/thread_failure.hpp"
 
 #include "myelin/actors/registry.hpp"
 #include "net/console_net.hpp"
 
 #include "console/console_http.hpp"
 #include "console/console_server.hpp"
+#include "console/http_endpoint.hpp"
 #include "firmware/console_firmware.hpp"
 #include "overlays/console_overlays.hpp"
 #include "uevent/console_uevent.hpp"
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include <httplib.h>
@@ -58,7 +63,8 @@ class named_pool : public httplib::TaskQueue {
         runtime::name_this_thread(name);
         named = true;
       }
-      fn();
+      // A handler's exception must not end the pool's thread (std::terminate).
+      runtime::run_guarded(name, fn, {});
     });
   }
 
@@ -67,20 +73,6 @@ class named_pool : public httplib::TaskQueue {
  private:
   httplib::ThreadPool pool_;
   const char* name_;
-};
-
-struct http_endpoint {
-  std::unique_ptr<httplib::Server> server;
-  std::thread thread;
-  std::string url;
-
-  void stop() {
-    stop_log_routes(*server);
-    server->stop();
-    if (thread.joinable()) {
-      thread.join();
-    }
-  }
 };
 
 const char* status_name(supervisors::child_status s) {
@@ -577,12 +569,11 @@ supervisors::start_fn console_start(console_options configured) {
     }
     auto endpoint = std::move(*ep);
     install_routes(sys, *endpoint, opts);
-    endpoint->thread = std::thread([endpoint] {
-      // The pool's threads start from this one and keep its name until
-      // their first request names them again.
-      runtime::name_this_thread("console.http");
-      endpoint->server->listen_after_bind();
-    });
+    // The pool's threads start from this one and keep its name until their
+    // first request names them again. A listener that fails (or stops
+    // listening) ends the service, whose supervisor restarts it.
+    auto relay = std::make_shared<failure_relay>();
+    endpoint->start("console.http", failure_relay::handler(relay));
     auto self = sys.spawn([endpoint](caf::event_based_actor*) -> caf::behavior {
       return {
           [endpoint](caf::get_atom) { return endpoint->url; },
@@ -590,6 +581,7 @@ supervisors::start_fn console_start(console_options configured) {
     });
     // The HTTP server lives exactly as long as the actor.
     self->attach_functor([endpoint] { endpoint->stop(); });
+    relay->arm(self);
     register_service(sys, console_registry_name, self);
     return self;
   };

@@ -24,6 +24,7 @@
 #include "myelin/runtime/firmware/firmware_archive.hpp"
 #include "myelin/runtime/firmware/firmware_slot.hpp"
 #include "myelin/runtime/firmware/firmware_status.hpp"
+#include "myelin/runtime/platform/guarded_thread.hpp"
 #include "myelin/runtime/platform/thread_name.hpp"
 
 namespace myelin::actors {
@@ -447,8 +448,7 @@ caf::error firmware_upload::install(const body_feed& feed, bool force,
   byte_pipe pipe{opts_.buffer_bytes};
   std::optional<runtime::firmware_slot_writer> slot;
   caf::expected<runtime::firmware_read_result> result{caf::error{}};
-  std::thread installer([&] {
-    runtime::name_this_thread("fw.install");
+  auto install_body = [&] {
     runtime::firmware_read_options ro;
     ro.trusted = opts_.trusted;
     ro.on_manifest = [&](const runtime::firmware_manifest& m) -> caf::error {
@@ -490,7 +490,13 @@ caf::error firmware_upload::install(const body_feed& feed, bool force,
     runtime::firmware_lending_source source = [&pipe] { return pipe.pull_lent(); };
     result = runtime::read_firmware(source, ro);
     pipe.stop_consuming();
-  });
+  };
+  // A failure of the installer is a failed upload, never std::terminate.
+  std::thread installer =
+      runtime::guarded_thread("fw.install", install_body, [&](const std::string& why) {
+        result = runtime::make_error(firmware_file_errc::io_error, "the installer failed: " + why);
+        pipe.stop_consuming();
+      });
   std::string why;
   bool complete = feed(
       &pipe, [this](size_t size) { set([size](firmware_upload_progress& p) { p.bytes += size; }); },

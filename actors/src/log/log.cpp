@@ -11,6 +11,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "myelin/actors/registry.hpp"
+#include "myelin/actors/thread_failure.hpp"
 #include "myelin/runtime/log/kmsg_tailer.hpp"
 #include "myelin/runtime/log/syslog_server.hpp"
 
@@ -71,6 +72,14 @@ supervisors::start_fn log_start(log_options opts) {
       return runtime::make_error(runtime::log_errc::cannot_open, "logging is not set up");
     }
     auto log = svc->hub->logger("log");
+    // The actor first: a reader thread that fails ends it (thread_failure.hpp).
+    auto self = sys.spawn([svc](caf::event_based_actor*) -> caf::behavior {
+      return {
+          [svc](caf::get_atom) { return svc->summary; },
+      };
+    });
+    self->attach_functor([svc] { svc->stop(); });
+    auto relay = std::make_shared<failure_relay>();
     if (!opts.file.empty()) {
       try {
         std::error_code ec;
@@ -89,6 +98,7 @@ supervisors::start_fn log_start(log_options opts) {
       runtime::kmsg_tailer_options k;
       k.path = opts.kmsg_path;
       k.replay = opts.kmsg_replay;
+      k.on_failure = failure_relay::handler(relay);
       svc->kmsg = std::make_unique<runtime::kmsg_tailer>(svc->hub, k);
       if (auto err = svc->kmsg->start()) {
         log->error("kmsg tailer: {}", runtime::describe(err));
@@ -102,6 +112,7 @@ supervisors::start_fn log_start(log_options opts) {
       runtime::syslog_server_options s;
       s.path = opts.syslog_socket;
       s.max_datagram = std::max<size_t>(4096, svc->hub->ring()->max_message() + 512);
+      s.on_failure = failure_relay::handler(relay);
       svc->syslog = std::make_unique<runtime::syslog_server>(svc->hub, s);
       if (auto err = svc->syslog->start()) {
         log->error("syslog server: {}", runtime::describe(err));
@@ -115,12 +126,7 @@ supervisors::start_fn log_start(log_options opts) {
       svc->summary = "ring only";
     }
     log->info("serving {}", svc->summary);
-    auto self = sys.spawn([svc](caf::event_based_actor*) -> caf::behavior {
-      return {
-          [svc](caf::get_atom) { return svc->summary; },
-      };
-    });
-    self->attach_functor([svc] { svc->stop(); });
+    relay->arm(self);
     register_service(sys, log_registry_name, self);
     return self;
   };

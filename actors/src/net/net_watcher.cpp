@@ -1,6 +1,8 @@
 // The net service's reader thread (rtnetlink events, the udhcpc FIFO).
 #include "net/net_watcher.hpp"
 
+#include "myelin/actors/thread_failure.hpp"
+
 #include <poll.h>
 #include <unistd.h>
 
@@ -27,7 +29,9 @@ std::shared_ptr<spdlog::logger> log() {
 
 net_watcher::net_watcher(std::unique_ptr<runtime::rtnetlink> nl, int fifo_fd, caf::actor target)
     : nl_(std::move(nl)), fifo_fd_(fifo_fd), target_(std::move(target)) {
-  thread_.start("net.watch", [this](const runtime::stop_signal& stop) { run(stop); });
+  thread_.start(
+      "net.watch", [this](const runtime::stop_signal& stop) { run(stop); },
+      exit_on_failure(target_));
 }
 
 net_watcher::~net_watcher() {

@@ -1,7 +1,6 @@
 // The overlay store's options from config, and opening it for myelin-boot.
 #include "myelin/actors/overlays.hpp"
 
-#include <cstdlib>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -37,9 +36,8 @@ caf::expected<runtime::overlay_store_options> overlay_options_from(const runtime
   for (const auto& name : cfg.table_names("apps")) {
     o.known_apps.insert(name);
   }
-  if (const char* crash = std::getenv("MYELIN_OVERLAY_CRASH_AT"); crash != nullptr) {
-    o.crash_at = std::atoi(crash);
-  }
+  // A test hook: myelin-boot clears [testing] as a device's PID 1 (decision 0075).
+  o.crash_at = static_cast<int>(cfg.get_int("testing.overlay_crash_at"));
   return o;
 }
 

@@ -1,6 +1,7 @@
 // The uevent service actor: the netlink reader thread, the property table,
 // subscriptions, follow requests, modprobe batches, coldplug and re-scans.
 #include "myelin/actors/uevent.hpp"
+#include "myelin/actors/thread_failure.hpp"
 
 #include "myelin/actors/registry.hpp"
 
@@ -159,7 +160,6 @@ int open_socket(const uevent_options& opts, int64_t& effective_rcvbuf, std::stri
 /// The reader thread: drains the socket whenever it is readable, parses, and
 /// hands each drained batch to `target`. Never waits for the actor.
 void read_loop(int fd, int stop_fd, bool accept_foreign, caf::actor target) {
-  runtime::name_this_thread("uevent.read");
   // Larger than any accepted message, so a cut message is an oversized one.
   std::vector<char> buf(2 * runtime::max_uevent_size);
   for (;;) {
@@ -331,12 +331,14 @@ void start_modprobe(uevent_actor* self) {
   if (st.io->modprobe.joinable()) {
     st.io->modprobe.join();  // the previous run, already finished
   }
-  st.io->modprobe = std::thread(
-      [path = st.opts.modprobe_path, aliases = std::move(aliases), me = caf::actor{self}] {
-        runtime::name_this_thread("uevent.modprobe");
+  auto me = caf::actor{self};
+  st.io->modprobe = runtime::guarded_thread(
+      "uevent.modprobe",
+      [path = st.opts.modprobe_path, aliases = std::move(aliases), me] {
         auto r = runtime::run_modprobe(path, aliases, modprobe_timeout);
         caf::anon_send(me, modprobe_done_atom::value, std::move(r), aliases.size());
-      });
+      },
+      exit_on_failure(me));
 }
 
 void handle_event(uevent_actor* self, runtime::uevent&& ev) {
@@ -377,12 +379,16 @@ void start_scan(uevent_actor* self) {
   if (st.io->scan.joinable()) {
     st.io->scan.join();
   }
-  st.io->scan = std::thread([sysfs = st.opts.sysfs, me = caf::actor{self}] {
-    runtime::name_this_thread("uevent.scan");
-    auto found = std::make_shared<std::map<runtime::uevent_table::key, runtime::uevent_properties>>(
-        runtime::scan_devices(sysfs));
-    caf::anon_send(me, scanned_atom::value, scan_result{std::move(found)});
-  });
+  auto me = caf::actor{self};
+  st.io->scan = runtime::guarded_thread(
+      "uevent.scan",
+      [sysfs = st.opts.sysfs, me] {
+        auto found =
+            std::make_shared<std::map<runtime::uevent_table::key, runtime::uevent_properties>>(
+                runtime::scan_devices(sysfs));
+        caf::anon_send(me, scanned_atom::value, scan_result{std::move(found)});
+      },
+      exit_on_failure(me));
 }
 
 /// Replaces the table by a re-scan (plus the events that arrived while it
@@ -637,20 +643,29 @@ supervisors::start_fn uevent_start(uevent_options opts) {
       return uevent_behavior(self);
     });
     self->attach_functor([io] { io->stop(); });
+    auto relay = std::make_shared<failure_relay>();
     if (io->fd >= 0) {
-      io->reader = std::thread(read_loop, io->fd, io->stop_fd, opts.accept_foreign, self);
+      io->reader = runtime::guarded_thread(
+          "uevent.read",
+          [fd = io->fd, stop_fd = io->stop_fd, foreign = opts.accept_foreign, self] {
+            read_loop(fd, stop_fd, foreign, self);
+          },
+          failure_relay::handler(relay));
       log()->info("uevent: listening (receive buffer {} bytes{}{})", stats.rcvbuf,
                   opts.coldplug ? ", coldplug" : "", opts.modprobe ? ", modprobe" : "");
       if (opts.coldplug) {
         // After the socket is up, so that no add event of the coldplug is missed.
-        io->coldplug = std::thread([sysfs = opts.sysfs, me = self] {
-          runtime::name_this_thread("uevent.coldplug");
-          caf::anon_send(me, coldplug_done_atom::value, runtime::coldplug(sysfs));
-        });
+        io->coldplug = runtime::guarded_thread(
+            "uevent.coldplug",
+            [sysfs = opts.sysfs, me = self] {
+              caf::anon_send(me, coldplug_done_atom::value, runtime::coldplug(sysfs));
+            },
+            failure_relay::handler(relay));
       }
     } else {
       log()->warn("uevent: unavailable: {}", stats.unavailable);
     }
+    relay->arm(self);
     register_service(sys, uevent_registry_name, self);
     return self;
   };

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "myelin/bootloader/apps.hpp"
+#include "myelin/runtime/platform/guarded_thread.hpp"
 #include "myelin/runtime/platform/thread_name.hpp"
 
 namespace myelin::bootloader {
@@ -184,8 +185,7 @@ void memory_cgroup::remove() const {
   }
   // The kernel may still count the process for a moment after it was reaped:
   // retry off the caller's thread (an actor's).
-  std::thread([path = path_] {
-    runtime::name_this_thread("cgroup.rmdir");
+  runtime::guarded_thread("cgroup.rmdir", [path = path_] {
     for (int attempt = 0; attempt < 100; ++attempt) {
       std::this_thread::sleep_for(10ms);
       if (::rmdir(path.c_str()) == 0 || errno != EBUSY) {

@@ -5,6 +5,7 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -12,7 +13,9 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
@@ -21,6 +24,7 @@
 #include <thread>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -44,6 +48,7 @@
 #include "myelin/runtime/log/log_hub.hpp"
 #include "myelin/runtime/overlays/base_snapshot.hpp"
 #include "myelin/runtime/platform/durable_file.hpp"
+#include "myelin/runtime/platform/guarded_thread.hpp"
 #include "myelin/runtime/platform/power.hpp"
 #include "myelin/runtime/platform/thread_name.hpp"
 #include "myelin/runtime/platform/version.hpp"
@@ -645,8 +650,7 @@ std::pair<int, bool> run_until_stop(caf::actor_system& sys, const caf::actor& ro
   }
   // Exits of app hosts during the stop are still collected.
   std::atomic<bool> reaping{true};
-  std::thread reaper_thread([&reaping, sigfd] {
-    runtime::name_this_thread("reaper");
+  std::thread reaper_thread = runtime::guarded_thread("reaper", [&reaping, sigfd] {
     while (reaping) {
       pollfd p{sigfd, POLLIN, 0};
       if (::poll(&p, 1, 20) > 0) {
@@ -711,9 +715,101 @@ std::pair<int, bool> run_until_stop(caf::actor_system& sys, const caf::actor& ro
   return {exit_code, failed};
 }
 
+/// The PID 1 context of this process, for the last-resort handlers below
+/// (set once it is known, before any thread starts).
+const pid1_context* current_pid1 = nullptr;
+/// Whether the fatal-signal handler reboots (a device's PID 1 with
+/// pid1.on_failure = reboot and no test hook).
+volatile sig_atomic_t reboot_on_fatal_signal = 0;
+
+/// The core itself faulted (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT) as a
+/// device's PID 1: the kernel would panic. Async-signal-safe: say so on the
+/// console, sync the file systems, reboot (decision 0075). Elsewhere the
+/// default action (a core dump to debug).
+void on_fatal_signal(int sig) {
+  static const char msg[] = "myelin-boot: fatal signal in the core; syncing and rebooting\n";
+  [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg, sizeof(msg) - 1);
+  if (reboot_on_fatal_signal != 0) {
+    ::sync();
+    ::reboot(RB_AUTOBOOT);
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+void install_fatal_signal_handlers(const pid1_context& ctx) {
+  reboot_on_fatal_signal = ctx.real && !ctx.hook && !ctx.hang_on_failure ? 1 : 0;
+  if (!ctx.real) {
+    return;  // not a device's PID 1: crash normally, with a core dump
+  }
+  // Its own stack, so that a stack overflow of the main thread still reboots
+  // (other threads' overflows kill the process: the kernel panics, and
+  // panic=N on the kernel command line reboots).
+  static std::vector<char> alt(1 << 16);
+  stack_t ss{};
+  ss.ss_sp = alt.data();
+  ss.ss_size = alt.size();
+  ::sigaltstack(&ss, nullptr);
+  struct sigaction sa {};
+  sa.sa_handler = on_fatal_signal;
+  sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) {
+    ::sigaction(sig, &sa, nullptr);
+  }
+}
+
+/// An exception nobody caught (std::terminate): logged, then what PID 1 does
+/// on a failure of the runtime (sync and reboot, or hang), never a kernel panic.
+[[noreturn]] void on_terminate() {
+  std::string what = "no exception";
+  if (auto e = std::current_exception()) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      what = x.what();
+    } catch (...) {
+      what = "an exception that is not a std::exception";
+    }
+  }
+  if (auto log = spdlog::get("boot")) {
+    log->critical("std::terminate: {}", what);
+    log->flush();
+  } else {
+    std::fprintf(stderr, "myelin-boot: std::terminate: %s\n", what.c_str());
+  }
+  if (current_pid1 != nullptr && current_pid1->mode) {
+    ::sync();
+    pid1_end(1, true, *current_pid1);
+  }
+  std::abort();
+}
+
+int boot_main_unguarded(int argc, char** argv);
+
 }  // namespace
 
 int boot_main(int argc, char** argv) {
+  std::set_terminate(on_terminate);
+  try {
+    return boot_main_unguarded(argc, argv);
+  } catch (const std::exception& e) {
+    // Escaped the boot sequence: a failure of the runtime.
+    if (auto log = spdlog::get("boot")) {
+      log->critical("boot failed: {}", e.what());
+    } else {
+      std::fprintf(stderr, "myelin-boot: boot failed: %s\n", e.what());
+    }
+    if (current_pid1 != nullptr) {
+      return pid1_end(1, true, *current_pid1);
+    }
+    return 1;
+  }
+}
+
+namespace {
+
+int boot_main_unguarded(int argc, char** argv) {
   auto t0 = steady::now();
 
   // Signals are taken synchronously through a signalfd: block them before any
@@ -830,6 +926,7 @@ int boot_main(int argc, char** argv) {
   }
 
   pid1_ctx.hang_on_failure = cfg.get_string("pid1.on_failure") == "hang";
+  current_pid1 = &pid1_ctx;
   pid1_ctx.power = power_options_from(cfg);
   pid1_ctx.steps = runtime::default_power_steps();
   if (!power_hook.empty()) {
@@ -843,6 +940,7 @@ int boot_main(int argc, char** argv) {
       log->warn("TEST HOOK: reboot/halt/poweroff system calls are recorded in {}", power_hook);
     }
   }
+  install_fatal_signal_handlers(pid1_ctx);
   if (!override_error.empty()) {
     // As PID 1 there is nobody to read an exit code: a bad --set (the kernel
     // command line, say) is a failure of the runtime.
@@ -900,6 +998,18 @@ int boot_main(int argc, char** argv) {
     }
   }
 
+  // Test hooks (decision 0075): never on a device's PID 1, whatever the
+  // config or the kernel command line says.
+  if (!cfg.get_list("testing.faults").empty() || cfg.get_int("testing.overlay_crash_at") != 0) {
+    if (pid1_ctx.real && pid1::in_initial_pid_namespace()) {
+      log->error("[testing] refused: test hooks never run as a device's PID 1");
+      cfg.reset_section("testing", nullptr);
+    } else {
+      log->warn("TEST HOOK: [testing] faults {}, overlay crash point {}",
+                join(cfg.get_list("testing.faults")), cfg.get_int("testing.overlay_crash_at"));
+      runtime::enable_test_faults(cfg.get_list("testing.faults"));
+    }
+  }
   caf::actor_system_config caf_cfg;
   caf_cfg.set("scheduler.max-threads",
               static_cast<size_t>(cfg.get_int("runtime.scheduler_threads")));
@@ -939,5 +1049,7 @@ int boot_main(int argc, char** argv) {
   spdlog::shutdown();
   return exit_code;
 }
+
+}  // namespace
 
 }  // namespace myelin::bootloader

@@ -244,6 +244,14 @@ const std::vector<config_key>& config_schema() {
           "In PID 1 mode, when the runtime itself fails (boot failure, the root supervisor "
           "gives up): reboot, or hang forever (debugging).",
           {"reboot", "hang"}),
+      // [testing]
+      list("testing.faults", {},
+           "Test hooks (decision 0075): threads that throw when they start, to prove the "
+           "recovery: THREAD (once) or THREAD*N, e.g. uevent.read, log.syslog, console.http, "
+           "net.watch, fw.install. Refused, with an error, as a device's PID 1."),
+      num("testing.overlay_crash_at", 0, 0, 100,
+          "Test hook: kill -9 myelin-boot at this numbered point of an overlay apply "
+          "(0: never). Refused as a device's PID 1."),
       // [uevent]
       flag("uevent.enabled", true,
            "Listen to the kernel's device events (NETLINK_KOBJECT_UEVENT). Off, or when the "

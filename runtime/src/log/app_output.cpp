@@ -1,5 +1,6 @@
 // The last output lines of each app host, passed through to our stderr.
 #include "myelin/runtime/log/app_output.hpp"
+#include "myelin/runtime/platform/guarded_thread.hpp"
 #include "myelin/runtime/platform/thread_name.hpp"
 
 #include <fcntl.h>
@@ -70,7 +71,7 @@ int capture(const std::string& app) {
     return -1;
   }
   try {
-    std::thread{drain, app, fds[0]}.detach();
+    std::thread{[app, fd = fds[0]] { run_guarded("out", [&] { drain(app, fd); }, {}); }}.detach();
   } catch (...) {
     ::close(fds[0]);
     ::close(fds[1]);

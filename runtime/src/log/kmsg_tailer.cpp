@@ -29,7 +29,8 @@ caf::error kmsg_tailer::start() {
   if (!opts_.replay && hub_->counters().kmsg_last_seq == 0) {
     ::lseek(fd_, 0, SEEK_END);
   }
-  thread_.start("log.kmsg", [this](const stop_signal& stop) { run(stop); });
+  thread_.start(
+      "log.kmsg", [this](const stop_signal& stop) { run(stop); }, opts_.on_failure);
   return {};
 }
 

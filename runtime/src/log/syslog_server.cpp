@@ -66,7 +66,8 @@ caf::error syslog_server::start() {
   }
   int rcvbuf = opts_.receive_buffer;
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-  thread_.start("log.syslog", [this](const stop_signal& stop) { run(stop); });
+  thread_.start(
+      "log.syslog", [this](const stop_signal& stop) { run(stop); }, opts_.on_failure);
   return {};
 }
 

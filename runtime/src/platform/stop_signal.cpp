@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "myelin/runtime/platform/guarded_thread.hpp"
 #include "myelin/runtime/platform/thread_name.hpp"
 
 namespace myelin::runtime {
@@ -31,13 +32,12 @@ bool stop_signal::fired() const {
   return flag_.load(std::memory_order_acquire);
 }
 
-void service_thread::start(const char* name, std::function<void(const stop_signal&)> loop) {
+void service_thread::start(const char* name, std::function<void(const stop_signal&)> loop,
+                           std::function<void(const std::string&)> on_failure) {
   stop();
   stop_ = std::make_unique<stop_signal>();
-  thread_ = std::thread([name, loop = std::move(loop), stop = stop_.get()] {
-    name_this_thread(name);
-    loop(*stop);
-  });
+  thread_ = guarded_thread(
+      name, [loop = std::move(loop), stop = stop_.get()] { loop(*stop); }, std::move(on_failure));
 }
 
 void service_thread::stop() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,6 +22,8 @@ struct kmsg_tailer_options {
   /// only what arrives from now on. Records read before by this process
   /// (an earlier tailer on the same hub) are never read twice.
   bool replay = true;
+  /// Called when the reader thread fails (an exception): the owner ends.
+  std::function<void(const std::string&)> on_failure;
 };
 
 /// One reader of /dev/kmsg. The thread blocks in poll(2) on the device and an

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,6 +22,8 @@ struct syslog_server_options {
   size_t max_datagram = 8192;
   /// SO_RCVBUF of the socket.
   int receive_buffer = 1 << 20;
+  /// Called when the reader thread fails (an exception): the owner ends.
+  std::function<void(const std::string&)> on_failure;
 };
 
 /// Serves a unix datagram socket at `path`:

@@ -39,8 +39,10 @@ class service_thread {
   service_thread(const service_thread&) = delete;
   service_thread& operator=(const service_thread&) = delete;
 
-  /// Starts `loop` with a fresh stop signal (after a stop(), again).
-  void start(const char* name, std::function<void(const stop_signal&)> loop);
+  /// Starts `loop` with a fresh stop signal (after a stop(), again). An
+  /// exception escaping it goes to `on_failure` (guarded_thread.hpp).
+  void start(const char* name, std::function<void(const stop_signal&)> loop,
+             std::function<void(const std::string&)> on_failure = {});
 
   /// Fires the signal and joins; nothing when not running. Idempotent.
   void stop();
