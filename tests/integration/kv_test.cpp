@@ -217,12 +217,39 @@ TEST(kv_http, unreadable_environment_boots) {
   auto config = (dir / "fw_env.config").string();
   myelin::test::write_file(img, std::string(2 * 0x2000, '\x42'));
   myelin::test::write_file(config, img + " 0x0 0x2000\n" + img + " 0x2000 0x2000\n");
-  booted_device dev({"--set", "kv.backend=uboot", "--set", "kv.fw_env_config=" + config});
+  // Issue 19: the rebuild starts from U-Boot's default environment, never
+  // from the new keys alone (which would leave U-Boot without bootcmd).
+  auto defaults = (dir / "u-boot-initial-env").string();
+  myelin::test::write_file(defaults, "# U-Boot's defaults\nbootcmd=run distro_bootcmd\n");
+  {
+    // Without any defaults the write is refused and nothing is written.
+    booted_device bare({"--set", "kv.backend=uboot", "--set", "kv.fw_env_config=" + config, "--set",
+                        "kv.initial=", "--set", "kv.defaults_file="});
+    ASSERT_GT(bare.port, 0);
+    auto put = run_myelin({"kv", "put", "--device", bare.address(), "fresh=1"});
+    EXPECT_EQ(put.exit_code, 1);
+    EXPECT_NE(put.output.find("no default environment is configured"), std::string::npos)
+        << put.output;
+    EXPECT_EQ(myelin::test::read_file(img), std::string(2 * 0x2000, '\x42'));
+  }
+  booted_device dev({"--set", "kv.backend=uboot", "--set", "kv.fw_env_config=" + config, "--set",
+                     "kv.initial=", "--set", "kv.defaults_file=" + defaults});
   ASSERT_GT(dev.port, 0);
   auto status = run_myelin({"status", "--device", dev.address()});
   EXPECT_NE(status.output.find("no copy has a valid CRC"), std::string::npos) << status.output;
   ASSERT_EQ(run_myelin({"kv", "put", "--device", dev.address(), "fresh=1"}).exit_code, 0);
-  EXPECT_EQ(printenv(config), "fresh=1\n");
+  EXPECT_EQ(printenv(config), "bootcmd=run distro_bootcmd\nfresh=1\n");
+  status = run_myelin({"status", "--device", dev.address()});
+  EXPECT_NE(status.output.find("was rebuilt from 1 default variable(s)"), std::string::npos)
+      << status.output;
+  // The same on the laptop, straight on the file.
+  myelin::test::write_file(img, std::string(2 * 0x2000, '\x42'));
+  auto local =
+      run_myelin({"kv", "put", "--fw-env-config", config, "--defaults", defaults, "again=1"});
+  EXPECT_EQ(local.exit_code, 0) << local.output;
+  EXPECT_NE(local.output.find("myelin: the environment was rebuilt"), std::string::npos)
+      << local.output;
+  EXPECT_EQ(printenv(config), "again=1\nbootcmd=run distro_bootcmd\n");
 }
 
 // kill -9 of myelin-boot while it writes the environment, many times: the

@@ -4,6 +4,7 @@
 #include "myelin/tools/cli.hpp"
 
 #include <csignal>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -42,6 +43,8 @@ class target {
   virtual caf::error fw_validate() = 0;
   virtual caf::error fw_revert(bool reboot) = 0;
   virtual caf::expected<json> serial() = 0;
+  /// What the store wants known (e.g. it was rebuilt from defaults).
+  virtual std::string notice() const { return {}; }
 };
 
 caf::expected<json> parse_json(const caf::expected<std::string>& body) {
@@ -113,8 +116,24 @@ class device_target : public target {
 /// A U-Boot environment on this machine, described by a fw_env.config file.
 class local_target : public target {
  public:
-  explicit local_target(const std::string& config)
-      : store_(std::make_unique<runtime::uboot_env_backend>(config)) {}
+  local_target(const std::string& config, const std::string& defaults_file)
+      : store_(std::make_unique<runtime::uboot_env_backend>(config, read_defaults(defaults_file))) {
+  }
+
+  std::string notice() const override { return store_.backend_notice(); }
+
+  /// KEY=VALUE lines (U-Boot's u-boot-initial-env); none when missing.
+  static runtime::kv_map read_defaults(const std::string& path) {
+    runtime::kv_map out;
+    std::ifstream in(path);
+    for (std::string line; in && std::getline(in, line);) {
+      auto eq = line.find('=');
+      if (!line.empty() && line[0] != '#' && eq != std::string::npos && eq > 0) {
+        out[line.substr(0, eq)] = line.substr(eq + 1);
+      }
+    }
+    return out;
+  }
 
   caf::expected<runtime::kv_map> list(bool active) override {
     if (store_.last_error()) {
@@ -187,6 +206,7 @@ struct common_options {
   std::string cert;
   std::string key;
   std::string fw_env_config;
+  std::string defaults_file = "/etc/u-boot-initial-env";
   bool json = false;
 };
 
@@ -201,6 +221,9 @@ void add_common(CLI::App* cmd, common_options& o, bool local_allowed) {
   if (local_allowed) {
     cmd->add_option("--fw-env-config", o.fw_env_config,
                     "Work directly on the U-Boot environment this fw_env.config describes");
+    cmd->add_option("--defaults", o.defaults_file,
+                    "With --fw-env-config: the environment to rebuild from when no copy is "
+                    "valid (default: /etc/u-boot-initial-env)");
   }
   cmd->add_flag("--json", o.json, "Print JSON");
 }
@@ -219,7 +242,8 @@ caf::expected<device_address> device_of(const common_options& o) {
 
 caf::expected<std::unique_ptr<target>> make_target(const common_options& o) {
   if (!o.fw_env_config.empty()) {
-    return std::unique_ptr<target>{std::make_unique<local_target>(o.fw_env_config)};
+    return std::unique_ptr<target>{
+        std::make_unique<local_target>(o.fw_env_config, o.defaults_file)};
   }
   auto dev = device_of(o);
   if (!dev) {
@@ -402,6 +426,9 @@ int run_cli(int argc, char** argv) {
     }
     if (auto err = tgt.put(values, active)) {
       return fail(err);
+    }
+    if (auto n = tgt.notice(); !n.empty()) {
+      std::cerr << "myelin: the environment " << n << "\n";
     }
     if (o.json) {
       std::cout << json{{"ok", true}, {"written", values.size()}}.dump() << "\n";

@@ -109,6 +109,9 @@ caf::expected<std::string> render_status(const std::string& body) {
     if (!text_of(kv, "error", "").empty()) {
       out << " (error: " << text_of(kv, "error", "") << ")";
     }
+    if (!text_of(kv, "notice", "").empty()) {
+      out << " (" << text_of(kv, "notice", "") << ")";
+    }
     out << "\n";
   }
   if (doc.contains("config") && doc["config"].is_object() && doc["config"].contains("issues") &&

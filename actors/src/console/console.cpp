@@ -407,7 +407,10 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
                           {"apps_ready_ms", ms(opts.boot->apps_ready_ms)}};
         }
         if (auto kv = ask<kv_status>(sys, kv_registry_name, kv_status_atom::value)) {
-          body["kv"] = {{"backend", kv->backend}, {"keys", kv->keys}, {"error", kv->error}};
+          body["kv"] = {{"backend", kv->backend},
+                        {"keys", kv->keys},
+                        {"error", kv->error},
+                        {"notice", kv->notice}};
         }
         if (opts.boot) {
           auto issues = json::array();

@@ -5,6 +5,7 @@
 #include "myelin/actors/registry.hpp"
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include <spdlog/spdlog.h>
@@ -45,7 +46,7 @@ std::unique_ptr<runtime::kv_backend> make_backend(const kv_options& opts) {
     return std::make_unique<runtime::uboot_env_backend>(
         (std::filesystem::path{opts.file_dir} / "fw_env.config").string());
   }
-  return std::make_unique<runtime::uboot_env_backend>(opts.fw_env_config);
+  return std::make_unique<runtime::uboot_env_backend>(opts.fw_env_config, opts.defaults);
 }
 
 struct kv_state {
@@ -66,6 +67,7 @@ kv_status status_of(const runtime::kv_store& store) {
   s.backend = store.backend_name();
   s.error = store.last_error() ? runtime::describe(store.last_error()) : "";
   s.keys = store.get_all().size();
+  s.notice = store.backend_notice();
   return s;
 }
 
@@ -82,7 +84,11 @@ void publish(caf::stateful_actor<kv_state>* self) {
 /// Runs a change of the store and publishes the result, whatever it was.
 template <class F>
 caf::error changed(caf::stateful_actor<kv_state>* self, F&& change) {
+  auto before = self->state.store->backend_notice();
   auto err = change();
+  if (auto now = self->state.store->backend_notice(); now != before) {
+    log()->warn("kv: {}: {}", self->state.store->backend_name(), now);
+  }
   publish(self);
   return err;
 }
@@ -96,6 +102,17 @@ caf::expected<kv_options> kv_options_from(const runtime::config& cfg,
   o.fw_env_config = cfg.get_string("kv.fw_env_config");
   o.file_dir = (std::filesystem::path{state_dir} / "kv").string();
   o.file_size = static_cast<uint64_t>(cfg.get_int("kv.file_size"));
+  // The environment U-Boot starts from without a valid copy (decision 0076).
+  if (auto path = cfg.get_string("kv.defaults_file"); !path.empty()) {
+    std::ifstream in(path);
+    for (std::string line; in && std::getline(in, line);) {
+      auto eq = line.find('=');
+      if (line.empty() || line[0] == '#' || eq == std::string::npos || eq == 0) {
+        continue;
+      }
+      o.defaults[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+  }
   for (const auto& entry : cfg.get_list("kv.initial")) {
     auto eq = entry.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -108,6 +125,7 @@ caf::expected<kv_options> kv_options_from(const runtime::config& cfg,
                                  "kv.initial: " + runtime::describe(err));
     }
     o.initial[key] = entry.substr(eq + 1);
+    o.defaults[key] = entry.substr(eq + 1);
   }
   for (const auto& text : cfg.get_list("serial.strategies")) {
     auto s = runtime::parse_serial_strategy(text);

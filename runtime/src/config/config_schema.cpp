@@ -125,7 +125,13 @@ const std::vector<config_key>& config_schema() {
       num("kv.file_size", 131072, 4096, 16777216,
           "Size of each copy of the host-mode environment (kv.backend = file)."),
       list("kv.initial", {},
-           "KEY=VALUE entries: the contents of the memory store, or of a new file store."),
+           "KEY=VALUE entries: the contents of the memory store, or of a new file store; "
+           "also defaults for a rebuild (kv.defaults_file)."),
+      str("kv.defaults_file", "/etc/u-boot-initial-env",
+          "The environment U-Boot starts from when no copy is valid (U-Boot's "
+          "u-boot-initial-env: KEY=VALUE lines). A write that finds no valid copy writes "
+          "these plus the new keys, never the new keys alone; without any defaults it is "
+          "refused."),
       // [serial]
       list("serial.strategies", {"env:nerves_serial_number", "device_tree", "cpuinfo", "dmi"},
            "Where the serial number comes from, first success wins: env:KEY, cpuinfo, "

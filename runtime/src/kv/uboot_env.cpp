@@ -152,7 +152,7 @@ caf::error check_devices(const std::vector<env_device>& devs) {
 
 // Plain files that do not exist yet are created zero-filled (an environment
 // with no valid copy), when their directory exists.
-caf::error create_missing_files(const std::vector<env_device>& devs) {
+caf::error create_missing_files(const std::vector<env_device>& devs, bool& created) {
   // Both copies may live in one file: size it for the copy that ends last.
   std::map<std::string, uint64_t> ends;
   for (const auto& d : devs) {
@@ -174,6 +174,7 @@ caf::error create_missing_files(const std::vector<env_device>& devs) {
     }
     bool ok = ::ftruncate(fd, static_cast<off_t>(end)) == 0;
     ::close(fd);
+    created = true;
     if (!ok) {
       return make_error(kv_errc::write_failed, "cannot size environment file " + path);
     }
@@ -246,8 +247,8 @@ caf::expected<std::vector<env_device>> parse_fw_env_config(std::string_view text
 
 // -- uboot_env_backend --------------------------------------------------------
 
-uboot_env_backend::uboot_env_backend(std::string config_path)
-    : config_path_(std::move(config_path)) {}
+uboot_env_backend::uboot_env_backend(std::string config_path, kv_map defaults)
+    : config_path_(std::move(config_path)), defaults_(std::move(defaults)) {}
 
 std::string uboot_env_backend::describe() const {
   return "uboot:" + config_path_;
@@ -320,7 +321,8 @@ caf::expected<kv_map> uboot_env_backend::write_merged(const kv_changes& changes)
   if (!devs) {
     return devs.error();
   }
-  if (auto err = create_missing_files(*devs)) {
+  bool created = false;
+  if (auto err = create_missing_files(*devs, created)) {
     return err;
   }
   if (auto err = check_devices(*devs)) {
@@ -337,15 +339,28 @@ caf::expected<kv_map> uboot_env_backend::write_merged(const kv_changes& changes)
   }
   int rc = libuboot_open(g.ctx);
   g.opened = true;
-  // -ENODATA: no valid copy. Writing then creates a valid environment (with
-  // only the new keys) rather than refusing every write forever.
+  // -ENODATA: no valid copy. Writing then creates a valid environment from
+  // the defaults plus the new keys — never from the new keys alone: on a
+  // board whose U-Boot fell back to its built-in environment, a valid copy
+  // without bootcmd is one it can no longer boot from (decision 0076).
   if (rc < 0 && rc != -ENODATA) {
     return make_error(kv_errc::write_failed, "environment " + config_path_ +
                                                  ": cannot read before writing: " + errno_text(rc));
   }
+  const bool rebuild = rc == -ENODATA && !created;
+  if (rebuild && defaults_.empty()) {
+    return make_error(kv_errc::write_failed,
+                      "environment " + config_path_ +
+                          " has no valid copy and no default environment is configured "
+                          "(kv.defaults_file): writing only the new keys would leave U-Boot "
+                          "without its own variables (bootcmd); nothing written");
+  }
   // What the environment will hold: refuse what does not fit before asking
   // libubootenv to store it (0.3.2 leaks its buffer when it finds out itself).
   kv_map merged;
+  if (rc == -ENODATA) {
+    merged = defaults_;
+  }
   if (rc == 0) {
     void* it = nullptr;
     while ((it = libuboot_iterator(g.ctx, it)) != nullptr) {
@@ -375,6 +390,13 @@ caf::expected<kv_map> uboot_env_backend::write_merged(const kv_changes& changes)
                           std::to_string(needed) + " bytes needed, " + std::to_string(room) +
                           " available per copy); nothing written");
   }
+  if (rc == -ENODATA) {
+    for (const auto& [key, value] : defaults_) {
+      if (changes.count(key) == 0 && libuboot_set_env(g.ctx, key.c_str(), value.c_str()) < 0) {
+        return make_error(kv_errc::write_failed, "cannot set default '" + key + "'");
+      }
+    }
+  }
   for (const auto& [key, value] : changes) {
     if (libuboot_set_env(g.ctx, key.c_str(), value ? value->c_str() : nullptr) < 0 && value) {
       return make_error(kv_errc::write_failed, "cannot set '" + key + "'");
@@ -389,6 +411,10 @@ caf::expected<kv_map> uboot_env_backend::write_merged(const kv_changes& changes)
   if (rc < 0) {
     return make_error(kv_errc::write_failed,
                       "environment " + config_path_ + ": write failed: " + errno_text(rc));
+  }
+  if (rebuild) {
+    notice_ = "was rebuilt from " + std::to_string(defaults_.size()) +
+              " default variable(s) plus the keys written (no copy was valid)";
   }
   return merged;
 }
@@ -425,7 +451,13 @@ caf::expected<std::unique_ptr<uboot_env_backend>> open_file_env(const std::strin
       return make_error(kv_errc::write_failed, "cannot write " + config + ": " + ec.message());
     }
   }
-  auto backend = std::make_unique<uboot_env_backend>(config);
+  kv_map defaults;
+  for (const auto& [key, value] : initial) {
+    if (value) {
+      defaults[key] = *value;
+    }
+  }
+  auto backend = std::make_unique<uboot_env_backend>(config, std::move(defaults));
   // A new environment gets the initial contents; an existing one persists as
   // it is (if it is unreadable, the kv service reports it and a later write
   // makes it valid again).

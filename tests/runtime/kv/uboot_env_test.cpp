@@ -158,21 +158,30 @@ TEST(uboot_env, too_small_env_keeps_contents) {
   }
 }
 
-// With no valid copy, reads fail with a reason and a write creates a valid
-// environment instead of failing forever.
-TEST(uboot_env, unreadable_env_write_recreates) {
+// With no valid copy, reads fail with a reason and a write rebuilds the
+// environment from the defaults (U-Boot's own variables) plus the new keys —
+// never the new keys alone: without defaults it is refused, nothing written.
+TEST(uboot_env, unreadable_env_write_rebuilds_from_defaults) {
   REQUIRE_UBOOT_TOOLS();
   for (bool redundant : {false, true}) {
     env_image env("a=1\n", redundant);
     // Overwrite every copy with garbage.
-    write_file(env.image, std::string(redundant ? 2 * env_size : env_size, '\x5a'));
-    uboot_env_backend backend(env.config);
-    auto kv = backend.read();
+    auto garbage = std::string(redundant ? 2 * env_size : env_size, '\x5a');
+    write_file(env.image, garbage);
+    uboot_env_backend bare(env.config);
+    auto kv = bare.read();
     ASSERT_FALSE(kv);
     EXPECT_EQ(code_of(kv.error()), kv_errc::unreadable);
     EXPECT_NE(describe(kv.error()).find("no copy has a valid CRC"), std::string::npos);
-    ASSERT_FALSE(backend.write({{"fresh", "1"}}));
-    EXPECT_EQ(env.printenv(), "fresh=1\n") << "redundant=" << redundant;
+    auto refused = bare.write({{"fresh", "1"}});
+    ASSERT_TRUE(refused);
+    EXPECT_NE(describe(refused).find("without its own variables (bootcmd)"), std::string::npos);
+    EXPECT_EQ(myelin::test::read_file(env.image), garbage);
+    uboot_env_backend backend(env.config, {{"bootcmd", "run myboot"}, {"bootdelay", "2"}});
+    ASSERT_FALSE(backend.write({{"fresh", "1"}, {"bootdelay", "0"}}));
+    EXPECT_EQ(env.printenv(), "bootcmd=run myboot\nbootdelay=0\nfresh=1\n")
+        << "redundant=" << redundant;
+    EXPECT_NE(backend.notice().find("rebuilt from 2 default variable(s)"), std::string::npos);
   }
 }
 
@@ -295,14 +304,16 @@ TEST(kv_store, unreadable_env_still_serves) {
   REQUIRE_UBOOT_TOOLS();
   env_image env("a=1\n", true);
   write_file(env.image, std::string(2 * env_size, '\0'));
-  kv_store kv(std::make_unique<uboot_env_backend>(env.config));
+  kv_store kv(std::make_unique<uboot_env_backend>(env.config, kv_map{{"bootcmd", "boot"}}));
   EXPECT_TRUE(kv.last_error());
   EXPECT_TRUE(kv.get_all().empty());
   EXPECT_EQ(kv.active_slot(), "a");
   ASSERT_FALSE(kv.put("a", "2"));
   EXPECT_FALSE(kv.last_error());
   EXPECT_EQ(kv.get("a"), "2");
-  EXPECT_EQ(env.printenv(), "a=2\n");
+  EXPECT_EQ(kv.get("bootcmd"), "boot");
+  EXPECT_EQ(env.printenv(), "a=2\nbootcmd=boot\n");
+  EXPECT_FALSE(kv.backend_notice().empty());
 }
 
 // The memory backend follows the same rules and starts from its initial map.

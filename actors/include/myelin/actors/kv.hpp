@@ -59,12 +59,14 @@ struct kv_status {
   /// Why the store could not be read or written last, empty if it could.
   std::string error;
   size_t keys = 0;
+  /// The backend's notice (e.g. rebuilt from defaults), empty if none.
+  std::string notice;
 };
 
 /// Serialization (the app-host link carries these).
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, kv_status& x) {
-  return f(caf::meta::type_name("kv_status"), x.backend, x.error, x.keys);
+  return f(caf::meta::type_name("kv_status"), x.backend, x.error, x.keys, x.notice);
 }
 
 /// Where the store lives and how the serial number is found, from config.
@@ -75,6 +77,9 @@ struct kv_options {
   std::string file_dir;
   uint64_t file_size = 131072;
   runtime::kv_map initial;
+  /// What a write finding no valid copy rebuilds from: kv.defaults_file's
+  /// variables, then kv.initial's.
+  runtime::kv_map defaults;
   runtime::serial_options serial;
 };
 

@@ -69,6 +69,10 @@ class kv_backend {
 
   /// A short description for status and logs, e.g. "uboot:/etc/fw_env.config".
   virtual std::string describe() const = 0;
+
+  /// Something the operator should know about the store (e.g. it was
+  /// rebuilt from defaults); empty when nothing.
+  virtual std::string notice() const { return {}; }
 };
 
 /// Checks a key: not empty, no '=' and no NUL. Returns invalid_key otherwise.

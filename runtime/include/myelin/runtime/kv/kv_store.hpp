@@ -71,6 +71,7 @@ class kv_store {
 
   /// The backend's description.
   std::string backend_name() const { return backend_->describe(); }
+  std::string backend_notice() const { return backend_->notice(); }
 
  private:
   std::unique_ptr<kv_backend> backend_;

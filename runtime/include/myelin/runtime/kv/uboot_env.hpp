@@ -39,21 +39,29 @@ caf::expected<std::vector<env_device>> parse_fw_env_config(std::string_view text
 /// open: its libuboot_configure() of 0.3.2 cannot describe a single copy).
 class uboot_env_backend : public kv_backend {
  public:
-  explicit uboot_env_backend(std::string config_path);
+  /// `defaults`: the environment U-Boot starts from without a valid copy
+  /// (its u-boot-initial-env); a write that finds no valid copy writes them
+  /// plus the new keys.
+  explicit uboot_env_backend(std::string config_path, kv_map defaults = {});
 
   /// Errors: bad_config (config missing or malformed), unreadable (a device
   /// is missing, or no copy has a valid CRC).
   caf::expected<kv_map> read() override;
 
   /// Errors: invalid_key, too_large (nothing written), write_failed,
-  /// bad_config. When no copy is valid, writes a fresh environment. When the
-  /// devices are plain files that do not exist yet, creates them first.
+  /// bad_config. When no copy is valid, writes a fresh environment: the
+  /// defaults plus the changes (write_failed, nothing written, without
+  /// defaults — only the new keys would leave U-Boot without bootcmd). When
+  /// the devices are plain files that do not exist yet, creates them first.
   caf::error write(const kv_changes& changes) override;
 
   /// One read (the merge) and one write; the contents are those written.
   caf::expected<kv_map> write_and_read(const kv_changes& changes) override;
 
   std::string describe() const override;
+
+  /// Set once a write rebuilt an environment that had no valid copy.
+  std::string notice() const override { return notice_; }
 
   const std::string& config_path() const { return config_path_; }
 
@@ -63,6 +71,8 @@ class uboot_env_backend : public kv_backend {
   caf::expected<kv_map> write_merged(const kv_changes& changes);
 
   std::string config_path_;
+  kv_map defaults_;
+  std::string notice_;
   std::optional<std::vector<env_device>> devices_;
 };
 
