@@ -677,10 +677,11 @@ int truncated_upload(const booted_device& dev, const std::string& fw, const std:
                         return true;
                       },
                       "application/octet-stream");
-  // Wait for the device to finish with it.
+  // Wait for the device to finish with it. The client can return before the
+  // device's handler even started (the status still shows the last push as
+  // "done"), so wait for this upload's end: it fails either way.
   auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (upload_status(dev)["state"] == "receiving" &&
-         std::chrono::steady_clock::now() < deadline) {
+  while (upload_status(dev)["state"] != "failed" && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(20ms);
   }
   return res ? res->status : 0;
