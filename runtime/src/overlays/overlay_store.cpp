@@ -172,6 +172,18 @@ caf::error fsync_dir(const std::string& path) {
   return rc == 0 ? caf::error{} : io_error("fsync " + path, err);
 }
 
+/// fsyncs an existing file.
+caf::error fsync_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return io_error("open " + path);
+  }
+  int rc = ::fsync(fd);
+  auto err = errno;
+  ::close(fd);
+  return rc == 0 ? caf::error{} : io_error("fsync " + path, err);
+}
+
 /// Replaces `file` atomically: write a temporary, fsync, rename, fsync the dir.
 caf::error replace_file(const std::string& file, std::string_view data,
                         const std::function<void(int)>& crash_point = nullptr) {
@@ -1239,40 +1251,58 @@ caf::error overlay_store::compact_locked() {
     auto tmp = root + "/.tmp-" + entry.name;
     remove_tree(tmp);
     made.push_back(tmp);
+    // As durable as apply (decision 0076): every file and directory synced
+    // before the rename, the parent after it, then the stack file. A
+    // volatile overlay needs only the renames' atomicity.
+    const bool sync = merged.persist;
     std::error_code ec;
     fs::create_directories(tmp + "/files", ec);
     if (ec) {
       return undo(make_error(overlay_errc::io_error, tmp + ": " + ec.message()));
     }
-    if (auto err = write_new_file(tmp + "/manifest", text, 0644)) {
+    crash_point(21);
+    if (auto err = write_new_file(tmp + "/manifest", text, 0644, sync)) {
       return undo(err);
     }
     // Made on the device from verified overlays: nothing to sign.
-    if (auto err = write_new_file(tmp + "/signature", "compacted\n", 0644)) {
+    if (auto err = write_new_file(tmp + "/signature", "compacted\n", 0644, sync)) {
       return undo(err);
     }
+    crash_point(22);
+    std::set<std::string> dirs{tmp, tmp + "/files"};
     for (const auto& [p, f] : files) {
       auto target = fs::path{tmp + "/files/" + p};
       fs::create_directories(target.parent_path(), ec);
-      // Overlay files never change: a hard link is a copy.
+      for (auto d = target.parent_path(); d.string().size() > tmp.size(); d = d.parent_path()) {
+        dirs.insert(d.string());
+      }
+      // Overlay files never change: a hard link is a copy (and already durable).
       if (::link(f.second.c_str(), target.c_str()) != 0) {
         fs::copy_file(f.second, target, ec);
         if (ec) {
           return undo(make_error(overlay_errc::io_error, target.string() + ": " + ec.message()));
         }
+        if (auto err = sync ? fsync_file(target.string()) : caf::error{}) {
+          return undo(err);
+        }
       }
     }
-    if (auto err = fsync_dir(tmp + "/files")) {
-      return undo(err);
+    crash_point(23);
+    for (const auto& d : dirs) {
+      if (auto err = sync ? fsync_dir(d) : caf::error{}) {
+        return undo(err);
+      }
     }
+    crash_point(24);
     auto final_dir = root + "/" + entry.name;
     if (::rename(tmp.c_str(), final_dir.c_str()) != 0) {
       return undo(io_error("rename " + tmp));
     }
     made.back() = final_dir;
-    if (auto err = fsync_dir(root)) {
+    if (auto err = sync ? fsync_dir(root) : caf::error{}) {
       return undo(err);
     }
+    crash_point(25);
     next.push_back(entry);
     i = j;
   }

@@ -491,6 +491,53 @@ TEST_F(overlay_store_test, kill_during_apply_leaves_old_or_new) {
   EXPECT_GT(new_seen, 0);
 }
 
+// A SIGKILL at each numbered point of compaction (21-25 and the stack
+// write's 8-11) leaves a stack that resolves every file as before — the old
+// stack or the merged one, never an overlay with missing files (decision
+// 0076).
+TEST_F(overlay_store_test, kill_during_compaction_keeps_every_file) {
+  std::vector<std::string> paths{"libhello.so", "priv/a.txt", "priv/sub/b.txt", "priv/c.txt"};
+  for (int point : {21, 22, 23, 24, 25, 8, 9, 10, 11}) {
+    fs::remove_all(dir / "state");
+    auto s = open_store();
+    ASSERT_TRUE(s->apply(bundle({{"hello/libhello.so", "v1"}, {"hello/priv/a.txt", "a1"}}, true)));
+    ASSERT_TRUE(s->apply(bundle({{"hello/priv/sub/b.txt", std::string(50000, 'b')}}, true)));
+    ASSERT_TRUE(s->apply(bundle({{"hello/libhello.so", "v3"}, {"hello/priv/c.txt", "c3"}}, true)));
+    std::map<std::string, std::string> before;
+    for (const auto& p : paths) {
+      before[p] = contents_at(*s, "hello", p);
+    }
+    auto depth = s->stack().size();
+    s.reset();
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto o = opts;
+      o.crash_at = point;
+      auto c = overlay_store::open(o);
+      if (c) {
+        (*c)->compact();
+      }
+      ::_exit(3);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "point " << point << " was never reached";
+    s = open_store();
+    for (const auto& p : paths) {
+      EXPECT_EQ(contents_at(*s, "hello", p), before[p]) << "point " << point << " " << p;
+    }
+    auto now = s->stack().size();
+    EXPECT_TRUE(now == depth || now == 1u) << "point " << point << ": " << now;
+    // It compacts again, whole.
+    ASSERT_EQ(s->compact(), caf::error{}) << "point " << point;
+    EXPECT_EQ(s->stack().size(), 1u);
+    for (const auto& p : paths) {
+      EXPECT_EQ(contents_at(*s, "hello", p), before[p]) << "point " << point << " " << p;
+    }
+  }
+}
+
 // The host's install tree: regular files, symlinks inside followed, symlinks
 // leading out refused.
 TEST_F(overlay_store_test, scan_app_dir_refuses_symlinks_leading_out) {

@@ -167,7 +167,8 @@ struct overlay_store_options {
   /// Accept overlays that bring apps not in known_apps (their tree must hold
   /// lib<app>.so, and the name must be a letter, then letters, digits or _).
   bool allow_new_apps = false;
-  /// Test hook: SIGKILL the process at this numbered point of apply (0: never).
+  /// Test hook: SIGKILL the process at this numbered point of apply (1-12) or
+  /// compaction (21-25); 0: never.
   int crash_at = 0;
 };
 
