@@ -16,6 +16,7 @@ find_package(GTest REQUIRED)
 find_package(benchmark REQUIRED)
 
 pkg_check_modules(libmount REQUIRED IMPORTED_TARGET mount)
+pkg_check_modules(blkid REQUIRED IMPORTED_TARGET blkid)
 pkg_check_modules(libubootenv REQUIRED IMPORTED_TARGET libubootenv)
 pkg_check_modules(libnl REQUIRED IMPORTED_TARGET libnl-3.0 libnl-route-3.0)
 pkg_check_modules(libsodium REQUIRED IMPORTED_TARGET libsodium)

@@ -6,9 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <memory>
 #include <regex>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -204,6 +206,88 @@ TEST(app_partition, read_only_remounted_rw) {
   EXPECT_FALSE(loop.mount()->read_only);
   EXPECT_EQ(myelin::test::read_file(std::filesystem::path{loop.target} / "keep"), "me");
   write_file(std::filesystem::path{loop.target} / "new", "ok");
+}
+
+// Issue 19: the kernel remounted the partition read-only (errors, or a
+// write-protected card) and it cannot go read-write: never formatted — the
+// data is kept, the state goes to the tmpfs fallback with the reason.
+TEST(app_partition, read_only_that_stays_read_only_not_formatted) {
+  loop_partition loop;
+  REQUIRE_LOOP(loop);
+  ASSERT_NO_FATAL_FAILURE(format_with_file(loop, "keep", "me"));
+  ASSERT_EQ(
+      run("mount -o ro " + shell_quote(loop.device) + " " + shell_quote(loop.target)).exit_code, 0);
+  ASSERT_EQ(run("blockdev --setro " + shell_quote(loop.device)).exit_code, 0);
+  auto s = make_mounted_partition(loop.options())->prepare();
+  run("blockdev --setrw " + shell_quote(loop.device));
+  EXPECT_EQ(s.outcome, partition_outcome::unavailable) << s.summary();
+  EXPECT_NE(s.reason.find("read-only, not formatting"), std::string::npos) << s.reason;
+  EXPECT_EQ(s.fallback, "tmpfs") << s.summary();
+  for (int i = 0; i < 8 && loop.mounted(); ++i) {
+    loop.unmount();
+  }
+  ASSERT_EQ(run("mount " + shell_quote(loop.device) + " " + shell_quote(loop.target)).exit_code, 0);
+  EXPECT_EQ(myelin::test::read_file(std::filesystem::path{loop.target} / "keep"), "me");
+}
+
+// Issue 19: an I/O error while mounting (a dying card: here a FUSE file that
+// fails reads with EIO, under a loop device) is retried, then the boot goes
+// on with a tmpfs and the reason — never a reformat that would wipe the data.
+TEST(app_partition, io_error_on_mount_not_formatted) {
+  MYELIN_REQUIRE_ROOT();
+#ifndef MYELIN_FAULTY_DISK
+  GTEST_SKIP() << "built without libfuse3 (tests/tools/faulty_disk.cpp)";
+#else
+  if (::access("/dev/fuse", R_OK | W_OK) != 0) {
+    GTEST_SKIP() << "/dev/fuse is not usable here";
+  }
+  temp_dir dir;
+  auto backing = (dir / "backing.img").string();
+  ASSERT_EQ(run("truncate -s 64M " + shell_quote(backing) +
+                " && PATH=$PATH:/sbin:/usr/sbin "
+                "mkfs.ext4 -q -F " +
+                shell_quote(backing))
+                .exit_code,
+            0);
+  auto staging = (dir / "staging").string();
+  std::filesystem::create_directories(staging);
+  ASSERT_EQ(
+      run("mount -o loop " + shell_quote(backing) + " " + shell_quote(staging) +
+          " && echo data > " + shell_quote(staging + "/old") + " && umount " + shell_quote(staging))
+          .exit_code,
+      0);
+  auto fuse_dir = (dir / "fuse").string();
+  std::filesystem::create_directories(fuse_dir);
+  myelin::test::child_process disk({MYELIN_FAULTY_DISK, backing, fuse_dir});
+  for (int i = 0; i < 500 && !std::filesystem::exists(fuse_dir + "/disk"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  ASSERT_TRUE(std::filesystem::exists(fuse_dir + "/disk")) << disk.output();
+  auto target = (dir / "mnt").string();
+  {
+    myelin::test::loop_device loop{fuse_dir + "/disk"};
+    ASSERT_TRUE(loop.why_not().empty()) << loop.why_not();
+    write_file(backing + ".fail", "");
+    run("blockdev --flushbufs " + shell_quote(loop.path()) + "; echo 3 > /proc/sys/vm/drop_caches");
+    mounted_partition_options o;
+    o.device = loop.path();
+    o.target = target;
+    o.io_retry_delay = std::chrono::milliseconds{10};
+    auto s = make_mounted_partition(o)->prepare();
+    EXPECT_EQ(s.outcome, partition_outcome::unavailable) << s.summary();
+    EXPECT_NE(s.reason.find("not formatting (the data is kept)"), std::string::npos) << s.reason;
+    EXPECT_EQ(s.fallback, "tmpfs") << s.summary();
+    run("umount " + shell_quote(target));
+    std::filesystem::remove(backing + ".fail");
+  }
+  ::kill(disk.pid(), SIGTERM);
+  disk.wait(std::chrono::seconds{10});
+  run("fusermount3 -u " + shell_quote(fuse_dir) + " 2>/dev/null");
+  // The file system and its file are as they were.
+  ASSERT_EQ(run("mount -o loop " + shell_quote(backing) + " " + shell_quote(staging)).exit_code, 0);
+  EXPECT_EQ(myelin::test::read_file(staging + "/old"), "data\n");
+  run("umount " + shell_quote(staging));
+#endif
 }
 
 // Already mounted read-write, even found through a symlink to the device (as

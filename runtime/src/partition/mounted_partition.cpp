@@ -10,10 +10,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include <libmount/libmount.h>
@@ -21,6 +23,8 @@
 #include "myelin/runtime/config/config.hpp"
 #include "myelin/runtime/partition/app_partition.hpp"
 #include "partition/format_device.hpp"
+
+#include <blkid/blkid.h>
 
 namespace myelin::runtime {
 
@@ -62,6 +66,47 @@ bool formatting_may_help(int err) {
   }
 }
 
+/// The errno of the last mount(2) that failed (0: none, or not a syscall).
+thread_local int last_mount_errno = 0;
+
+/// What libblkid finds on the device: its superblock's type, nothing
+/// (blank, wiped by a factory reset, or a superblock too damaged to
+/// recognise), or a read error.
+struct probe_result {
+  bool readable = false;
+  std::string type;
+  std::string error;
+};
+
+probe_result probe_filesystem(const std::string& device) {
+  probe_result r;
+  blkid_probe pr = blkid_new_probe_from_filename(device.c_str());
+  if (pr == nullptr) {
+    r.error = std::string{"cannot open it: "} + std::strerror(errno);
+    return r;
+  }
+  blkid_probe_enable_superblocks(pr, 1);
+  blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
+  errno = 0;
+  int rc = blkid_do_safeprobe(pr);
+  if (rc == 0) {
+    const char* type = nullptr;
+    if (blkid_probe_lookup_value(pr, "TYPE", &type, nullptr) == 0 && type != nullptr) {
+      r.type = type;
+    }
+    r.readable = true;
+  } else if (rc == 1) {
+    r.readable = true;  // no signature at all
+  } else if (rc == -2) {
+    r.readable = true;
+    r.type = "(ambivalent: several signatures)";
+  } else {
+    r.error = errno != 0 ? std::strerror(errno) : "libblkid could not read it";
+  }
+  blkid_free_probe(pr);
+  return r;
+}
+
 /// The outcome of a libmount call as an error (none on success). `what` says
 /// what was tried; a mount_failed that formatting cannot fix becomes
 /// mount_refused.
@@ -73,6 +118,7 @@ caf::error outcome(libmnt_context* cxt, int rc, const std::string& what, mount_e
   mnt_context_get_excode(cxt, rc, buf, sizeof(buf));
   bool syscall = mnt_context_syscall_called(cxt) != 0;
   int err = syscall ? mnt_context_get_syscall_errno(cxt) : rc < 0 ? -rc : 0;
+  last_mount_errno = syscall ? err : 0;
   std::string why = buf[0] != '\0' ? std::string{buf}
                     : err != 0     ? std::string{std::strerror(err)}
                                    : "libmount error " + std::to_string(rc);
@@ -314,6 +360,7 @@ class mounted_partition : public app_partition {
       return partition_outcome::unavailable;
     }
     std::string reason;
+    bool read_only = false;
     auto here = table->find_by_target(opts_.target);
     if (here && is_ours(*table, *here)) {
       if (!here->read_only) {
@@ -327,6 +374,7 @@ class mounted_partition : public app_partition {
         return partition_outcome::remounted_rw;
       }
       reason = describe(err);
+      read_only = true;
     } else {
       if (here) {
         // Something else (a tmpfs of an earlier fallback, say) is in the way.
@@ -336,15 +384,50 @@ class mounted_partition : public app_partition {
       std::filesystem::create_directories(opts_.target, ec);
       std::string note;
       auto err = mount_rw(note);
+      // An I/O error may pass (a slow card, a USB reset): try again before
+      // deciding anything (decision 0076).
+      for (int retry = 0; err && last_mount_errno == EIO && retry < opts_.io_retries; ++retry) {
+        std::this_thread::sleep_for(opts_.io_retry_delay);
+        unmount_ours();
+        err = mount_rw(note);
+      }
       if (!err) {
         s.reason = note;
         return partition_outcome::mounted;
       }
+      read_only = last_mount_errno == 0 && describe(err).find("read-only") != std::string::npos;
       if (err.code() == static_cast<uint8_t>(mount_errc::mount_refused)) {
         s.reason = describe(err) + " (formatting would not help)";
         return partition_outcome::unavailable;
       }
       reason = describe(err);
+    }
+    // Format only a device that is really unusable (decision 0076): one
+    // libblkid reads and finds no file system on (blank on the first boot,
+    // wiped by a factory reset, a superblock destroyed), or the configured
+    // one corrupted. Never on a read error, a read-only mount (the kernel
+    // found errors, or the medium is write-protected), or another file
+    // system: those boot on the fallback with the reason, the data kept.
+    if (read_only) {
+      s.reason = reason + "; read-only, not formatting (the data is kept)";
+      return partition_outcome::unavailable;
+    }
+    if (last_mount_errno == EIO) {
+      s.reason = reason + "; an I/O error after " + std::to_string(opts_.io_retries) +
+                 " retries, not formatting (the data is kept)";
+      return partition_outcome::unavailable;
+    }
+    auto probe = probe_filesystem(opts_.device);
+    if (!probe.readable) {
+      s.reason = reason + "; cannot read " + opts_.device + " (" + probe.error +
+                 "), not formatting (the data is kept)";
+      return partition_outcome::unavailable;
+    }
+    if (!probe.type.empty() && probe.type != opts_.fstype) {
+      s.reason = reason + "; " + opts_.device + " holds " + probe.type +
+                 ", not app_partition.fstype " + opts_.fstype +
+                 ": not formatting (the data is kept; erase it with a factory reset)";
+      return partition_outcome::unavailable;
     }
     // Unmount whatever is there, format, mount again (Nerves' policy; the
     // normal path of a blank partition on first boot).

@@ -111,6 +111,10 @@ struct mounted_partition_options {
   /// When the partition is unavailable, mount a tmpfs at the target so that
   /// the state directory still works (volatile) this boot.
   bool tmpfs_fallback = true;
+  /// An I/O error on mounting is retried this often, this far apart, before
+  /// the partition counts as unavailable (never formatted for it).
+  int io_retries = 3;
+  std::chrono::milliseconds io_retry_delay{500};
   /// The mount table to read (tests may point elsewhere).
   std::string mountinfo = "/proc/self/mountinfo";
 };
