@@ -506,7 +506,7 @@ TEST(overlay_push, fw_push_without_reboot_keeps_the_running_overlays) {
   ASSERT_NO_FATAL_FAILURE(push_v2(dev, tree));
   auto r = run_myelin({"fw", "push", "--device", dev.address(), fw.file});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(get_json(dev.port, "/v1/overlays")["clear_at_boot"].get<bool>());
+  EXPECT_TRUE(get_json(dev.port, "/v1/overlays")["aside_at_boot"].get<bool>());
   ASSERT_NO_FATAL_FAILURE(crash_hello(dev));
   EXPECT_EQ(wait_for_hello(dev.port), new_greeting) << dev.proc->output();
   auto overview = get_json(dev.port, "/v1/overlays");
@@ -514,27 +514,64 @@ TEST(overlay_push, fw_push_without_reboot_keeps_the_running_overlays) {
   EXPECT_EQ(dev.proc->output().find("not found"), std::string::npos) << dev.proc->output();
 }
 
-// With --reboot the next boot runs the new firmware without the old one's
-// overlays: the overlays service cleared them before any app started.
-TEST(overlay_push, fw_push_with_reboot_clears_at_the_next_boot) {
+// Issue 19: with --reboot the next boot runs the new firmware without the
+// old one's overlays — set aside, not deleted. The new firmware fails to be
+// validated and reverts: the old one comes back with its overlays, and what
+// was pushed on the new one is gone. Validated instead, the old overlays go.
+TEST(overlay_push, overlays_follow_validation_across_reboots) {
   firmware_file fw;
   temp_dir state;
   temp_dir tree;
+  auto reboot = [](booted_device& dev, const std::vector<std::string>& cmd) {
+    auto r = run_myelin(cmd);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    // Host mode: a reboot stops myelin-boot.
+    ASSERT_TRUE(dev.proc->wait(20s).has_value()) << dev.proc->output();
+  };
   {
     booted_device dev{fw.device_args(), state.path().string()};
     ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
     ASSERT_NO_FATAL_FAILURE(push_v2(dev, tree));
-    auto r = run_myelin({"fw", "push", "--reboot", "--device", dev.address(), fw.file});
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-    // Host mode: a reboot stops myelin-boot.
+    reboot(dev, {"fw", "push", "--reboot", "--device", dev.address(), fw.file});
+  }
+  {
+    booted_device dev{fw.device_args(), state.path().string()};
+    ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+    EXPECT_NE(dev.proc->output().find("overlays: set aside"), std::string::npos)
+        << dev.proc->output();
+    auto overview = get_json(dev.port, "/v1/overlays");
+    EXPECT_TRUE(overview["stack"].empty()) << overview.dump();
+    EXPECT_FALSE(overview["aside_at_boot"].get<bool>());
+    ASSERT_TRUE(overview["set_aside"].is_object()) << overview.dump();
+    EXPECT_EQ(overview["set_aside"]["slot"], "a");
+    EXPECT_EQ(wait_for_hello(dev.port), base_greeting);
+    // The new firmware is not validated: it reverts (what U-Boot does on the
+    // next boot; in host mode by hand).
+    reboot(dev, {"fw", "revert", "--device", dev.address()});
+  }
+  {
+    booted_device dev{fw.device_args(), state.path().string()};
+    ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+    EXPECT_NE(dev.proc->output().find("its overlays are back"), std::string::npos)
+        << dev.proc->output();
+    auto overview = get_json(dev.port, "/v1/overlays");
+    EXPECT_EQ(overview["stack"].size(), 1u) << overview.dump();
+    EXPECT_TRUE(overview["set_aside"].is_null()) << overview.dump();
+    EXPECT_EQ(wait_for_hello(dev.port), new_greeting);
+    // Once more to the new firmware, validated this time.
+    auto push =
+        run_myelin({"fw", "push", "--force", "--reboot", "--device", dev.address(), fw.file});
+    ASSERT_EQ(push.exit_code, 0) << push.output;
     ASSERT_TRUE(dev.proc->wait(20s).has_value()) << dev.proc->output();
   }
   booted_device dev{fw.device_args(), state.path().string()};
   ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
-  EXPECT_NE(dev.proc->output().find("overlays: cleared"), std::string::npos) << dev.proc->output();
-  auto overview = get_json(dev.port, "/v1/overlays");
-  EXPECT_TRUE(overview["stack"].empty()) << overview.dump();
-  EXPECT_FALSE(overview["clear_at_boot"].get<bool>());
+  ASSERT_TRUE(get_json(dev.port, "/v1/overlays")["set_aside"].is_object());
+  auto v = run_myelin({"fw", "validate", "--device", dev.address()});
+  ASSERT_EQ(v.exit_code, 0) << v.output;
+  // The firmware service told the overlays service before it answered.
+  EXPECT_TRUE(get_json(dev.port, "/v1/overlays")["set_aside"].is_null())
+      << get_json(dev.port, "/v1/overlays").dump();
   EXPECT_EQ(wait_for_hello(dev.port), base_greeting);
 }
 
@@ -549,10 +586,10 @@ TEST(overlay_push, revert_to_their_slot_keeps_them) {
     ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
     ASSERT_NO_FATAL_FAILURE(push_v2(dev, tree));
     ASSERT_EQ(run_myelin({"fw", "push", "--device", dev.address(), fw.file}).exit_code, 0);
-    ASSERT_TRUE(get_json(dev.port, "/v1/overlays")["clear_at_boot"].get<bool>());
+    ASSERT_TRUE(get_json(dev.port, "/v1/overlays")["aside_at_boot"].get<bool>());
     auto revert = run_myelin({"fw", "revert", "--no-reboot", "--device", dev.address()});
     ASSERT_EQ(revert.exit_code, 0) << revert.output;
-    EXPECT_FALSE(get_json(dev.port, "/v1/overlays")["clear_at_boot"].get<bool>());
+    EXPECT_FALSE(get_json(dev.port, "/v1/overlays")["aside_at_boot"].get<bool>());
     dev.proc->signal(SIGTERM);
     dev.proc->wait(20s);
   }

@@ -129,6 +129,14 @@ void tell_overlays(caf::event_based_actor* self, const std::string& from, const 
             });
 }
 
+/// Tells the overlays service the running firmware is validated: overlays
+/// set aside for the one before it go (decision 0077).
+void tell_validated(caf::event_based_actor* self) {
+  if (auto overlays = self->system().registry().get<caf::actor>(overlays_registry_name)) {
+    caf::anon_send(caf::actor_cast<caf::actor>(overlays), overlays_validated_atom::value);
+  }
+}
+
 /// Whether `slot` may be chosen: it holds firmware and, where install
 /// recorded its image, hashes to it.
 caf::error check_slot(const firmware_upload_options& o, const runtime::kv_map& kv,
@@ -216,7 +224,8 @@ supervisors::start_fn firmware_start(firmware_options opts) {
                               return runtime::validate_changes(c);
                             },
                             self->make_response_promise(),
-                            [opts] {
+                            [self, opts] {
+                              tell_validated(self);
                               log()->info(
                                   "firmware: validated by the startup guard: every app "
                                   "ran {} s cleanly",
@@ -273,7 +282,11 @@ supervisors::start_fn firmware_start(firmware_options opts) {
                 [](const runtime::kv_map& c) -> caf::expected<runtime::kv_changes> {
                   return runtime::validate_changes(c);
                 },
-                rp, [] { log()->info("firmware: validated"); });
+                rp,
+                [self] {
+                  tell_validated(self);
+                  log()->info("firmware: validated");
+                });
             return rp;
           },
           [self, update_then, opts](fw_revert_atom, bool reboot) {

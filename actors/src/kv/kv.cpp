@@ -73,12 +73,19 @@ kv_status status_of(const runtime::kv_store& store) {
 
 /// Publishes the store for readers that bypass the mailbox (kv_snapshot.hpp);
 /// called after every change, before the reply.
-void publish(caf::stateful_actor<kv_state>* self) {
+/// Publishes what `store` holds. The owner is the store: one store per kv
+/// service instance, published first by its start function (so that the
+/// services started after kv read it at once, decision 0077).
+void publish(caf::actor_system& sys, const runtime::kv_store& store) {
   auto next = std::make_shared<kv_snapshot::contents>();
-  next->values = self->state.store->get_all();
-  next->status = status_of(*self->state.store);
-  next->owner = self;
-  kv_snapshot::of(self->system()).publish(std::move(next));
+  next->values = store.get_all();
+  next->status = status_of(store);
+  next->owner = &store;
+  kv_snapshot::of(sys).publish(std::move(next));
+}
+
+void publish(caf::stateful_actor<kv_state>* self) {
+  publish(self->system(), *self->state.store);
 }
 
 /// Runs a change of the store and publishes the result, whatever it was.
@@ -146,6 +153,7 @@ supervisors::start_fn kv_start(kv_options opts) {
     // context: once kv counts as started, its store exists (decision 0011).
     auto opened = std::make_shared<std::unique_ptr<runtime::kv_store>>(
         std::make_unique<runtime::kv_store>(make_backend(opts)));
+    publish(sys, **opened);
     auto self = sys.spawn([opts, opened](caf::stateful_actor<kv_state>* self) -> caf::behavior {
       self->state.opts = opts;
       self->state.store = std::move(*opened);
@@ -159,9 +167,10 @@ supervisors::start_fn kv_start(kv_options opts) {
         log()->info("kv: {} with {} keys", store.backend_name(), store.get_all().size());
       }
       publish(self);
-      self->attach_functor([sys = &self->system(), owner = static_cast<const void*>(self)] {
-        kv_snapshot::of(*sys).withdraw(owner);
-      });
+      self->attach_functor(
+          [sys = &self->system(), owner = static_cast<const void*>(self->state.store.get())] {
+            kv_snapshot::of(*sys).withdraw(owner);
+          });
       return {
           [self](kv_get_atom, const std::string& key) -> caf::result<std::string> {
             if (auto v = self->state.store->get(key)) {

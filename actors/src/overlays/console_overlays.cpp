@@ -77,7 +77,10 @@ void install_overlay_routes(caf::actor_system& sys, httplib::Server& srv, uint64
                  {"pushed_apps", info->pushed_apps},
                  {"allow_new_apps", info->allow_new_apps},
                  {"max_bytes", info->max_bytes},
-                 {"clear_at_boot", info->clear_at_boot},
+                 {"aside_at_boot", info->aside_at_boot},
+                 {"set_aside", info->has_aside ? json{{"slot", info->aside_slot},
+                                                      {"stack", stack_json(info->aside_stack)}}
+                                               : json(nullptr)},
                  {"last_rollback",
                   info->has_last_rollback ? result_json(info->last_rollback) : json(nullptr)}};
     reply(res, 200, body);

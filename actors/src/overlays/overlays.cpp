@@ -49,18 +49,6 @@ caf::expected<overlay_service_options> open_overlay_service(const runtime::confi
   }
   overlay_service_options out;
   out.persistent_dir = opts->persistent_dir;
-  auto mark = std::filesystem::path{out.persistent_dir} / clear_at_boot_file;
-  std::error_code ec;
-  if (std::filesystem::exists(mark, ec)) {
-    // A firmware switch since they were pushed: they belong to the old firmware.
-    if (auto err = runtime::clear_overlays(*opts)) {
-      spdlog::error("overlays: cannot clear the overlays of the previous firmware: {}",
-                    runtime::describe(err));
-    } else {
-      std::filesystem::remove(mark, ec);
-      spdlog::info("overlays: cleared (they were pushed on the previous firmware)");
-    }
-  }
   auto store = runtime::overlay_store::open(std::move(*opts));
   if (store) {
     out.store = std::shared_ptr<runtime::overlay_store>{std::move(*store)};

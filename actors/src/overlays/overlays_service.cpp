@@ -1,6 +1,7 @@
 // The overlays service: the one owner of the overlay store. Push, restart of
 // the changed apps (waiting for app_restart's replies, never polling),
-// rollback, probation, clear, and the firmware switch's clear-at-boot mark.
+// rollback, probation, clear, and following the firmware: the switch's mark,
+// overlays set aside, restored or dropped (decision 0077).
 #include <algorithm>
 #include <deque>
 #include <filesystem>
@@ -15,10 +16,13 @@
 #include <caf/event_based_actor.hpp>
 
 #include "myelin/actors/apps.hpp"
+#include "myelin/actors/kv_snapshot.hpp"
 #include "myelin/actors/overlays.hpp"
 #include "myelin/actors/registry.hpp"
 #include "myelin/actors/self_timer.hpp"
+#include "myelin/runtime/firmware/firmware_status.hpp"
 #include "myelin/runtime/log/app_output.hpp"
+#include "myelin/runtime/platform/durable_file.hpp"
 
 namespace myelin::actors {
 
@@ -84,8 +88,12 @@ std::set<std::string> changed(const runtime::overlay_change& change) {
   return apps;
 }
 
+std::string mark_path(const overlay_service_options& opts) {
+  return (fs::path{opts.persistent_dir} / switch_mark_file).string();
+}
+
 std::string mark_path(const service_state& st) {
-  return (fs::path{st.opts.persistent_dir} / clear_at_boot_file).string();
+  return mark_path(st.opts);
 }
 
 class service {
@@ -412,11 +420,16 @@ overlays_info info_of(const service_state& st) {
     out.last_rollback = *st.last_rollback;
   }
   std::error_code ec;
-  out.clear_at_boot = fs::exists(mark_path(st), ec);
+  out.aside_at_boot = fs::exists(mark_path(st), ec);
+  if (auto aside = store.aside()) {
+    out.has_aside = true;
+    out.aside_slot = aside->slot;
+    out.aside_stack = entries(aside->stack);
+  }
   return out;
 }
 
-/// Records (or withdraws) the clear-at-boot mark for a switch from `from` to `to`.
+/// Records (or withdraws) the switch mark for a switch from `from` to `to`.
 caf::error note_switch(const service_state& st, const std::string& from, const std::string& to) {
   auto path = mark_path(st);
   std::string made_for;
@@ -433,25 +446,90 @@ caf::error note_switch(const service_state& st, const std::string& from, const s
   if (!made_for.empty()) {
     return {};
   }
-  std::error_code ec;
-  fs::create_directories(st.opts.persistent_dir, ec);
-  auto tmp = path + ".tmp";
-  {
-    std::ofstream out{tmp, std::ios::trunc};
-    out << from << '\n';
-    out.flush();
-    if (!out) {
-      return runtime::make_error(runtime::overlay_errc::io_error, "cannot write " + tmp);
+  // Durable: the switch itself (one kv write) is, and a mark lost with a
+  // power cut would run these overlays on the other firmware.
+  if (auto err = runtime::write_file_durably(path, from + "\n")) {
+    return runtime::make_error(runtime::overlay_errc::io_error, runtime::describe(err));
+  }
+  log()->info(
+      "overlays: firmware switched from slot {} to {}; the next boot sets the overlays aside "
+      "until it is validated",
+      from, to);
+  return {};
+}
+
+/// The overlays follow the firmware (decision 0077). Runs at the service's
+/// start, after kv and before any app: `kv` is the environment as the boot
+/// found it.
+void follow_firmware(const overlay_service_options& opts, const runtime::kv_map& kv) {
+  auto& store = *opts.store;
+  auto status = runtime::status_of(kv);
+  const auto& active = status.active;
+  auto uuid_of = [&kv](const std::string& slot) {
+    auto i = kv.find(slot + ".nerves_fw_uuid");
+    return i == kv.end() ? std::string{} : i->second;
+  };
+  std::string made_for;
+  auto mark = mark_path(opts);
+  if (std::ifstream in{mark}; in) {
+    std::getline(in, made_for);
+  }
+  auto remove_mark = [&mark] {
+    std::error_code ec;
+    fs::remove(mark, ec);
+  };
+  auto aside = store.aside();
+  if (aside && !active.empty() && aside->slot == active && aside->uuid == uuid_of(active)) {
+    // The firmware they were made for runs again: the other one reverted.
+    // What was pushed on that one belongs to it, and goes.
+    if (auto err = store.restore_aside()) {
+      log()->error("overlays: cannot restore the overlays of slot {}: {}", active,
+                   runtime::describe(err));
+      return;
+    }
+    remove_mark();
+    log()->info("overlays: slot {} runs again; its overlays are back ({} overlay(s))", active,
+                store.stack().size());
+    return;
+  }
+  if (!made_for.empty()) {
+    if (made_for != active) {
+      if (auto err = store.set_aside(made_for, uuid_of(made_for))) {
+        // Running them on other firmware is worse than running none.
+        log()->error("overlays: cannot set the overlays of slot {} aside: {}; clearing them",
+                     made_for, runtime::describe(err));
+        if (auto cleared = store.clear()) {
+          log()->error("overlays: cannot clear them either: {}", runtime::describe(cleared));
+          return;
+        }
+      } else if (store.aside()) {
+        log()->info(
+            "overlays: set aside (they were pushed on the firmware in slot {}): kept until the "
+            "firmware in slot {} is validated, back if it reverts",
+            made_for, active);
+      }
+    }
+    remove_mark();
+  }
+  aside = store.aside();
+  if (!aside) {
+    return;
+  }
+  std::string why;
+  if (aside->slot == active) {
+    why = "slot " + active + " holds other firmware now";
+  } else if (!runtime::holds_firmware(kv, aside->slot) || uuid_of(aside->slot) != aside->uuid) {
+    why = "slot " + aside->slot + " no longer holds the firmware they were made for";
+  } else if (runtime::firmware_valid(kv)) {
+    why = "the firmware in slot " + active + " is validated";
+  }
+  if (!why.empty()) {
+    if (auto err = store.drop_aside()) {
+      log()->error("overlays: cannot drop the overlays set aside: {}", runtime::describe(err));
+    } else {
+      log()->info("overlays: the overlays set aside are dropped: {}", why);
     }
   }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    return runtime::make_error(runtime::overlay_errc::io_error,
-                               "cannot write " + path + ": " + ec.message());
-  }
-  log()->info("overlays: firmware switched from slot {} to {}; the next boot clears the overlays",
-              from, to);
-  return {};
 }
 
 caf::behavior overlays_service(caf::event_based_actor* self, overlay_service_options opts) {
@@ -515,6 +593,15 @@ caf::behavior overlays_service(caf::event_based_actor* self, overlay_service_opt
         }
         return caf::unit;
       },
+      [st](overlays_validated_atom) -> caf::result<caf::unit_t> {
+        if (st->opts.store && st->opts.store->aside()) {
+          if (auto err = st->opts.store->drop_aside()) {
+            return err;
+          }
+          log()->info("overlays: the firmware is validated; the overlays set aside are dropped");
+        }
+        return caf::unit;
+      },
       [svc](app_down_atom, const std::string& app, const std::string& why) {
         svc->on_down(app, why);
       },
@@ -528,6 +615,14 @@ supervisors::start_fn overlays_start(overlay_service_options opts) {
   return [opts](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
     // Detached: an apply writes files and fsyncs; it must not hold a
     // scheduler thread that other services need.
+    if (opts.store) {
+      // kv started before us and published what the boot found.
+      if (auto kv = kv_snapshot::of(sys).current()) {
+        follow_firmware(opts, kv->values);
+      } else {
+        log()->error("overlays: no kv service: the overlays cannot follow the firmware");
+      }
+    }
     auto self = sys.spawn<caf::detached>(overlays_service, opts);
     register_service(sys, overlays_registry_name, self);
     return self;

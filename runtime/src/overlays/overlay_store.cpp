@@ -274,6 +274,53 @@ std::optional<std::vector<stack_entry>> parse_stack(std::string_view text) {
   return out;
 }
 
+constexpr std::string_view aside_header = "myelin-overlays-aside 1\n";
+
+/// The aside file: the header, "for <slot> <uuid|->", then "s p|v <name>"
+/// (stack) and "g p|v <name>" (last-good) lines.
+std::string format_aside(const set_aside_overlays& a) {
+  std::string out{aside_header};
+  out += "for " + a.slot + " " + (a.uuid.empty() ? std::string{"-"} : a.uuid) + "\n";
+  for (const auto& e : a.stack) {
+    out += std::string{"s "} + (e.persistent ? "p " : "v ") + e.name + "\n";
+  }
+  for (const auto& e : a.last_good) {
+    out += std::string{"g "} + (e.persistent ? "p " : "v ") + e.name + "\n";
+  }
+  return out;
+}
+
+/// Parses an aside file; nullopt if it is malformed.
+std::optional<set_aside_overlays> parse_aside(std::string_view text) {
+  if (text.substr(0, aside_header.size()) != aside_header || text.back() != '\n') {
+    return std::nullopt;
+  }
+  text.remove_prefix(aside_header.size());
+  auto lines = split(text.substr(0, text.size() - 1), '\n');
+  if (lines.empty()) {
+    return std::nullopt;
+  }
+  auto head = split(lines[0], ' ');
+  if (head.size() != 3 || head[0] != "for" || (head[1] != "a" && head[1] != "b") ||
+      head[2].empty() || head[2].size() > 64) {
+    return std::nullopt;
+  }
+  set_aside_overlays a;
+  a.slot = std::string{head[1]};
+  a.uuid = head[2] == "-" ? std::string{} : std::string{head[2]};
+  for (size_t i = 1; i < lines.size(); ++i) {
+    auto line = lines[i];
+    if (line.size() < 5 || (line[0] != 's' && line[0] != 'g') || line[1] != ' ' ||
+        (line[2] != 'p' && line[2] != 'v') || line[3] != ' ' ||
+        !is_overlay_dir_name(line.substr(4))) {
+      return std::nullopt;
+    }
+    (line[0] == 's' ? a.stack : a.last_good)
+        .push_back({std::string{line.substr(4)}, line[2] == 'p'});
+  }
+  return a;
+}
+
 /// A bundle taken apart (views into the bundle's bytes).
 struct parsed_bundle {
   overlay_manifest manifest;
@@ -690,7 +737,8 @@ caf::expected<std::unique_ptr<overlay_store>> overlay_store::open(overlay_store_
     // Leftovers of an interrupted apply or compaction.
     for (const auto& ent : fs::directory_iterator{d, ec}) {
       auto name = ent.path().filename().string();
-      if (name.rfind(".tmp-", 0) == 0 || name == "stack.tmp" || name == "last-good.tmp") {
+      if (name.rfind(".tmp-", 0) == 0 || name == "stack.tmp" || name == "last-good.tmp" ||
+          name == "aside.tmp") {
         remove_tree(ent.path().string());
       }
     }
@@ -750,6 +798,14 @@ caf::expected<std::unique_ptr<overlay_store>> overlay_store::open(overlay_store_
   }
   s->stack_ = std::move(*stack);
   s->last_good_ = std::move(*good);
+  // Overlays set aside for another firmware (a malformed file sets nothing
+  // aside: its overlays are collected).
+  if (auto text = read_text(o.persistent_dir + "/aside")) {
+    s->aside_ = parse_aside(*text);
+    if (!s->aside_) {
+      ::unlink((o.persistent_dir + "/aside").c_str());
+    }
+  }
   s->collect_garbage();
   return s;
 }
@@ -759,6 +815,13 @@ void overlay_store::collect_garbage() {
   for (const auto* list : {&stack_, &last_good_}) {
     for (const auto& e : *list) {
       keep.insert(dir_of(e));
+    }
+  }
+  if (aside_) {
+    for (const auto* list : {&aside_->stack, &aside_->last_good}) {
+      for (const auto& e : *list) {
+        keep.insert(dir_of(e));
+      }
     }
   }
   for (const auto& d : {opts_.persistent_dir, opts_.volatile_dir}) {
@@ -1335,7 +1398,99 @@ std::vector<stack_entry> overlay_store::last_good() const {
   return last_good_;
 }
 
+caf::error overlay_store::set_aside(const std::string& slot, const std::string& uuid) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (!aside_ || aside_->slot != slot) {
+    set_aside_overlays a;
+    a.slot = slot;
+    a.uuid = uuid;
+    a.stack = stack_;
+    a.last_good = last_good_;
+    if (a.stack.empty() && a.last_good.empty()) {
+      // Nothing to keep: only an older aside goes.
+      if (::unlink((opts_.persistent_dir + "/aside").c_str()) != 0 && errno != ENOENT) {
+        return io_error("unlink " + opts_.persistent_dir + "/aside");
+      }
+      aside_.reset();
+    } else {
+      // First the aside file, durably: from then on their overlays are kept.
+      if (auto err = replace_file(opts_.persistent_dir + "/aside", format_aside(a))) {
+        return err;
+      }
+      aside_ = std::move(a);
+    }
+  }
+  if (auto err = set_stack({}, true)) {
+    return err;
+  }
+  collect_garbage();
+  return {};
+}
+
+caf::error overlay_store::restore_aside() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (!aside_) {
+    return make_error(overlay_errc::no_last_good, "no overlays are set aside");
+  }
+  // Volatile overlays that are gone went with a reboot: dropped. A missing
+  // persistent one makes its list untrustworthy: the stack falls back to
+  // last-good, and that to nothing (as open does).
+  auto present =
+      [this](const std::vector<stack_entry>& list) -> std::optional<std::vector<stack_entry>> {
+    std::vector<stack_entry> kept;
+    for (const auto& e : list) {
+      if (fs::exists(dir_of(e) + "/manifest")) {
+        kept.push_back(e);
+      } else if (e.persistent) {
+        return std::nullopt;
+      }
+    }
+    return kept;
+  };
+  auto good = present(aside_->last_good).value_or(std::vector<stack_entry>{});
+  auto stack = present(aside_->stack).value_or(good);
+  if (auto err = set_stack(good, true)) {
+    return err;
+  }
+  if (auto err = set_stack(stack, false)) {
+    return err;
+  }
+  if (::unlink((opts_.persistent_dir + "/aside").c_str()) != 0 && errno != ENOENT) {
+    return io_error("unlink " + opts_.persistent_dir + "/aside");
+  }
+  if (auto err = fsync_dir(opts_.persistent_dir)) {
+    return err;
+  }
+  aside_.reset();
+  collect_garbage();
+  return {};
+}
+
+caf::error overlay_store::drop_aside() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (!aside_) {
+    return {};
+  }
+  if (::unlink((opts_.persistent_dir + "/aside").c_str()) != 0 && errno != ENOENT) {
+    return io_error("unlink " + opts_.persistent_dir + "/aside");
+  }
+  if (auto err = fsync_dir(opts_.persistent_dir)) {
+    return err;
+  }
+  aside_.reset();
+  collect_garbage();
+  return {};
+}
+
+std::optional<set_aside_overlays> overlay_store::aside() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return aside_;
+}
+
 caf::error clear_overlays(const overlay_store_options& opts) {
+  if (::unlink((opts.persistent_dir + "/aside").c_str()) != 0 && errno != ENOENT) {
+    return io_error("unlink " + opts.persistent_dir + "/aside");
+  }
   for (const auto& file : {"stack", "last-good"}) {
     auto path = opts.persistent_dir + "/" + file;
     if (fs::exists(path)) {

@@ -13,6 +13,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "myelin/actors/apps.hpp"
+#include "myelin/actors/kv_snapshot.hpp"
 #include "myelin/actors/overlays.hpp"
 #include "myelin/test/support.hpp"
 
@@ -269,25 +270,132 @@ TEST_F(overlays_service_test, bad_bundle_refused) {
   EXPECT_TRUE(fake->restarts.empty());
 }
 
-// A switch a -> b marks the overlays for clearing at boot; a switch back to
-// a withdraws it; opening the service after a mark clears them.
+// A switch a -> b marks the overlays for the next boot; a switch back to a
+// withdraws the mark.
 TEST_F(overlays_service_test, firmware_switch_marks_and_unmarks) {
   auto svc = start_service(0s);
   ASSERT_TRUE(ask<actors::overlay_result>(svc, actors::overlays_push_atom::value, bundle("v2")));
   ASSERT_FALSE(ask_done(svc, "a", "b"));
-  EXPECT_TRUE(info(svc).clear_at_boot);
+  EXPECT_TRUE(info(svc).aside_at_boot);
   ASSERT_FALSE(ask_done(svc, "b", "a"));
-  EXPECT_FALSE(info(svc).clear_at_boot);
+  EXPECT_FALSE(info(svc).aside_at_boot);
   ASSERT_FALSE(ask_done(svc, "a", "b"));
-  auto cfg_text = "[apphost]\nbase_dir = \"" + (dir / "base").string() +
-                  "\"\n[overlays]\nallow_unsigned = true\n[apps.hello]\nenabled = true\n";
-  auto config = runtime::parse_config(cfg_text, "t.toml");
-  ASSERT_TRUE(config);
-  auto reopened = actors::open_overlay_service(*config, (dir / "state").string());
-  ASSERT_TRUE(reopened);
-  ASSERT_TRUE(reopened->store);
-  EXPECT_TRUE(reopened->store->stack().empty());
-  EXPECT_FALSE(fs::exists(dir / "state/overlays" / actors::clear_at_boot_file));
+  EXPECT_TRUE(fs::exists(dir / "state/overlays" / actors::switch_mark_file));
+}
+
+// Issue 19, decision 0077: the overlays follow the firmware. The boot into b
+// sets a's overlays aside; what is pushed on b goes when b reverts and a's
+// come back; a validated b drops a's.
+TEST_F(overlays_service_test, overlays_follow_validation) {
+  auto environment = [](const std::string& active, bool validated, const std::string& a_uuid) {
+    auto c = std::make_shared<actors::kv_snapshot::contents>();
+    c->values = {
+        {"nerves_fw_active", active},           {"nerves_fw_validated", validated ? "1" : "0"},
+        {"a.nerves_fw_platform", "host"},       {"a.nerves_fw_architecture", "x86_64"},
+        {"a.nerves_fw_uuid", a_uuid},           {"b.nerves_fw_platform", "host"},
+        {"b.nerves_fw_architecture", "x86_64"}, {"b.nerves_fw_uuid", "uuid-b"}};
+    return c;
+  };
+  auto boot = [&](const std::string& active, bool validated, const std::string& a_uuid = "uuid-a") {
+    for (auto& old : services) {
+      caf::scoped_actor self{sys};
+      self->monitor(old);
+      caf::anon_send_exit(old, caf::exit_reason::kill);
+      self->receive([](const caf::down_msg&) {});
+    }
+    services.clear();
+    actors::kv_snapshot::of(sys).publish(environment(active, validated, a_uuid));
+    return start_service(0s);
+  };
+  auto hello = [&] { return myelin::test::read_file(*store->module_path("hello")); };
+  auto overlay_dirs = [&] {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator{dir / "state/overlays"}) {
+      n += e.is_directory() ? 1 : 0;
+    }
+    return n;
+  };
+  // On a: push v2, then firmware b is installed.
+  auto svc = boot("a", true);
+  ASSERT_TRUE(ask<actors::overlay_result>(svc, actors::overlays_push_atom::value, bundle("v2")));
+  ASSERT_FALSE(ask_done(svc, "a", "b"));
+  // The boot into b: set aside, the base runs.
+  svc = boot("b", false);
+  auto i = info(svc);
+  EXPECT_TRUE(i.stack.empty());
+  ASSERT_TRUE(i.has_aside);
+  EXPECT_EQ(i.aside_slot, "a");
+  EXPECT_EQ(i.aside_stack.size(), 1u);
+  EXPECT_FALSE(i.aside_at_boot);
+  EXPECT_EQ(hello(), "hello v1");
+  // Pushed on b, then b reverts (the bootloader does it: nerves_fw_active=a).
+  ASSERT_TRUE(ask<actors::overlay_result>(svc, actors::overlays_push_atom::value, bundle("v3")));
+  EXPECT_EQ(hello(), "v3");
+  EXPECT_EQ(overlay_dirs(), 2u);
+  svc = boot("a", true);
+  i = info(svc);
+  EXPECT_FALSE(i.has_aside);
+  EXPECT_EQ(i.stack.size(), 1u);
+  EXPECT_EQ(hello(), "v2");
+  EXPECT_EQ(overlay_dirs(), 1u);  // b's overlay went with b
+  // Again to b, and this time b is validated while it runs.
+  ASSERT_FALSE(ask_done(svc, "a", "b"));
+  svc = boot("b", false);
+  ASSERT_TRUE(info(svc).has_aside);
+  {
+    caf::scoped_actor self{sys};
+    bool answered = false;
+    self->request(svc, 10s, actors::overlays_validated_atom::value)
+        .receive([&] { answered = true; }, [](caf::error&) {});
+    EXPECT_TRUE(answered);
+  }
+  EXPECT_FALSE(info(svc).has_aside);
+  EXPECT_EQ(overlay_dirs(), 0u);
+  svc = boot("b", true);
+  EXPECT_FALSE(info(svc).has_aside);
+  EXPECT_EQ(hello(), "hello v1");
+}
+
+// Set aside for the firmware in a, then a is overwritten (a forced push from
+// the unvalidated b): the boot into the new a does not bring them back.
+TEST_F(overlays_service_test, set_aside_overlays_never_return_to_other_firmware) {
+  auto publish = [&](const std::string& active, const std::string& a_uuid) {
+    auto c = std::make_shared<actors::kv_snapshot::contents>();
+    c->values = {{"nerves_fw_active", active},           {"nerves_fw_validated", "0"},
+                 {"a.nerves_fw_platform", "host"},       {"a.nerves_fw_architecture", "x86_64"},
+                 {"a.nerves_fw_uuid", a_uuid},           {"b.nerves_fw_platform", "host"},
+                 {"b.nerves_fw_architecture", "x86_64"}, {"b.nerves_fw_uuid", "uuid-b"}};
+    actors::kv_snapshot::of(sys).publish(c);
+  };
+  publish("a", "uuid-a");
+  {
+    auto svc = start_service(0s);
+    ASSERT_TRUE(ask<actors::overlay_result>(svc, actors::overlays_push_atom::value, bundle("v2")));
+    ASSERT_FALSE(ask_done(svc, "a", "b"));
+    caf::scoped_actor self{sys};
+    self->monitor(svc);
+    caf::anon_send_exit(svc, caf::exit_reason::kill);
+    self->receive([](const caf::down_msg&) {});
+    services.clear();
+  }
+  publish("b", "uuid-a");
+  {
+    auto svc = start_service(0s);
+    ASSERT_TRUE(info(svc).has_aside);
+    ASSERT_FALSE(ask_done(svc, "b", "a"));  // the forced install into a
+    caf::scoped_actor self{sys};
+    self->monitor(svc);
+    caf::anon_send_exit(svc, caf::exit_reason::kill);
+    self->receive([](const caf::down_msg&) {});
+    services.clear();
+  }
+  publish("a", "uuid-new");
+  auto svc = start_service(0s);
+  auto i = info(svc);
+  EXPECT_TRUE(i.stack.empty());
+  EXPECT_EQ(myelin::test::read_file(*store->module_path("hello")), "hello v1");
+  // What b ran with (nothing) is set aside for b; a's old overlays are gone.
+  EXPECT_TRUE(!i.has_aside || i.aside_slot == "b");
 }
 
 }  // namespace

@@ -538,6 +538,51 @@ TEST_F(overlay_store_test, kill_during_compaction_keeps_every_file) {
   }
 }
 
+// Overlays set aside survive a reopen (garbage collection keeps them), come
+// back whole, and a malformed aside file sets nothing aside (decision 0077).
+TEST_F(overlay_store_test, set_aside_survives_reopen_and_restores) {
+  auto s = open_store();
+  ASSERT_TRUE(s->apply(bundle({{"hello/libhello.so", "v2"}}, true)));
+  ASSERT_EQ(s->mark_good(), caf::error{});
+  ASSERT_TRUE(s->apply(bundle({{"hello/priv/p.txt", "p3"}}, true)));
+  auto stack = s->stack();
+  auto good = s->last_good();
+  ASSERT_EQ(s->set_aside("a", "uuid-a"), caf::error{});
+  EXPECT_TRUE(s->stack().empty());
+  EXPECT_TRUE(s->last_good().empty());
+  EXPECT_EQ(contents_at(*s, "hello", "libhello.so"), "hello v1");
+  // Again for the same slot (an interrupted boot): what is aside stays.
+  ASSERT_EQ(s->set_aside("a", "uuid-a"), caf::error{});
+  ASSERT_TRUE(s->aside());
+  EXPECT_EQ(s->aside()->stack.size(), 2u);
+  s.reset();
+  s = open_store();
+  ASSERT_TRUE(s->aside());
+  EXPECT_EQ(s->aside()->slot, "a");
+  EXPECT_EQ(s->aside()->uuid, "uuid-a");
+  // Pushed meanwhile (on the other firmware), then the revert restores.
+  ASSERT_TRUE(s->apply(bundle({{"hello/libhello.so", "other"}}, true)));
+  ASSERT_EQ(s->restore_aside(), caf::error{});
+  EXPECT_FALSE(s->aside());
+  EXPECT_EQ(s->stack().size(), stack.size());
+  EXPECT_EQ(s->last_good().size(), good.size());
+  EXPECT_EQ(contents_at(*s, "hello", "libhello.so"), "v2");
+  EXPECT_EQ(contents_at(*s, "hello", "priv/p.txt"), "p3");
+  EXPECT_FALSE(fs::exists(dir / "state/overlays/aside"));
+  EXPECT_FALSE(s->restore_aside() == caf::error{});  // nothing aside
+  // A malformed aside file: nothing is kept for it.
+  ASSERT_EQ(s->set_aside("b", ""), caf::error{});
+  s.reset();
+  write_file(dir / "state/overlays/aside", "myelin-overlays-aside 1\nfor c -\n");
+  s = open_store();
+  EXPECT_FALSE(s->aside());
+  size_t dirs = 0;
+  for (const auto& e : fs::directory_iterator{dir / "state/overlays"}) {
+    dirs += e.is_directory() ? 1 : 0;
+  }
+  EXPECT_EQ(dirs, 0u);
+}
+
 // The host's install tree: regular files, symlinks inside followed, symlinks
 // leading out refused.
 TEST_F(overlay_store_test, scan_app_dir_refuses_symlinks_leading_out) {

@@ -20,8 +20,16 @@
 //   (overlays_switch_atom, std::string from_slot, std::string to_slot) -> caf::unit
 //        The firmware service switched the next boot from one slot to the
 //        other. The overlays belong to the firmware they were pushed on: the
-//        running apps keep them, the next boot clears them unless a later
-//        switch goes back to the slot they were made for. Errors: io_error.
+//        running apps keep them; the next boot, if it runs the other
+//        firmware, sets them aside (inactive) unless a later switch goes back
+//        to the slot they were made for. Errors: io_error.
+//   (overlays_validated_atom)            -> caf::unit
+//        The running firmware was validated: overlays set aside for the one
+//        before it are dropped (it will not come back by a revert).
+// At its start — after kv, before any app — the service makes the overlays
+// follow the firmware (decision 0077): set aside when the boot runs another
+// firmware than they were made for; back as the stack when the firmware they
+// were made for runs again (a revert); dropped once the new one is validated.
 // Pushes, rollbacks and clears run one at a time, in the order they arrive.
 //
 // Control API (actors/src/overlays/console_overlays.cpp, docs/reference/control-api.md):
@@ -56,6 +64,7 @@ using overlays_push_atom = caf::atom_constant<caf::atom("ovpush")>;
 using overlays_rollback_atom = caf::atom_constant<caf::atom("ovrollback")>;
 using overlays_clear_atom = caf::atom_constant<caf::atom("ovclear")>;
 using overlays_switch_atom = caf::atom_constant<caf::atom("ovswitch")>;
+using overlays_validated_atom = caf::atom_constant<caf::atom("ovvalid")>;
 
 inline constexpr caf::atom_value overlays_registry_name = caf::atom("overlays");
 
@@ -114,14 +123,20 @@ struct overlays_info {
   /// The last rollback after a failure since boot (when has_last_rollback).
   bool has_last_rollback = false;
   overlay_result last_rollback;
-  /// The next boot clears the overlays (a firmware switch).
-  bool clear_at_boot = false;
+  /// The next boot sets the overlays aside (a firmware switch).
+  bool aside_at_boot = false;
+  /// Overlays set aside for the firmware in aside_slot (when has_aside):
+  /// their stack; restored if that firmware runs again.
+  bool has_aside = false;
+  std::string aside_slot;
+  std::vector<std::pair<std::string, bool>> aside_stack;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, overlays_info& x) {
   return f(caf::meta::type_name("overlays_info"), x.stack, x.last_good, x.apps, x.pushed_apps,
-           x.allow_new_apps, x.max_bytes, x.has_last_rollback, x.last_rollback, x.clear_at_boot);
+           x.allow_new_apps, x.max_bytes, x.has_last_rollback, x.last_rollback, x.aside_at_boot,
+           x.has_aside, x.aside_slot, x.aside_stack);
 }
 
 /// GET /v1/overlays/apps/<app>.
@@ -141,7 +156,7 @@ typename Inspector::result_type inspect(Inspector& f, overlay_app_files& x) {
 struct overlay_service_options {
   /// Null: no overlays (requests are answered with overlay_errc::unavailable).
   std::shared_ptr<runtime::overlay_store> store;
-  /// <state>/overlays: where the clear-at-boot mark is kept.
+  /// <state>/overlays: where the firmware switch's mark is kept.
   std::string persistent_dir;
   /// A pushed app that crashes within this window rolls the stack back.
   std::chrono::seconds probation{10};
@@ -157,16 +172,15 @@ caf::expected<runtime::overlay_store_options> overlay_options_from(const runtime
                                                                    const std::string& state_dir);
 
 /// Opens the store (recovering from an interrupted apply) and fills the
-/// service's options. If a firmware switch marked the overlays for clearing,
-/// they are cleared first (they were made for another firmware). A store
-/// that cannot be opened is logged and left out (the base apps still run).
+/// service's options. A store that cannot be opened is logged and left out
+/// (the base apps still run).
 /// Errors: see overlay_options_from.
 caf::expected<overlay_service_options> open_overlay_service(const runtime::config& cfg,
                                                             const std::string& state_dir);
 
-/// The name of the clear-at-boot mark in persistent_dir (holds the slot the
-/// overlays were made for).
-inline constexpr const char* clear_at_boot_file = "clear-at-boot";
+/// The name of the firmware switch's mark in persistent_dir (holds the slot
+/// the overlays were made for): the next boot, on other firmware, sets them aside.
+inline constexpr const char* switch_mark_file = "firmware-switched";
 
 /// A start function for the overlays service (a core worker). With overlays
 /// on probation at boot (a stack newer than last-good), the probation runs

@@ -179,6 +179,20 @@ struct stack_entry {
   bool persistent = false;
 };
 
+/// Overlays set aside for the firmware they were made for (issue 19): kept,
+/// inactive, while another firmware runs unvalidated; made the stack again if
+/// that firmware reverts to theirs; dropped once it is validated.
+struct set_aside_overlays {
+  /// The slot of the firmware they were made for, and its nerves_fw_uuid then
+  /// (empty if it had none): restored only onto that same firmware.
+  std::string slot;
+  std::string uuid;
+  /// Their stack and last-good (a volatile overlay among them is kept while
+  /// its directory lasts: on a device it goes with the reboot).
+  std::vector<stack_entry> stack;
+  std::vector<stack_entry> last_good;
+};
+
 /// The result of apply / rollback.
 struct overlay_change {
   /// The overlay applied (empty for a rollback).
@@ -240,6 +254,24 @@ class overlay_store {
   std::vector<stack_entry> stack() const;
   std::vector<stack_entry> last_good() const;
 
+  /// Sets the stack's and last-good's overlays aside for the
+  /// firmware in `slot` (with `uuid`), durably, then empties the stack and
+  /// last-good. When overlays are set aside for `slot` already (an earlier,
+  /// interrupted call) they stay, and only the stack is emptied. Errors:
+  /// io_error (nothing changed).
+  caf::error set_aside(const std::string& slot, const std::string& uuid);
+
+  /// Makes the set-aside overlays the stack and last-good again and forgets
+  /// them; what the stack held is dropped. Errors: no_last_good (nothing is
+  /// set aside), io_error.
+  caf::error restore_aside();
+
+  /// Forgets the set-aside overlays and removes them. Errors: io_error.
+  caf::error drop_aside();
+
+  /// What is set aside, if anything.
+  std::optional<set_aside_overlays> aside() const;
+
   /// The device's apps: the configured ones, and those that overlays brought
   /// (new apps whose resolved tree is not empty).
   std::set<std::string> apps() const;
@@ -270,6 +302,7 @@ class overlay_store {
   std::vector<stack_entry> stack_;
   std::vector<stack_entry> last_good_;
   std::vector<loaded> overlays_;
+  std::optional<set_aside_overlays> aside_;
   /// Hashes of base files: path -> (size, mtime ns, hash).
   mutable std::map<std::string, std::tuple<uint64_t, int64_t, std::string>> hash_cache_;
 };
