@@ -101,6 +101,18 @@ TEST(config_fallback, a_bad_overlay_key_boots_and_refuses_pushes) {
   EXPECT_NE(dev.proc->output().find("ed25519:typo"), std::string::npos) << dev.proc->output();
   EXPECT_NE(dev.proc->output().find("[overlays] on the defaults"), std::string::npos)
       << dev.proc->output();
+  // --check-config finds what the boot would fall back from, in every
+  // trusted_keys list, and exits 2.
+  auto check = myelin::test::run(bin("myelin-boot") + " --config " + myelin::test::host_config() +
+                                 " --set overlays.trusted_keys=ed25519:typo" +
+                                 " --set firmware.trusted_keys=ed25519:typo2 --check-config");
+  EXPECT_EQ(check.exit_code, 2) << check.output;
+  EXPECT_NE(check.output.find("[overlays] overlays.trusted_keys: 'ed25519:typo'"),
+            std::string::npos)
+      << check.output;
+  EXPECT_NE(check.output.find("[firmware] firmware.trusted_keys: 'ed25519:typo2'"),
+            std::string::npos)
+      << check.output;
 }
 
 // A bad value in each of several sections: each is named, each runs on the
@@ -129,7 +141,7 @@ TEST(config_fallback, each_bad_section_is_named_and_the_rest_boots) {
   EXPECT_NE(status.output.find("config:   [apps.hello]"), std::string::npos) << status.output;
   // A boot with issues is not a good configuration to fall back on.
   EXPECT_FALSE(fs::exists(state.path() / "config" / "last-good.toml"));
-  // --check-config names every schema error (the semantic ones show at boot) and exits 2.
+  // --check-config names every schema error and exits 2.
   auto check = myelin::test::run(bin("myelin-boot") + " --config " + file + " --check-config");
   EXPECT_EQ(check.exit_code, 2);
   for (const char* s : {"[log]", "[apps.hello]", "[nosuchsection]"}) {

@@ -42,6 +42,7 @@
 #include "myelin/actors/kv.hpp"
 #include "myelin/actors/log.hpp"
 #include "myelin/actors/net.hpp"
+#include "myelin/actors/overlays.hpp"
 #include "myelin/actors/uevent.hpp"
 #include "myelin/bootloader/apps.hpp"
 #include "myelin/runtime/config/config.hpp"
@@ -50,6 +51,7 @@
 #include "myelin/runtime/platform/durable_file.hpp"
 #include "myelin/runtime/platform/guarded_thread.hpp"
 #include "myelin/runtime/platform/power.hpp"
+#include "myelin/runtime/platform/signing.hpp"
 #include "myelin/runtime/platform/thread_name.hpp"
 #include "myelin/runtime/platform/version.hpp"
 #include "myelin/supervisors/supervisor.hpp"
@@ -905,6 +907,22 @@ int boot_main_unguarded(int argc, char** argv) {
     return i.section == "*" ? i.message : "[" + i.section + "] " + i.message;
   };
   if (check_only) {
+    // The semantic checks the boot makes (decision 0074): at boot each of
+    // these falls back, here it is an error.
+    auto state = cfg.get_string("state.dir");
+    if (auto kv = actors::kv_options_from(cfg, state); !kv) {
+      config_issues.push_back({"kv", runtime::describe(kv.error())});
+    }
+    if (auto ov = actors::overlay_options_from(cfg, state); !ov) {
+      config_issues.push_back({"overlays", runtime::describe(ov.error())});
+    }
+    for (const auto& text : cfg.get_list("firmware.trusted_keys")) {
+      if (auto key = runtime::parse_public_key(text); !key) {
+        config_issues.push_back(
+            {"firmware", "firmware.trusted_keys: '" + text + "' is not an ed25519 key (" +
+                             runtime::describe(key.error()) + "); the boot leaves it out"});
+      }
+    }
     for (const auto& i : config_issues) {
       std::cerr << "myelin-boot: " << issue_text(i) << "\n";
     }
