@@ -781,6 +781,57 @@ TEST(firmware_update, revert_refuses_a_damaged_slot) {
             "active: b\nnext: b\nvalidation: validated\n");
 }
 
+// Issue 19: the bootloader cannot hash a slot, so the boot does it for the
+// bootloader. While the running firmware is unvalidated, a fallback slot that
+// no longer holds its recorded image loses its metadata in the background:
+// neither the next boot nor a revert can fall back to it. An intact one is
+// left alone.
+TEST(firmware_update, a_damaged_fallback_is_forgotten_at_boot) {
+  firmware_workshop w;
+  auto v2 = w.create("v2", "2.0.0");
+  auto v2_image = w.image_data;
+  write_file(w.image, firmware_workshop::random_bytes(1 << 20, 9));
+  auto v3 = w.create("v3", "3.0.0");
+  auto dev = device_with_running_slot(w);
+  ASSERT_GT(dev->port, 0);
+  auto state = std::move(dev->own_state);
+  ASSERT_EQ(run_myelin({"fw", "push", "--device", dev->address(), v2}).exit_code, 0);
+  ASSERT_EQ(run_myelin({"fw", "validate", "--device", dev->address()}).exit_code, 0);
+  ASSERT_EQ(run_myelin({"fw", "push", "--device", dev->address(), v3}).exit_code, 0);
+  // a runs v3, unvalidated; b (v2) is the fallback. A boot with b intact.
+  auto reboot = [&] {
+    dev->proc->signal(SIGTERM);
+    ASSERT_TRUE(dev->proc->wait(20s).has_value());
+    dev = std::make_unique<booted_device>(w.device_args(), state->path().string());
+    ASSERT_GT(dev->port, 0);
+  };
+  auto before = kv_list(dev->fw_env_config());
+  ASSERT_NO_FATAL_FAILURE(reboot());
+  // The line may come before the ready line or after it.
+  auto logged = [&](const std::string& what) {
+    return dev->proc->output().find(what) != std::string::npos ||
+           dev->proc->wait_for_line(what, 30s).has_value();
+  };
+  ASSERT_TRUE(logged("fallback slot b verified")) << dev->proc->output();
+  EXPECT_EQ(kv_list(dev->fw_env_config()), before);
+  EXPECT_EQ(run_myelin({"fw", "status", "--device", dev->address()}).output,
+            "active: a\nnext: b\nvalidation: unvalidated\n");
+  // Something overwrites one byte of b; the next boot finds it.
+  auto damaged = v2_image;
+  damaged[damaged.size() / 3] ^= 0x40;
+  write_file(dev->state + "/firmware/slot-b.img", damaged);
+  ASSERT_NO_FATAL_FAILURE(reboot());
+  ASSERT_TRUE(logged("does not hold the image installed there")) << dev->proc->output();
+  auto kv = kv_list(dev->fw_env_config());
+  EXPECT_EQ(kv.find("b.nerves_fw_"), std::string::npos) << kv;
+  EXPECT_EQ(kv.find("b.myelin_rootfs_"), std::string::npos) << kv;
+  EXPECT_NE(kv.find("a.nerves_fw_version=3.0.0"), std::string::npos) << kv;
+  EXPECT_EQ(run_myelin({"fw", "status", "--device", dev->address()}).output,
+            "active: a\nnext: a\nvalidation: unvalidated\n");
+  auto revert = run_myelin({"fw", "revert", "--no-reboot", "--device", dev->address()});
+  EXPECT_EQ(revert.exit_code, 1) << revert.output;
+}
+
 // The startup guard validates unvalidated firmware once the apps ran cleanly.
 TEST(firmware_update, startup_guard_validates) {
   firmware_workshop w;

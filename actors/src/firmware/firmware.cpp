@@ -6,13 +6,18 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <optional>
+#include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -29,6 +34,7 @@
 #include "myelin/runtime/firmware/firmware_slot.hpp"
 #include "myelin/runtime/firmware/firmware_status.hpp"
 #include "myelin/runtime/kv/kv_store.hpp"
+#include "myelin/runtime/platform/guarded_thread.hpp"
 
 namespace myelin::actors {
 
@@ -129,6 +135,66 @@ void tell_overlays(caf::event_based_actor* self, const std::string& from, const 
             });
 }
 
+using fw_fallback_checked_atom = caf::atom_constant<caf::atom("fwfbcheck")>;
+
+/// The background check of the fallback slot: its thread, told to stop when
+/// the service ends.
+struct fallback_check {
+  std::atomic<bool> stop{false};
+  std::thread thread;
+};
+
+/// Lowers the calling thread to idle I/O priority and nice 19: the check must
+/// not slow the apps down.
+void lower_priority() {
+  constexpr int ioprio_class_idle = 3;
+  constexpr int ioprio_class_shift = 13;
+  constexpr int ioprio_who_process = 1;  // a thread id names the thread
+  ::syscall(SYS_ioprio_set, ioprio_who_process, 0, ioprio_class_idle << ioprio_class_shift);
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19);
+}
+
+/// While the running firmware is unvalidated the bootloader may fall back to
+/// the other slot: hash it against the image recorded at its install, in the
+/// background; the answer comes as fw_fallback_checked_atom.
+void start_fallback_check(caf::event_based_actor* self, const firmware_options& opts,
+                          std::shared_ptr<fallback_check> check) {
+  auto store = self->system().registry().get<caf::actor>(kv_registry_name);
+  if (!store) {
+    return;
+  }
+  self->request(caf::actor_cast<caf::actor>(store), 10s, kv_get_all_atom::value)
+      .then(
+          [self, opts, check](const runtime::kv_map& kv) {
+            if (runtime::validation_status(kv) != runtime::validation::unvalidated) {
+              return;
+            }
+            auto slot = runtime::other_slot(runtime::active_slot(kv));
+            auto record = slot.empty() ? std::nullopt : runtime::recorded_image(kv, slot);
+            if (!record || !runtime::holds_firmware(kv, slot)) {
+              return;  // nothing to fall back to, or nothing recorded to check against
+            }
+            auto path = slot == "a" ? opts.upload.slot_a : opts.upload.slot_b;
+            auto me = caf::actor_cast<caf::actor>(self);
+            check->thread =
+                runtime::guarded_thread("fw.check", [me, check, slot, path, record = *record] {
+                  lower_priority();
+                  auto same =
+                      runtime::slot_holds_image(path, record.size, record.sha256, &check->stop);
+                  if (check->stop) {
+                    return;
+                  }
+                  std::string why = !same   ? runtime::describe(same.error())
+                                    : *same ? std::string{}
+                                            : std::string{"its SHA-256 differs"};
+                  caf::anon_send(me, fw_fallback_checked_atom::value, slot, record.sha256, why);
+                });
+          },
+          [](caf::error& err) {
+            log()->warn("firmware: the fallback slot is not checked: {}", runtime::describe(err));
+          });
+}
+
 /// Tells the overlays service the running firmware is validated: overlays
 /// set aside for the one before it go (decision 0077).
 void tell_validated(caf::event_based_actor* self) {
@@ -198,7 +264,52 @@ supervisors::start_fn firmware_start(firmware_options opts) {
         self_timer(self, std::chrono::seconds{opts.auto_validate_after_s},
                    fw_auto_validate_atom::value);
       }
+      if (opts.check_fallback) {
+        auto check = std::make_shared<fallback_check>();
+        self->attach_functor([check] {
+          check->stop = true;
+          if (check->thread.joinable()) {
+            check->thread.join();
+          }
+        });
+        start_fallback_check(self, opts, check);
+      }
       return {
+          [update_then, opts](fw_fallback_checked_atom, const std::string& slot,
+                              const std::string& sha256, const std::string& why) {
+            const auto& path = slot == "a" ? opts.upload.slot_a : opts.upload.slot_b;
+            if (why.empty()) {
+              log()->info("firmware: fallback slot {} verified: it holds the image installed there",
+                          slot);
+              return;
+            }
+            // Forgotten only if it still records what was checked: an upload
+            // that began meanwhile forgot it already, and a switch made it active.
+            auto forgot = std::make_shared<bool>(false);
+            update_then(
+                [slot, sha256,
+                 forgot](const runtime::kv_map& c) -> caf::expected<runtime::kv_changes> {
+                  auto record = runtime::recorded_image(c, slot);
+                  if (runtime::active_slot(c) == slot || !record || record->sha256 != sha256) {
+                    return runtime::kv_changes{};
+                  }
+                  *forgot = true;
+                  return runtime::forget_slot_changes(c, slot);
+                },
+                [slot, path, why, forgot] {
+                  if (!*forgot) {
+                    return;
+                  }
+                  log()->critical(
+                      "firmware: fallback slot {} ({}) does not hold the image installed there "
+                      "({}): forgotten, so that no boot and no revert falls back to it",
+                      slot, path, why);
+                },
+                [slot](caf::error err) {
+                  log()->error("firmware: cannot forget the damaged fallback slot {}: {}", slot,
+                               runtime::describe(err));
+                });
+          },
           [self, kv, update, opts](fw_auto_validate_atom) {
             auto store = kv();
             if (!store) {

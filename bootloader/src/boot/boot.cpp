@@ -339,6 +339,7 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
     firmware.app_partition = partition;
   }
   firmware.auto_validate_after_s = cfg.get_int("firmware.auto_validate_after_s");
+  firmware.check_fallback = cfg.get_bool("firmware.check_fallback_at_boot");
   if (progress) {
     firmware.config_issues = [progress] { return progress->config_issues().size(); };
   }

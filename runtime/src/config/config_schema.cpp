@@ -177,6 +177,10 @@ const std::vector<config_key>& config_schema() {
       num("firmware.auto_validate_after_s", 0, 0, 86400,
           "Validate new firmware once every app has run this long without an unplanned "
           "exit (0: off; validate with `myelin fw validate` or from an app)."),
+      flag("firmware.check_fallback_at_boot", true,
+           "While the running firmware is unvalidated, hash the fallback slot in the "
+           "background at boot; one that no longer holds its recorded image loses its "
+           "metadata, so no boot or revert falls back to it."),
       // [apphost]
       str("apphost.path", "", "The myelin-apphost binary; empty: the one next to myelin-boot."),
       str("apphost.base_dir", "/usr/lib/myelin/apps",

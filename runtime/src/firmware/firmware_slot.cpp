@@ -232,7 +232,7 @@ caf::error firmware_slot_writer::finish() {
 }
 
 caf::expected<bool> slot_holds_image(const std::string& path, uint64_t size,
-                                     const std::string& sha256) {
+                                     const std::string& sha256, const std::atomic<bool>* stop) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return io_error(path, std::strerror(errno));
@@ -241,6 +241,10 @@ caf::expected<bool> slot_holds_image(const std::string& path, uint64_t size,
   std::vector<char> buf(1 << 20);
   uint64_t left = size;
   while (left > 0) {
+    if (stop != nullptr && stop->load()) {
+      ::close(fd);
+      return io_error(path, "stopped");
+    }
     auto n = ::read(fd, buf.data(), static_cast<size_t>(std::min<uint64_t>(left, buf.size())));
     if (n < 0 && errno == EINTR) {
       continue;

@@ -83,6 +83,9 @@ struct firmware_options {
   /// wiped, so the next boot reformats it). Null: none.
   std::shared_ptr<runtime::app_partition> app_partition;
   power_request_fn request_power;
+  /// While unvalidated, hash the fallback slot at start and forget it if it
+  /// no longer holds its recorded image (firmware.check_fallback_at_boot).
+  bool check_fallback = false;
   /// The startup guard: validate once every app ran this long cleanly (0: off).
   int64_t auto_validate_after_s = 0;
   /// How many configuration issues the boot found (null: none): the

@@ -2,6 +2,8 @@
 // or, in host mode, a regular file standing in for one.
 #pragma once
 
+#include <atomic>
+
 #include <cstdint>
 #include <string>
 
@@ -78,8 +80,10 @@ class firmware_slot_writer {
 /// Whether the first `size` bytes of slot `path` hash to `sha256` (64 hex
 /// digits): what revert checks before choosing a slot. Errors: io_error (the
 /// slot cannot be read, or is shorter than `size`: reported as a mismatch
-/// by the caller).
+/// by the caller). With `stop`, reading ends early when it turns true
+/// (io_error "stopped").
 caf::expected<bool> slot_holds_image(const std::string& path, uint64_t size,
-                                     const std::string& sha256);
+                                     const std::string& sha256,
+                                     const std::atomic<bool>* stop = nullptr);
 
 }  // namespace myelin::runtime
