@@ -21,6 +21,7 @@
 using namespace std::chrono_literals;
 using myelin::test::bin;
 using myelin::test::child_process;
+using myelin::test::free_port;
 using myelin::test::read_file;
 using myelin::test::run_myelin;
 using myelin::test::temp_dir;
@@ -35,19 +36,6 @@ std::vector<std::string> host_safe(const std::string& state) {
   return {"--set", "state.dir=" + state,         "--set", "log.kmsg=false",
           "--set", "log.syslog_socket=log.sock", "--set", "kv.backend=file",
           "--set", "net.internet_hosts="};
-}
-
-/// A loopback port nobody listens on now.
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 struct running {

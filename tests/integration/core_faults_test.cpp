@@ -18,6 +18,7 @@
 
 using namespace std::chrono_literals;
 using myelin::test::booted_device;
+using myelin::test::free_port;
 using myelin::test::run_myelin;
 
 namespace {
@@ -44,18 +45,6 @@ nlohmann::json status_of(int port) {
   httplib::Client cli{"127.0.0.1", port};
   auto res = cli.Get("/v1/status");
   return res ? nlohmann::json::parse(res->body, nullptr, false) : nlohmann::json{};
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 // A real myelin-boot started by a test, and helpers to run the myelin tool.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +47,19 @@ inline std::optional<std::string> start_until_ready(std::unique_ptr<child_proces
 }
 
 /// The control channel's port named in a ready line; 0 if none.
+/// A loopback port nobody listens on now.
+inline int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
 inline int port_of(const std::string& ready_line) {
   std::smatch m;
   if (std::regex_search(ready_line, m, std::regex{R"(https?://127\.0\.0\.1:(\d+))"})) {

@@ -1455,15 +1455,7 @@ caf::error overlay_store::restore_aside() {
   if (auto err = set_stack(stack, false)) {
     return err;
   }
-  if (::unlink((opts_.persistent_dir + "/aside").c_str()) != 0 && errno != ENOENT) {
-    return io_error("unlink " + opts_.persistent_dir + "/aside");
-  }
-  if (auto err = fsync_dir(opts_.persistent_dir)) {
-    return err;
-  }
-  aside_.reset();
-  collect_garbage();
-  return {};
+  return forget_aside_locked();
 }
 
 caf::error overlay_store::drop_aside() {
@@ -1471,6 +1463,10 @@ caf::error overlay_store::drop_aside() {
   if (!aside_) {
     return {};
   }
+  return forget_aside_locked();
+}
+
+caf::error overlay_store::forget_aside_locked() {
   if (::unlink((opts_.persistent_dir + "/aside").c_str()) != 0 && errno != ENOENT) {
     return io_error("unlink " + opts_.persistent_dir + "/aside");
   }

@@ -293,6 +293,8 @@ class overlay_store {
   caf::error write_stack_file(const std::string& file, const std::vector<stack_entry>& entries);
   caf::error set_stack(std::vector<stack_entry> entries, bool also_last_good);
   caf::error compact_locked();
+  /// Deletes the aside file, forgets it and collects its overlays.
+  caf::error forget_aside_locked();
   void collect_garbage();
   std::string dir_of(const stack_entry& e) const;
   void crash_point(int n) const;
