@@ -23,6 +23,8 @@ std::string to_string(app_errc x) {
       return "not_running";
     case app_errc::command_failed:
       return "command_failed";
+    case app_errc::protocol_violation:
+      return "protocol_violation";
   }
   return "app_errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

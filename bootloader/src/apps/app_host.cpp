@@ -73,6 +73,8 @@ struct host_state {
   bool stopping = false;
   /// What the app host said before exiting (module refused, start failed).
   std::string failure;
+  /// Why the core killed it for what it sent on the link (empty: it did not).
+  std::string violation;
   /// The proxies holding the subscriptions of app actors, by tag (app_subscriber.hpp).
   std::unordered_map<uint64_t, caf::actor> subscribers;
   /// Events dropped because the link was backed up, and how many were logged.
@@ -304,21 +306,26 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
   actors::self_timer(self, st->opts.heartbeat, tick_atom::value);
   return {
       [self, st](caf::io::new_data_msg& msg) {
+        if (!st->violation.empty()) {
+          return;  // killed for what it sent: nothing more is read
+        }
+        // The link is a trust boundary (decision 0078): whatever the app
+        // host sends, the worst outcome is that app host's end.
+        auto violated = [self, st](const caf::error& err) {
+          st->violation = "protocol violation: " + runtime::describe(err);
+          log()->error("app {}: {}; killing its host", st->opts.name, st->violation);
+          ::kill(st->pid, SIGKILL);
+        };
         auto payload = st->reader.feed(self, st->hdl, msg.buf);
         if (!payload) {
-          log()->error("app {}: {}; killing its host", st->opts.name,
-                       self->system().render(payload.error()));
-          ::kill(st->pid, SIGKILL);
-          return;
+          return violated(payload.error());
         }
         if (!*payload) {
           return;
         }
         auto decoded = link::decode(self->system(), **payload);
         if (!decoded) {
-          log()->error("app {}: undecodable link message; killing its host", st->opts.name);
-          ::kill(st->pid, SIGKILL);
-          return;
+          return violated(decoded.error());
         }
         auto& m = *decoded;
         if (m.match_elements<link::pong_atom, uint64_t>()) {
@@ -397,7 +404,10 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
       [self, st](exited_atom, int status, uint64_t oom_kills) {
         st->exited = true;
         log()->debug("app {}: host pid {} exited, status {}", st->opts.name, st->pid, status);
-        auto reason = st->stop_reason ? st->stop_reason : exit_reason_of(status, st->failure);
+        auto reason = st->stop_reason ? st->stop_reason
+                      : !st->violation.empty()
+                          ? make_error(app_errc::protocol_violation, st->violation)
+                          : exit_reason_of(status, st->failure);
         if (!st->stop_reason && oom_kills > 0 && WIFSIGNALED(status) &&
             WTERMSIG(status) == SIGKILL) {
           reason = oom_reason(st->opts);

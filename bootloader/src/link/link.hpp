@@ -17,8 +17,9 @@
 //                     (its actor id); answered by a response_atom like a request
 //   apphost -> boot  (gone_atom, uint64_t tag)  the app actor `tag` ended: drop its subscriptions
 //   boot -> apphost  (event_atom, uint64_t tag, caf::message event)  an event for actor `tag`
-// Anything else, an oversized frame or a payload that does not decode closes
-// the link (the app host then exits and is restarted by its supervisor).
+// Anything else, an oversized frame or a payload that does not decode within
+// decode_limits is a protocol violation: the core kills that app host (its
+// supervisor restarts it) and nothing else happens.
 #pragma once
 
 #include <cstdint>
@@ -61,10 +62,27 @@ caf::expected<std::vector<char>> encode(caf::actor_system& sys, const caf::messa
 /// Reads the payload size from a 4-byte header.
 uint32_t payload_size(const char* header);
 
-/// Deserializes a payload. Errors: malformed payloads, trailing bytes.
-caf::expected<caf::message> decode(caf::actor_system& sys, const std::vector<char>& payload);
-caf::expected<caf::message> decode(caf::actor_system& sys, const char* data, size_t size);
-caf::expected<caf::message> decode(caf::actor_system& sys, const char* data, size_t size);
+/// What a payload may hold (decision 0078): the link is a trust boundary, an
+/// app host any native code. CAF's deserializer recurses once per nested
+/// message and trusts every announced size; these bound it.
+struct decode_limits {
+  /// Messages inside messages: a request's message is at depth 2, an error
+  /// in a response at 3.
+  size_t max_depth = 4;
+  /// Elements of one list, map or string.
+  size_t max_sequence = 1u << 20;
+  /// Elements of all sequences of the payload together.
+  size_t max_elements = 1u << 21;
+};
+
+/// Deserializes a payload with `limits`; only the value types the link
+/// carries may appear (no actor handles, node ids or stream messages).
+/// Errors (sec::invalid_argument, the reason in the context): malformed
+/// payloads, trailing bytes, a limit exceeded, a type that is not allowed.
+caf::expected<caf::message> decode(caf::actor_system& sys, const std::vector<char>& payload,
+                                   const decode_limits& limits = {});
+caf::expected<caf::message> decode(caf::actor_system& sys, const char* data, size_t size,
+                                   const decode_limits& limits = {});
 
 /// Reassembles frames from a broker connection. start() once; then feed()
 /// each new_data_msg. feed() returns the payload of a complete frame, nullopt

@@ -60,6 +60,10 @@ enum class app_errc : uint8_t {
   not_running,
   /// The app answered a command with an error (or does not know it).
   command_failed,
+  /// The app host sent what the link does not allow (a malformed or
+  /// oversized frame, a message past the decode limits, a type it may not
+  /// send): the core killed it (decision 0078).
+  protocol_violation,
 };
 
 std::string to_string(app_errc x);

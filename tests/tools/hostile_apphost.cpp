@@ -1,0 +1,153 @@
+// A hostile app host (issue 18): speaks the link protocol, then misbehaves.
+// myelin-boot starts it as its app host (apphost.path); for an app whose name
+// is not hostile_<mode> it runs the real app host ($MYELIN_REAL_APPHOST) with
+// the same arguments, so other apps run normally beside it.
+//
+// Modes (the app name's suffix): deep (a message nested ~250,000 deep in one
+// 3.75 MB frame), seqlie (a list announcing 2^31 elements), bigstring (a
+// 2 MiB string in a request), badtype (an actor handle), oversized (a frame
+// header announcing 64 MiB), garbage (random bytes), truncated (half a frame,
+// then the socket closed). It sends a well-formed hello first.
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/message.hpp>
+
+#include "link/link.hpp"
+
+namespace ml = myelin::bootloader::link;
+
+namespace {
+
+int fd = 3;
+
+void write_all(const std::vector<char>& bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n <= 0) {
+      return;
+    }
+    done += static_cast<size_t>(n);
+  }
+}
+
+std::vector<char> frame(const std::vector<char>& payload) {
+  std::vector<char> out(4);
+  auto size = static_cast<uint32_t>(payload.size());
+  for (int i = 0; i < 4; ++i) {
+    out[static_cast<size_t>(i)] = static_cast<char>((size >> (8 * i)) & 0xFF);
+  }
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
+std::vector<char> payload_of(caf::actor_system& sys, const caf::message& msg) {
+  std::vector<char> out;
+  caf::binary_serializer sink{sys, out};
+  sink(const_cast<caf::message&>(msg));
+  return out;
+}
+
+/// A message whose type token is `token`, followed by `body` as its data.
+std::vector<char> raw_message(caf::actor_system& sys, const std::string& token,
+                              const std::vector<char>& body) {
+  std::vector<char> out;
+  caf::binary_serializer sink{sys, out};
+  uint16_t zero = 0;
+  std::string name = token;
+  sink.begin_object(zero, name);
+  out.insert(out.end(), body.begin(), body.end());
+  return out;
+}
+
+void misbehave(caf::actor_system& sys, const std::string& mode) {
+  if (mode == "deep") {
+    // One level: type number 0, then the type token of a message holding a
+    // message (CAF's own make_message would flatten it).
+    std::string token = "@<>+@message";
+    std::vector<char> level{0, 0, static_cast<char>(token.size())};
+    level.insert(level.end(), token.begin(), token.end());
+    auto inner = payload_of(sys, caf::message{});
+    std::vector<char> p;
+    size_t depth = (3750000 - inner.size()) / level.size();
+    p.reserve(depth * level.size() + inner.size());
+    for (size_t i = 0; i < depth; ++i) {
+      p.insert(p.end(), level.begin(), level.end());
+    }
+    p.insert(p.end(), inner.begin(), inner.end());
+    write_all(frame(p));
+  } else if (mode == "seqlie") {
+    // A string list that says it holds 2^31 elements (varbyte length).
+    std::vector<char> body{static_cast<char>(0x80), static_cast<char>(0x80),
+                           static_cast<char>(0x80), static_cast<char>(0x80), 0x08};
+    write_all(frame(raw_message(sys, "@<>+@strvec", body)));
+  } else if (mode == "bigstring") {
+    auto request = caf::make_message(caf::atom("kvget"), std::string(2u << 20, 'k'));
+    write_all(frame(payload_of(
+        sys, caf::make_message(ml::request_atom::value, uint64_t{1}, caf::atom("kv"), request))));
+  } else if (mode == "badtype") {
+    write_all(frame(raw_message(sys, "@<>+@actor", std::vector<char>(16, '\0'))));
+  } else if (mode == "oversized") {
+    std::vector<char> header{0, 0, 0, 4};  // 64 MiB
+    write_all(header);
+    write_all(std::vector<char>(1 << 16, 'x'));
+  } else if (mode == "garbage") {
+    std::mt19937 gen{18};
+    std::vector<char> p(4096);
+    for (auto& c : p) {
+      c = static_cast<char>(gen());
+    }
+    write_all(frame(p));
+  } else if (mode == "truncated") {
+    auto p = frame(payload_of(sys, caf::make_message(ml::pong_atom::value, uint64_t{1})));
+    p.resize(p.size() / 2);
+    write_all(p);
+    ::close(fd);
+    ::_exit(0);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string app;
+  std::string module;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--app") == 0) {
+      app = argv[i + 1];
+    } else if (std::strcmp(argv[i], "--module") == 0) {
+      module = argv[i + 1];
+    } else if (std::strcmp(argv[i], "--link-fd") == 0) {
+      fd = std::atoi(argv[i + 1]);
+    }
+  }
+  if (app.rfind("hostile_", 0) != 0) {
+    const char* real = std::getenv("MYELIN_REAL_APPHOST");
+    if (real == nullptr) {
+      return 70;
+    }
+    argv[0] = const_cast<char*>(real);
+    ::execv(real, argv);
+    return 71;
+  }
+  caf::actor_system_config cfg;
+  ml::register_types(cfg);
+  cfg.set("scheduler.max-threads", 1);
+  caf::actor_system sys{cfg};
+  write_all(frame(
+      payload_of(sys, caf::make_message(ml::hello_atom::value, module, std::string{"start"}))));
+  misbehave(sys, app.substr(8));
+  // Wait to be killed; never read (the core must not depend on it).
+  ::sleep(60);
+  return 0;
+}
