@@ -1,8 +1,9 @@
 // The ticker app: a timer-driven counter that records its count in the
-// device's KV store (ticker.count) every 10 ticks. Commands: `count` (the
+// device's KV store (app.ticker.count) every 10 ticks. Commands: `count` (the
 // current count), `kv KEY` (reads KEY from the KV store through the core),
 // `kv KEY VALUE` (writes KEY and, without waiting for the write's answer,
-// reads it back: the read must see the write),
+// reads it back: the read must see the write), `put KEY VALUE` (writes and
+// waits for the answer),
 // `rtt [N]` (p50 and p99 in µs of N kv requests over the app host's link),
 // `temp` (the last temperature its sensor read, and where it came from).
 //
@@ -39,7 +40,7 @@ caf::behavior ticker(caf::event_based_actor* self, caf::actor kv) {
     auto n = ++count;
     if (n % 10 == 0) {
       self->request(kv, 5s, myelin::actors::kv_put_atom::value,
-                    myelin::runtime::kv_map{{"ticker.count", std::to_string(n)}})
+                    myelin::runtime::kv_map{{"app.ticker.count", std::to_string(n)}})
           .then([] {}, [](caf::error&) {});
     }
     self->delayed_send(self, 1s, tick_atom::value);
@@ -144,6 +145,22 @@ caf::expected<std::string> kv_command(myelin::app::context& ctx,
   return reply;
 }
 
+/// `put KEY VALUE`: writes KEY and waits for the kv service's answer — the
+/// error when the app may not write it (issue 18).
+caf::expected<std::string> put_command(myelin::app::context& ctx,
+                                       const std::vector<std::string>& args) {
+  if (args.size() != 2) {
+    return caf::make_error(caf::sec::invalid_argument, "usage: put KEY VALUE");
+  }
+  caf::scoped_actor self{ctx.system()};
+  caf::expected<std::string> reply{caf::error{}};
+  self->request(ctx.kv(), 5s, myelin::actors::kv_put_atom::value,
+                myelin::runtime::kv_map{{args[0], args[1]}})
+      .receive([&] { reply = std::string{"ok"}; },
+               [&](caf::error& err) { reply = std::move(err); });
+  return reply;
+}
+
 using go_atom = caf::atom_constant<caf::atom("go")>;
 
 /// Times `n` sequential kv_get requests from an actor of this app to the kv
@@ -197,7 +214,10 @@ caf::expected<std::string> rtt_command(myelin::app::context& ctx,
 
 }  // namespace
 
-MYELIN_APP(myelin::app::definition{
-    start,
-    {{"count", count_command}, {"kv", kv_command}, {"rtt", rtt_command}, {"temp", temp_command}},
-    start_host})
+MYELIN_APP(myelin::app::definition{start,
+                                   {{"count", count_command},
+                                    {"kv", kv_command},
+                                    {"put", put_command},
+                                    {"rtt", rtt_command},
+                                    {"temp", temp_command}},
+                                   start_host})

@@ -412,11 +412,74 @@ TEST(apps, commands_and_lifecycle) {
 TEST(apps, app_reaches_kv_service) {
   booted_device dev;
   ASSERT_TRUE(dev.apps_ready());
-  ASSERT_EQ(run_myelin({"kv", "put", "--device", dev.address(), "color=green"}).exit_code, 0);
-  EXPECT_EQ(call(dev.port, "ticker", "kv", {"color"}), "green");
-  auto missing = run_myelin({"call", "--device", dev.address(), "ticker", "kv", "no.such"});
+  ASSERT_EQ(
+      run_myelin({"kv", "put", "--device", dev.address(), "app.ticker.color=green"}).exit_code, 0);
+  EXPECT_EQ(call(dev.port, "ticker", "kv", {"app.ticker.color"}), "green");
+  auto missing =
+      run_myelin({"call", "--device", dev.address(), "ticker", "kv", "app.ticker.no.such"});
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_NE(missing.output.find("no key 'no.such'"), std::string::npos) << missing.output;
+  EXPECT_NE(missing.output.find("no key 'app.ticker.no.such'"), std::string::npos)
+      << missing.output;
+}
+
+// Issue 18: an app reaches only the keys it was granted. By default its own
+// app.<name>.* (read, write) and the public Nerves keys (read). The
+// bootloader's variables are never writable — an app could switch the boot
+// slot or give the next boot a root shell — whatever the device grants; the
+// environment is checked with fw_printenv.
+TEST(apps, apps_reach_only_the_keys_they_are_granted) {
+  booted_device dev({"--set", "apps.ticker.kv_write=shared.", "--set", "apps.hello.enabled=false"});
+  ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
+  auto env = [&] {
+    return myelin::test::run("fw_printenv -c " + dev.fw_env_config() + " 2>&1").output;
+  };
+  auto before = env();
+  ASSERT_NE(before.find("nerves_fw_active="), std::string::npos) << before;
+  auto kv = [&](std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {"call", "--device", dev.address(), "ticker", args.size() == 2 ? "put" : "kv"});
+    return run_myelin(args);
+  };
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"nerves_fw_active", "b"},
+                                                        {"bootargs", "init=/bin/sh"},
+                                                        {"upgrade_available", "0"},
+                                                        {"a.nerves_fw_validated", "1"},
+                                                        {"bootcmd", "run shell"},
+                                                        {"shared.bootargs", "x"}}) {
+    auto r = kv({key, value});
+    if (key == "shared.bootargs") {
+      EXPECT_EQ(r.exit_code, 0) << r.output;  // granted: a prefix, not the variable
+      continue;
+    }
+    EXPECT_EQ(r.exit_code, 1) << key << ": " << r.output;
+    EXPECT_NE(r.output.find("may not write '" + key + "'"), std::string::npos) << r.output;
+  }
+  // Another app's keys and keys outside its namespace: refused.
+  auto other = kv({"app.hello.greeting", "pwned"});
+  EXPECT_NE(other.output.find("may not write 'app.hello.greeting'"), std::string::npos)
+      << other.output;
+  auto unlisted = kv({"color"});
+  EXPECT_NE(unlisted.output.find("may not read 'color'"), std::string::npos) << unlisted.output;
+  // What it may: its own, the granted prefix, the public Nerves keys.
+  EXPECT_EQ(call(dev.port, "ticker", "put", {"app.ticker.mine", "1"}), "ok");
+  EXPECT_EQ(call(dev.port, "ticker", "kv", {"nerves_fw_active"}), "a");
+  auto after = env();
+  for (const char* k : {"nerves_fw_active=a", "bootargs=init", "upgrade_available=0",
+                        "bootcmd=run shell", "app.hello.greeting"}) {
+    bool was = before.find(k) != std::string::npos;
+    EXPECT_EQ(after.find(k) != std::string::npos, was) << k << "\n" << after;
+  }
+  EXPECT_NE(after.find("app.ticker.mine=1"), std::string::npos) << after;
+  EXPECT_NE(after.find("shared.bootargs=x"), std::string::npos) << after;
+  // The refusals are logged, and the grants are in the status.
+  const std::string logged = "app ticker: refused: app ticker may not write 'bootargs'";
+  EXPECT_TRUE(dev.proc->output().find(logged) != std::string::npos ||
+              dev.proc->wait_for_line(logged, 5s).has_value())
+      << dev.proc->output();
+  EXPECT_EQ(app_row(dev.port, "ticker")["grants"],
+            "kv read: app.ticker., nerves_*, a.nerves_*, b.nerves_*; kv write: app.ticker., "
+            "shared.; firmware: status");
 }
 
 // A write of an app not yet answered is seen by its next read: reads answered
@@ -426,9 +489,10 @@ TEST(apps, app_reads_its_own_writes_in_order) {
   ASSERT_TRUE(dev.apps_ready());
   for (int i = 0; i < 20; ++i) {
     auto value = "v" + std::to_string(i);
-    EXPECT_EQ(call(dev.port, "ticker", "kv", {"order.key", value}), value);
+    EXPECT_EQ(call(dev.port, "ticker", "kv", {"app.ticker.order", value}), value);
   }
-  EXPECT_EQ(run_myelin({"kv", "get", "--device", dev.address(), "order.key"}).output, "v19\n");
+  EXPECT_EQ(run_myelin({"kv", "get", "--device", dev.address(), "app.ticker.order"}).output,
+            "v19\n");
 }
 
 // isolation = "inproc": the module runs inside myelin-boot (no app host

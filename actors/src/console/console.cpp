@@ -185,6 +185,7 @@ caf::expected<json> ask_apps(caf::actor_system& sys) {
                    {"restarts", a.restarts},
                    {"uptime_ms", a.uptime_ms},
                    {"last_exit", a.last_exit},
+                   {"grants", a.grants},
                    {"memory_limit", a.memory_limit},
                    {"hash", a.hash},
                    {"origin", a.origin},

@@ -35,7 +35,9 @@
 #include "myelin/actors/uevent.hpp"
 #include "myelin/bootloader/apps.hpp"
 #include "myelin/bootloader/memory_cgroup.hpp"
+#include "myelin/runtime/apps/app_grants.hpp"
 #include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/kv/kv_store.hpp"
 #include "myelin/runtime/log/app_output.hpp"
 
 namespace myelin::bootloader {
@@ -169,6 +171,50 @@ const std::vector<app_request>& app_requests() {
   return table;
 }
 
+/// Why the app's grants refuse `request` to `service` (empty: allowed). The
+/// request's shape is checked by the service; only its keys matter here.
+std::string grant_refusal(const runtime::app_grants& g, caf::atom_value service,
+                          const caf::message& request) {
+  using namespace actors;
+  auto op = request.get_as<caf::atom_value>(0);
+  if (service == kv_registry_name) {
+    if ((op == kv_get_atom::value || op == kv_get_active_atom::value) &&
+        request.match_elements<caf::atom_value, std::string>()) {
+      const auto& key = request.get_as<std::string>(1);
+      if (op == kv_get_atom::value) {
+        return runtime::read_refusal(g, key);
+      }
+      // <active>.<key>: either slot, since the active one may change.
+      auto a = runtime::read_refusal(g, "a." + key);
+      return a.empty() ? runtime::read_refusal(g, "b." + key) : a;
+    }
+    if ((op == kv_put_atom::value || op == kv_put_active_atom::value) &&
+        request.match_elements<caf::atom_value, runtime::kv_map>()) {
+      for (const auto& [k, v] : request.get_as<runtime::kv_map>(1)) {
+        auto why = op == kv_put_atom::value ? runtime::write_refusal(g, k)
+                                            : runtime::write_refusal(g, "a." + k);
+        if (why.empty() && op == kv_put_active_atom::value) {
+          why = runtime::write_refusal(g, "b." + k);
+        }
+        if (!why.empty()) {
+          return why;
+        }
+      }
+    }
+    return {};
+  }
+  if (service == firmware_registry_name) {
+    bool validate = op == fw_validate_atom::value;
+    bool manage = op == fw_revert_atom::value || op == fw_prevent_revert_atom::value;
+    if ((validate && g.firmware == "status") || (manage && g.firmware != "manage")) {
+      return "app " + g.app + " may not " + (validate ? "validate" : "revert") +
+             " firmware (apps." + g.app + ".firmware = \"" + g.firmware + "\"; grant " +
+             (validate ? "\"validate\"" : "\"manage\"") + ")";
+    }
+  }
+  return {};
+}
+
 /// Routes an app's service request through app_requests(); anything else is
 /// answered with an error.
 void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
@@ -196,6 +242,37 @@ void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
   auto target = self->system().registry().get<caf::actor>(service);
   if (!target) {
     return refuse("the " + caf::to_string(service) + " service is not running");
+  }
+  // What this app was granted (issue 18): checked here, before any service
+  // sees the request; a refusal is an error to the app and a log line.
+  if (auto why = grant_refusal(st->opts.grants, service, request); !why.empty()) {
+    log()->warn("app {}: refused: {}", st->opts.name, why);
+    return refuse(why);
+  }
+  if (service == actors::kv_registry_name &&
+      (op == actors::kv_get_all_atom::value || op == actors::kv_get_all_active_atom::value)) {
+    // Only what it may read. Through the service, after the app's writes in
+    // flight, like every kv request.
+    bool active = op == actors::kv_get_all_active_atom::value;
+    ++st->in_flight;
+    auto answer = [self, st, id](caf::message reply) {
+      --st->in_flight;
+      st->writer.send(self, caf::make_message(link::response_atom::value, id, std::move(reply)));
+    };
+    self->request(target, 10s, actors::kv_get_all_atom::value)
+        .then(
+            [st, answer, active](const runtime::kv_map& all) {
+              runtime::kv_map visible;
+              auto slot = runtime::active_slot(all);
+              for (const auto& [k, v] : active ? runtime::get_all_active(all) : all) {
+                if (runtime::read_refusal(st->opts.grants, active ? slot + "." + k : k).empty()) {
+                  visible.emplace(k, v);
+                }
+              }
+              answer(caf::make_message(std::move(visible)));
+            },
+            [answer](caf::error& err) { answer(caf::make_message(std::move(err))); });
+    return;
   }
   if (service == actors::kv_registry_name && st->in_flight == 0) {
     // Reads are answered here, from the store the kv service published.

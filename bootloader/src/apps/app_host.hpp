@@ -13,6 +13,8 @@
 // process if it still runs, so no app host outlives its actor.
 #pragma once
 
+#include "myelin/runtime/apps/app_grants.hpp"
+
 #include <chrono>
 #include <string>
 
@@ -37,6 +39,8 @@ struct app_host_options {
   std::chrono::milliseconds heartbeat_timeout{3000};
   std::chrono::milliseconds stop_timeout{4000};
   uint64_t memory_limit_mb = 0;
+  /// What the app may ask of the core's services (checked on every request).
+  runtime::app_grants grants;
   caf::actor manager;
 };
 

@@ -99,6 +99,7 @@ app_status status_of(const app_entry& e) {
   s.hash = e.hash;
   s.origin = e.pushed ? "pushed" : "firmware";
   s.settings = e.cfg.settings;
+  s.grants = runtime::describe(e.cfg.grants);
   s.start = e.state == "running" ? e.start : std::string{};
   return s;
 }
@@ -179,6 +180,7 @@ caf::error start_app(caf::event_based_actor* self, manager_state& st, app_entry&
   host.heartbeat_timeout = st.opts.heartbeat_timeout;
   host.target = st.opts.target;
   host.memory_limit_mb = e.cfg.memory_limit_mb;
+  host.grants = e.cfg.grants;
   host.manager = caf::actor_cast<caf::actor>(self);
   sup::supervisor_flags flags;
   flags.strategy = sup::strategy::one_for_one;
@@ -544,6 +546,11 @@ apps_options::app app_from(const runtime::config& cfg, const std::string& name,
   a.on_failure = on_failure == "halt"     ? failure_action::halt
                  : on_failure == "reboot" ? failure_action::reboot
                                           : failure_action::continue_running;
+  // app.toml cannot set these (is_app_default_key): they are the device's.
+  a.grants.app = name;
+  a.grants.kv_read = cfg.get_list(key("kv_read"));
+  a.grants.kv_write = cfg.get_list(key("kv_write"));
+  a.grants.firmware = cfg.get_string(key("firmware"));
   return a;
 }
 

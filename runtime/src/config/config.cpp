@@ -413,7 +413,9 @@ caf::expected<std::string> read_config_text(const std::string& path) {
 }
 
 bool is_app_default_key(std::string_view key) {
-  if (key.empty() || key == "module" || key.find('.') != std::string_view::npos) {
+  // What an app may do is the device's to grant, never the app's own.
+  if (key.empty() || key == "module" || key == "kv_read" || key == "kv_write" ||
+      key == "firmware" || key.find('.') != std::string_view::npos) {
     return false;
   }
   return find_schema_key("apps.x." + std::string{key}) != nullptr;
@@ -437,7 +439,7 @@ caf::expected<config> parse_app_defaults(std::string_view text, const std::strin
     if (!is_app_default_key(key)) {
       std::string allowed;
       for (const auto& sk : config_schema()) {
-        if (sk.name.rfind("apps.*.", 0) == 0 && sk.name != "apps.*.module") {
+        if (sk.name.rfind("apps.*.", 0) == 0 && is_app_default_key(sk.name.substr(7))) {
           allowed += (allowed.empty() ? "" : ", ") + sk.name.substr(7);
         }
       }

@@ -215,6 +215,16 @@ const std::vector<config_key>& config_schema() {
       str("apps.*.on_failure", "continue",
           "What a failed app (restart intensity exceeded) does to the device.",
           {"continue", "halt", "reboot"}),
+      list("apps.*.kv_read", {},
+           "Key prefixes the app may read besides its own app.<name>. and the public Nerves "
+           "keys (device config only)."),
+      list("apps.*.kv_write", {},
+           "Key prefixes the app may write besides its own app.<name>.; the bootloader's "
+           "variables stay unwritable (device config only)."),
+      str("apps.*.firmware", "status",
+          "What the app may do to firmware: status, validate, or manage (validate, revert, "
+          "prevent revert). Device config only.",
+          {"status", "validate", "manage"}),
       // [overlays]
       list("overlays.trusted_keys", {},
            "Public keys (\"ed25519:<base64>\", from NAME.pub) whose signed overlays are accepted."),

@@ -193,6 +193,10 @@ TEST(config, app_defaults_hostile_input_rejected) {
   std::vector<bad_case> cases{
       {"restart = \"permanent\"\ncolour = 1\n", config_errc::unknown_key, "app.toml:2"},
       {"module = \"/bin/sh\"\n", config_errc::unknown_key, "unknown key 'module'"},
+      // An app cannot grant itself anything (issue 18).
+      {"kv_write = [\"\"]\n", config_errc::unknown_key, "unknown key 'kv_write'"},
+      {"kv_read = [\"bootargs\"]\n", config_errc::unknown_key, "unknown key 'kv_read'"},
+      {"firmware = \"manage\"\n", config_errc::unknown_key, "unknown key 'firmware'"},
       {"[apps.hello]\nrestart = \"temporary\"\n", config_errc::unknown_key, "unknown key 'apps'"},
       {"intensity = 3.5\n", config_errc::type_mismatch, "must be an integer"},
       {"period_ms = 0\n", config_errc::invalid_value, "must be between 1 and"},

@@ -99,12 +99,16 @@ struct app_status {
   /// "start_host" (device.target = "host" and the app has one); empty
   /// before it is ready.
   std::string start;
+  /// What it may do through the core's services (runtime::describe of its
+  /// app_grants).
+  std::string grants;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, app_status& x) {
   return f(caf::meta::type_name("app_status"), x.name, x.state, x.module, x.isolation, x.restarts,
-           x.uptime_ms, x.last_exit, x.memory_limit, x.hash, x.origin, x.settings, x.start);
+           x.uptime_ms, x.last_exit, x.memory_limit, x.hash, x.origin, x.settings, x.start,
+           x.grants);
 }
 
 }  // namespace myelin::actors

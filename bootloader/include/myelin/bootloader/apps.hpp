@@ -25,6 +25,7 @@
 
 #include "myelin/actors/apps.hpp"
 #include "myelin/actors/firmware.hpp"
+#include "myelin/runtime/apps/app_grants.hpp"
 #include "myelin/runtime/config/config.hpp"
 #include "myelin/runtime/overlays/overlay_store.hpp"
 #include "myelin/supervisors/supervisor.hpp"
@@ -58,6 +59,8 @@ struct apps_options {
     std::chrono::milliseconds backoff_max{10000};
     uint64_t memory_limit_mb = 512;
     failure_action on_failure = failure_action::continue_running;
+    /// What it may do through the core's services (device config only).
+    runtime::app_grants grants;
     /// Where the settings come from (app_status::settings).
     std::string settings = "defaults";
   };
