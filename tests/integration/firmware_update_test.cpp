@@ -748,20 +748,35 @@ TEST(firmware_update, forced_upload_forgets_the_fallback_before_writing) {
   EXPECT_TRUE(read_file(dev->state + "/firmware/slot-a.img") == read_file(w.image));
 }
 
-// Revert checks the other slot's contents against the image recorded at
-// install: a slot that was damaged since is refused, nothing changes.
-TEST(firmware_update, revert_refuses_a_damaged_slot) {
-  firmware_workshop w;
+namespace {
+
+// v2 pushed and validated (slot b), then v3 pushed (slot a): a runs v3,
+// unvalidated, and b holds v2 with its image recorded. `v2_image` is v2's
+// rootfs.
+void v3_over_validated_v2(firmware_workshop& w, std::string& v2_image,
+                          std::unique_ptr<booted_device>& dev) {
   auto v2 = w.create("v2", "2.0.0");
-  auto v2_image = w.image_data;
+  v2_image = w.image_data;
   write_file(w.image, firmware_workshop::random_bytes(1 << 20, 9));
   auto v3 = w.create("v3", "3.0.0");
-  auto dev = device_with_running_slot(w);
+  dev = device_with_running_slot(w);
   ASSERT_GT(dev->port, 0);
   auto addr = dev->address();
   ASSERT_EQ(run_myelin({"fw", "push", "--device", addr, v2}).exit_code, 0);
   ASSERT_EQ(run_myelin({"fw", "validate", "--device", addr}).exit_code, 0);
   ASSERT_EQ(run_myelin({"fw", "push", "--device", addr, v3}).exit_code, 0);
+}
+
+}  // namespace
+
+// Revert checks the other slot's contents against the image recorded at
+// install: a slot that was damaged since is refused, nothing changes.
+TEST(firmware_update, revert_refuses_a_damaged_slot) {
+  firmware_workshop w;
+  std::string v2_image;
+  std::unique_ptr<booted_device> dev;
+  ASSERT_NO_FATAL_FAILURE(v3_over_validated_v2(w, v2_image, dev));
+  auto addr = dev->address();
   auto kv = kv_list(dev->fw_env_config());
   EXPECT_NE(kv.find("b.myelin_rootfs_sha256="), std::string::npos) << kv;
   auto b_path = dev->state + "/firmware/slot-b.img";
@@ -788,16 +803,10 @@ TEST(firmware_update, revert_refuses_a_damaged_slot) {
 // left alone.
 TEST(firmware_update, a_damaged_fallback_is_forgotten_at_boot) {
   firmware_workshop w;
-  auto v2 = w.create("v2", "2.0.0");
-  auto v2_image = w.image_data;
-  write_file(w.image, firmware_workshop::random_bytes(1 << 20, 9));
-  auto v3 = w.create("v3", "3.0.0");
-  auto dev = device_with_running_slot(w);
-  ASSERT_GT(dev->port, 0);
+  std::string v2_image;
+  std::unique_ptr<booted_device> dev;
+  ASSERT_NO_FATAL_FAILURE(v3_over_validated_v2(w, v2_image, dev));
   auto state = std::move(dev->own_state);
-  ASSERT_EQ(run_myelin({"fw", "push", "--device", dev->address(), v2}).exit_code, 0);
-  ASSERT_EQ(run_myelin({"fw", "validate", "--device", dev->address()}).exit_code, 0);
-  ASSERT_EQ(run_myelin({"fw", "push", "--device", dev->address(), v3}).exit_code, 0);
   // a runs v3, unvalidated; b (v2) is the fallback. A boot with b intact.
   auto reboot = [&] {
     dev->proc->signal(SIGTERM);

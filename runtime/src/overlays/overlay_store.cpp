@@ -161,8 +161,9 @@ bool sizes_intact(const std::string& dir) {
   return true;
 }
 
-caf::error fsync_dir(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+/// fsyncs an existing file or directory (`flags`: O_DIRECTORY for one).
+caf::error fsync_path(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | flags);
   if (fd < 0) {
     return io_error("open " + path);
   }
@@ -172,16 +173,12 @@ caf::error fsync_dir(const std::string& path) {
   return rc == 0 ? caf::error{} : io_error("fsync " + path, err);
 }
 
-/// fsyncs an existing file.
+caf::error fsync_dir(const std::string& path) {
+  return fsync_path(path, O_DIRECTORY);
+}
+
 caf::error fsync_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return io_error("open " + path);
-  }
-  int rc = ::fsync(fd);
-  auto err = errno;
-  ::close(fd);
-  return rc == 0 ? caf::error{} : io_error("fsync " + path, err);
+  return fsync_path(path, 0);
 }
 
 /// Replaces `file` atomically: write a temporary, fsync, rename, fsync the dir.
