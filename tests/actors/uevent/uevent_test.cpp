@@ -434,10 +434,13 @@ TEST(uevent_service, coldplug_and_modprobe_batches) {
   EXPECT_GT(svc.stats().coldplug_written, 0u);
   write_file(release, "");
   ASSERT_TRUE(eventually([&] {
+    // One snapshot, then the file: runs are counted before the process starts, so
+    // a second run can begin between two separate stats() calls.
+    auto stats = svc.stats();
     auto text = read_file(calls);
     return static_cast<uint64_t>(std::count(text.begin(), text.end(), '\n')) ==
-               svc.stats().modprobe_runs &&
-           svc.stats().modprobe_aliases == aliases.size() && !svc.stats().modprobe_last.empty();
+               stats.modprobe_runs &&
+           stats.modprobe_aliases == aliases.size() && !stats.modprobe_last.empty();
   }));
   auto text = read_file(calls);
   EXPECT_EQ(text.find("OVERLAP"), std::string::npos) << text;
