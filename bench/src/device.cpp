@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +34,8 @@ device::device(std::vector<std::string> extra) {
   if (mkdtemp(tmpl) == nullptr) {
     throw std::runtime_error("mkdtemp failed");
   }
+  // App hosts run as users of their own when this runs as root (decision 0079).
+  ::chmod(tmpl, 0755);
   state_dir_ = tmpl;
   std::vector<std::string> args{(bin / "myelin-boot").string(),
                                 "--config",

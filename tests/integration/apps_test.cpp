@@ -20,6 +20,7 @@
 
 using namespace std::chrono_literals;
 using myelin::test::booted_device;
+using myelin::test::call_app;
 using myelin::test::exit_code_of;
 using myelin::test::run_myelin;
 
@@ -28,19 +29,6 @@ namespace {
 /// Fast heartbeats, so that a hung app host is found in well under a second.
 std::vector<std::string> fast_heartbeat() {
   return {"--set", "apphost.heartbeat_ms=100", "--set", "apphost.heartbeat_timeout_ms=600"};
-}
-
-/// Calls a command of an app; the reply, or nullopt if the call failed.
-std::optional<std::string> call(int port, const std::string& app, const std::string& command,
-                                std::vector<std::string> args = {}) {
-  httplib::Client cli("127.0.0.1", port);
-  cli.set_read_timeout(5s);
-  nlohmann::json body{{"command", command}, {"args", args}};
-  auto res = cli.Post("/v1/apps/" + app + "/call", body.dump(), "application/json");
-  if (!res || res->status != 200) {
-    return std::nullopt;
-  }
-  return nlohmann::json::parse(res->body)["reply"].get<std::string>();
 }
 
 /// The app's row of GET /v1/apps.
@@ -117,7 +105,7 @@ nlohmann::json survive(const std::string& fault, bool host_dies,
   booted_device dev(fault == "hang" ? fast_heartbeat() : std::vector<std::string>{});
   EXPECT_TRUE(dev.apps_ready()) << dev.proc->output();
   core_probe probe(dev.port);
-  EXPECT_TRUE(call(dev.port, "fault", fault, args)) << fault;
+  EXPECT_TRUE(call_app(dev.port, "fault", fault, args)) << fault;
   if (host_dies) {
     // The host goes down (at once, or once its heartbeats stop)...
     EXPECT_TRUE(eventually([&] { return app_row(dev.port, "fault")["restarts"] == 1; }))
@@ -129,12 +117,12 @@ nlohmann::json survive(const std::string& fault, bool host_dies,
   // ... and the app answers again.
   EXPECT_TRUE(eventually([&] {
     return app_row(dev.port, "fault")["state"] == "running" &&
-           call(dev.port, "fault", "ping") == "pong";
+           call_app(dev.port, "fault", "ping") == "pong";
   })) << fault
       << ": the app did not come back; output:\n"
       << dev.proc->output();
   // The other apps never noticed.
-  EXPECT_EQ(call(dev.port, "hello", "hello"), "Hello from myelin, world!");
+  EXPECT_EQ(call_app(dev.port, "hello", "hello"), "Hello from myelin, world!");
   probe.stop();
   EXPECT_GT(probe.ok(), 0);
   EXPECT_EQ(probe.failed(), 0) << fault << ": the core missed requests";
@@ -243,7 +231,7 @@ TEST(fault, memory_bomb_in_cgroup) {
   ASSERT_NE(open, std::string::npos) << limit;
   auto dir = limit.substr(open + 8, limit.size() - open - 9);
   EXPECT_EQ(myelin::test::read_file(dir + "/memory.max"), std::to_string(256u << 20) + "\n");
-  EXPECT_TRUE(call(dev.port, "fault", "leak"));
+  EXPECT_TRUE(call_app(dev.port, "fault", "leak"));
   EXPECT_TRUE(eventually([&] { return app_row(dev.port, "fault")["restarts"] == 1; }));
   auto row = app_row(dev.port, "fault");
   EXPECT_NE(row["last_exit"].get<std::string>().find("out of memory"), std::string::npos) << row;
@@ -302,8 +290,8 @@ TEST(apps, crash_loop_ends_failed) {
   ASSERT_TRUE(dev.apps_ready());
   core_probe probe(dev.port);
   for (int i = 0; i < 2; ++i) {
-    ASSERT_TRUE(eventually([&] { return call(dev.port, "fault", "ping") == "pong"; }));
-    ASSERT_TRUE(call(dev.port, "fault", "segfault"));
+    ASSERT_TRUE(eventually([&] { return call_app(dev.port, "fault", "ping") == "pong"; }));
+    ASSERT_TRUE(call_app(dev.port, "fault", "segfault"));
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_TRUE(eventually([&] { return app_row(dev.port, "fault")["state"] == "failed"; }))
@@ -311,13 +299,13 @@ TEST(apps, crash_loop_ends_failed) {
   auto reply = run_myelin({"call", "--device", dev.address(), "fault", "ping"});
   EXPECT_EQ(reply.exit_code, 1);
   EXPECT_NE(reply.output.find("app fault is failed"), std::string::npos) << reply.output;
-  EXPECT_EQ(call(dev.port, "hello", "hello", {"still"}), "Hello from myelin, still!");
+  EXPECT_EQ(call_app(dev.port, "hello", "hello", {"still"}), "Hello from myelin, still!");
   EXPECT_EQ(app_row(dev.port, "ticker")["state"], "running");
   probe.stop();
   EXPECT_EQ(probe.failed(), 0);
   // It can be started again by hand.
   ASSERT_EQ(run_myelin({"app", "start", "--device", dev.address(), "fault"}).exit_code, 0);
-  EXPECT_TRUE(eventually([&] { return call(dev.port, "fault", "ping") == "pong"; }));
+  EXPECT_TRUE(eventually([&] { return call_app(dev.port, "fault", "ping") == "pong"; }));
 }
 
 // An app host binary that cannot be run is named with the reason, not
@@ -349,7 +337,7 @@ TEST(apps, unrunnable_app_host_named) {
 TEST(apps, failure_policy_reboot) {
   booted_device dev({"--set", "apps.fault.intensity=0", "--set", "apps.fault.on_failure=reboot"});
   ASSERT_TRUE(dev.apps_ready());
-  ASSERT_TRUE(call(dev.port, "fault", "segfault"));
+  ASSERT_TRUE(call_app(dev.port, "fault", "segfault"));
   auto status = dev.proc->wait(20s);
   ASSERT_TRUE(status) << dev.proc->output();
   EXPECT_EQ(exit_code_of(*status), 0) << dev.proc->output();
@@ -376,7 +364,7 @@ TEST(apps, bad_modules_refused) {
   EXPECT_NE(app_row(dev.port, "ghost")["last_exit"].get<std::string>().find("not found"),
             std::string::npos)
       << app_row(dev.port, "ghost");
-  EXPECT_EQ(call(dev.port, "hello", "hello"), "Hello from myelin, world!");
+  EXPECT_EQ(call_app(dev.port, "hello", "hello"), "Hello from myelin, world!");
 }
 
 // Commands: replies, unknown commands, unknown apps, stopped apps; stop,
@@ -399,9 +387,9 @@ TEST(apps, commands_and_lifecycle) {
   EXPECT_EQ(stopped.exit_code, 1);
   EXPECT_NE(stopped.output.find("app hello is stopped"), std::string::npos) << stopped.output;
   ASSERT_EQ(run_myelin({"app", "start", "--device", dev.address(), "hello"}).exit_code, 0);
-  EXPECT_TRUE(eventually([&] { return call(dev.port, "hello", "hello").has_value(); }));
+  EXPECT_TRUE(eventually([&] { return call_app(dev.port, "hello", "hello").has_value(); }));
   ASSERT_EQ(run_myelin({"app", "restart", "--device", dev.address(), "hello"}).exit_code, 0);
-  EXPECT_TRUE(eventually([&] { return call(dev.port, "hello", "hello").has_value(); }));
+  EXPECT_TRUE(eventually([&] { return call_app(dev.port, "hello", "hello").has_value(); }));
   EXPECT_EQ(run_myelin({"app", "stop", "--device", dev.address(), "nosuch"}).exit_code, 1);
   auto status = run_myelin({"status", "--device", dev.address()});
   EXPECT_NE(status.output.find("  hello  running"), std::string::npos) << status.output;
@@ -414,7 +402,7 @@ TEST(apps, app_reaches_kv_service) {
   ASSERT_TRUE(dev.apps_ready());
   ASSERT_EQ(
       run_myelin({"kv", "put", "--device", dev.address(), "app.ticker.color=green"}).exit_code, 0);
-  EXPECT_EQ(call(dev.port, "ticker", "kv", {"app.ticker.color"}), "green");
+  EXPECT_EQ(call_app(dev.port, "ticker", "kv", {"app.ticker.color"}), "green");
   auto missing =
       run_myelin({"call", "--device", dev.address(), "ticker", "kv", "app.ticker.no.such"});
   EXPECT_EQ(missing.exit_code, 1);
@@ -462,8 +450,8 @@ TEST(apps, apps_reach_only_the_keys_they_are_granted) {
   auto unlisted = kv({"color"});
   EXPECT_NE(unlisted.output.find("may not read 'color'"), std::string::npos) << unlisted.output;
   // What it may: its own, the granted prefix, the public Nerves keys.
-  EXPECT_EQ(call(dev.port, "ticker", "put", {"app.ticker.mine", "1"}), "ok");
-  EXPECT_EQ(call(dev.port, "ticker", "kv", {"nerves_fw_active"}), "a");
+  EXPECT_EQ(call_app(dev.port, "ticker", "put", {"app.ticker.mine", "1"}), "ok");
+  EXPECT_EQ(call_app(dev.port, "ticker", "kv", {"nerves_fw_active"}), "a");
   auto after = env();
   for (const char* k : {"nerves_fw_active=a", "bootargs=init", "upgrade_available=0",
                         "bootcmd=run shell", "app.hello.greeting"}) {
@@ -489,7 +477,7 @@ TEST(apps, app_reads_its_own_writes_in_order) {
   ASSERT_TRUE(dev.apps_ready());
   for (int i = 0; i < 20; ++i) {
     auto value = "v" + std::to_string(i);
-    EXPECT_EQ(call(dev.port, "ticker", "kv", {"app.ticker.order", value}), value);
+    EXPECT_EQ(call_app(dev.port, "ticker", "kv", {"app.ticker.order", value}), value);
   }
   EXPECT_EQ(run_myelin({"kv", "get", "--device", dev.address(), "app.ticker.order"}).output,
             "v19\n");
@@ -502,9 +490,9 @@ TEST(apps, inproc_app_runs_inside_myelin_boot) {
   booted_device dev(
       {"--set", "apps.hello.isolation=inproc", "--set", "apps.ticker.isolation=inproc"});
   ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
-  EXPECT_EQ(call(dev.port, "hello", "hello", {"Ada"}), "Hello from myelin, Ada!");
+  EXPECT_EQ(call_app(dev.port, "hello", "hello", {"Ada"}), "Hello from myelin, Ada!");
   ASSERT_EQ(run_myelin({"kv", "put", "--device", dev.address(), "color=green"}).exit_code, 0);
-  EXPECT_EQ(call(dev.port, "ticker", "kv", {"color"}), "green");
+  EXPECT_EQ(call_app(dev.port, "ticker", "kv", {"color"}), "green");
   auto row = app_row(dev.port, "hello");
   EXPECT_EQ(row["isolation"], "inproc");
   EXPECT_EQ(row["memory_limit"], "none (inproc)");
@@ -528,7 +516,7 @@ TEST(apps, inproc_app_runs_inside_myelin_boot) {
   }
   EXPECT_EQ(hosts, 1) << pids;
   ASSERT_EQ(run_myelin({"app", "restart", "--device", dev.address(), "hello"}).exit_code, 0);
-  EXPECT_TRUE(eventually([&] { return call(dev.port, "hello", "hello").has_value(); }));
+  EXPECT_TRUE(eventually([&] { return call_app(dev.port, "hello", "hello").has_value(); }));
   EXPECT_EQ(app_row(dev.port, "hello")["state"], "running");
 }
 

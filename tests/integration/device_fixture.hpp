@@ -17,6 +17,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include "myelin/test/support.hpp"
 
@@ -203,6 +205,21 @@ inline command_result netns_cli(const named_netns& ns, const std::vector<std::st
     cmd += " " + shell_quote(a);
   }
   return run(cmd);
+}
+
+/// Calls a command of an app through the control channel: its reply, or
+/// nullopt if the call failed.
+inline std::optional<std::string> call_app(int port, const std::string& app,
+                                           const std::string& command,
+                                           std::vector<std::string> args = {}) {
+  httplib::Client cli("127.0.0.1", port);
+  cli.set_read_timeout(std::chrono::seconds{10});
+  nlohmann::json body{{"command", command}, {"args", args}};
+  auto res = cli.Post("/v1/apps/" + app + "/call", body.dump(), "application/json");
+  if (!res || res->status != 200) {
+    return std::nullopt;
+  }
+  return nlohmann::json::parse(res->body)["reply"].get<std::string>();
 }
 
 /// Runs the myelin tool with `args`; output is stdout and stderr together.

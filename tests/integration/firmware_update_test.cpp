@@ -529,7 +529,7 @@ TEST(firmware_update, malformed_chunked_framing_refused) {
   ASSERT_GT(dev->port, 0);
   auto before = protected_state(*dev);
   const std::string head =
-      "POST /v1/fw/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+      "POST /v1/fw/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
   auto first = fw.substr(0, 300000);
   struct hostile {
     std::string name;
@@ -551,7 +551,7 @@ TEST(firmware_update, malformed_chunked_framing_refused) {
   };
   for (const auto& c : cases) {
     auto request = c.name == "other coding"
-                       ? "POST /v1/fw/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+                       ? "POST /v1/fw/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: "
                          "gzip\r\nContent-Length: 10\r\n\r\n0123456789"
                        : head + c.body;
     auto answer = raw_exchange(dev->port, request);

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -75,6 +76,8 @@ class scratch_dir {
     if (::mkdtemp(pattern.data()) == nullptr) {
       throw std::runtime_error("mkdtemp " + pattern);
     }
+    // App hosts run as users of their own (decision 0079).
+    ::chmod(pattern.c_str(), 0755);
     path_ = pattern;
   }
   ~scratch_dir() {

@@ -108,8 +108,9 @@ TEST(tls, plain_http_off_loopback_refused) {
   // Refused — and the core still boots (decision 0074), on loopback only.
   auto ready = refused.wait_for_line(" ms: core [", 20s);
   ASSERT_TRUE(ready) << refused.output();
-  EXPECT_NE(refused.output().find("refusing plain HTTP on 0.0.0.0, which is not loopback"),
-            std::string::npos)
+  EXPECT_NE(
+      refused.output().find("refusing plain HTTP on 0.0.0.0, which is not a loopback address"),
+      std::string::npos)
       << refused.output();
   EXPECT_NE(ready->find("control channel http://127.0.0.1:"), std::string::npos) << *ready;
   refused.signal(SIGTERM);

@@ -40,6 +40,9 @@ temp_dir::temp_dir() {
   if (mkdtemp(pattern.data()) == nullptr) {
     throw std::runtime_error("mkdtemp failed for " + pattern);
   }
+  // Searchable by everyone: app hosts run as users of their own when the
+  // tests run as root (decision 0079), and load their modules from here.
+  ::chmod(pattern.c_str(), 0755);
   path_ = pattern;
 }
 

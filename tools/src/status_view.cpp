@@ -161,6 +161,9 @@ caf::expected<std::string> render_status(const std::string& body) {
       if (!origin.empty()) {
         out << "    from:     " << origin << (start.empty() ? "" : ", runs " + start) << "\n";
       }
+      if (!text_of(a, "sandbox", "").empty()) {
+        out << "    sandbox:  " << text_of(a, "sandbox", "") << "\n";
+      }
       if (!text_of(a, "settings", "").empty()) {
         out << "    settings: " << text_of(a, "settings", "") << "\n";
       }

@@ -1,6 +1,7 @@
 // The control channel: an HTTP/1.1 JSON endpoint served by cpp-httplib threads,
 // owned by a CAF actor so that it is supervised like any other core service.
 #include "myelin/actors/console.hpp"
+#include "myelin/actors/console_checks.hpp"
 #include "myelin/actors/thread_failure.hpp"
 
 #include "myelin/actors/registry.hpp"
@@ -187,6 +188,7 @@ caf::expected<json> ask_apps(caf::actor_system& sys) {
                    {"last_exit", a.last_exit},
                    {"grants", a.grants},
                    {"memory_limit", a.memory_limit},
+                   {"sandbox", a.sandbox},
                    {"hash", a.hash},
                    {"origin", a.origin},
                    {"settings", a.settings},
@@ -452,10 +454,6 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
       });
 }
 
-bool is_loopback(const std::string& address) {
-  return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
-}
-
 caf::error refuse(const std::string& why) {
   return caf::make_error(caf::sec::cannot_open_port, "control channel: " + why);
 }
@@ -464,9 +462,10 @@ caf::error refuse(const std::string& why) {
 /// certificates; plain HTTP elsewhere only when explicitly allowed.
 caf::expected<std::unique_ptr<httplib::Server>> make_server(const console_options& opts) {
   if (!opts.tls) {
-    if (!is_loopback(opts.address) && !opts.allow_unauthenticated) {
+    if (!is_loopback_address(opts.address) && !opts.allow_unauthenticated) {
       return refuse("refusing plain HTTP on " + opts.address +
-                    ", which is not loopback: anyone who reaches it would control the device. "
+                    ", which is not a loopback address (127.0.0.1, ::1; not a name): anyone who "
+                    "reaches it would control the device. "
                     "Set control.tls = true with control.cert, control.key and "
                     "control.client_ca (or control.allow_unauthenticated = true)");
     }
@@ -504,6 +503,22 @@ caf::expected<std::shared_ptr<http_endpoint>> listen_with(const console_options&
     return server.error();
   }
   ep->server = std::move(*server);
+  // Before any route (and before any body is read): no web page drives the
+  // device, no rebound name reaches a loopback listener (decision 0079).
+  ep->server->set_pre_routing_handler([tls = opts.tls,
+                                       loopback = is_loopback_address(opts.address)](
+                                          const httplib::Request& req, httplib::Response& res) {
+    auto why = cross_origin_refusal(req.get_header_value("Host"), req.get_header_value("Origin"),
+                                    req.get_header_value("Sec-Fetch-Site"), tls, loopback);
+    if (why.empty()) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    spdlog::warn("control: refused {} {} from {}: {}", req.method, req.path, req.remote_addr, why);
+    res.status = 403;
+    res.set_content(json{{"error", why}}.dump(), "application/json");
+    res.set_header("Connection", "close");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   // Few threads: the control channel is not a web server, and RSS matters.
   // Long-polls (logs -f, uevent --follow: at most two each) and streamed
   // uploads hold a thread each; the rest stay for ordinary requests.

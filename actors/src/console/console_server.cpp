@@ -17,6 +17,7 @@
 #include <httplib.h>
 
 #include "myelin/runtime/platform/http_chunked.hpp"
+#include "myelin/runtime/platform/peer_credentials.hpp"
 
 namespace myelin::actors {
 
@@ -199,12 +200,37 @@ class buffered_stream final : public httplib::Stream {
 /// The connection whose request this thread is handling (plain HTTP only).
 thread_local buffered_stream* current_stream = nullptr;
 
+/// The answer to a local client of another user: nothing of its request is read.
+void refuse_other_user(int sock, uid_t uid) {
+  std::string body = "{\"error\":\"the control channel does not serve local user " +
+                     std::to_string(uid) +
+                     " (app hosts and other users of this machine): run as root or as "
+                     "myelin-boot's user\"}";
+  std::string reply =
+      "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  (void)!::send(sock, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 class plain_server final : public httplib::Server {
+ public:
+  explicit plain_server(bool same_user_only) : same_user_only_(same_user_only) {}
+
  private:
   // cpp-httplib calls this on a pool thread for every accepted connection:
   // requests are served while the client keeps the connection alive (up to
   // the keep-alive count and idle timeout), then it is shut down and closed.
   bool process_and_close_socket(socket_t sock) override {
+    if (same_user_only_) {
+      auto uid = runtime::local_tcp_peer_uid(sock);
+      if (uid && *uid != 0 && *uid != ::geteuid()) {
+        refuse_other_user(sock, *uid);
+        ::shutdown(sock, SHUT_RDWR);
+        ::close(sock);
+        return false;
+      }
+    }
     buffered_stream strm{sock, to_ms(read_timeout_sec_, read_timeout_usec_),
                          to_ms(write_timeout_sec_, write_timeout_usec_)};
     bool ok = false;
@@ -241,12 +267,14 @@ class plain_server final : public httplib::Server {
     }
     return false;
   }
+
+  bool same_user_only_;
 };
 
 }  // namespace
 
-std::unique_ptr<httplib::Server> make_plain_server() {
-  return std::make_unique<plain_server>();
+std::unique_ptr<httplib::Server> make_plain_server(bool same_user_only) {
+  return std::make_unique<plain_server>(same_user_only);
 }
 
 body_source direct_body_source(const httplib::Request& req) {

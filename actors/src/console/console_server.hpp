@@ -23,7 +23,10 @@ struct Request;
 namespace myelin::actors {
 
 /// A cpp-httplib server for plain HTTP whose connections read in large pieces.
-std::unique_ptr<httplib::Server> make_plain_server();
+/// `same_user_only`: a client on this machine that runs as neither root nor
+/// myelin-boot's user (an app host with a user of its own) is answered 403
+/// before anything of its request is read (decision 0079).
+std::unique_ptr<httplib::Server> make_plain_server(bool same_user_only = true);
 
 /// The body of the request this thread is handling, read straight from its
 /// connection (Content-Length or chunked framing; a malformed one is an

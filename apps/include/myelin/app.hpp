@@ -57,7 +57,8 @@ struct abi {
   /// Bumped whenever anything in this header changes incompatibly.
   /// 2: context::uevent() and context::net().
   /// 3: definition::start_host and context::target().
-  static constexpr uint32_t sdk = 3;
+  /// 4: context::data_dir().
+  static constexpr uint32_t sdk = 4;
   static constexpr uint32_t caf = CAF_VERSION;
   static constexpr uint32_t cxx11_abi = _GLIBCXX_USE_CXX11_ABI;
   static constexpr uint32_t gcc_major = __GNUC__;
@@ -96,6 +97,12 @@ class context {
   /// What the app runs on (device.target): "host" on a laptop, else the
   /// device's target name (e.g. "qemu_x86_64", "rpi4", "device").
   virtual const std::string& target() const = 0;
+
+  /// The app's private data directory (<state.dir>/app-data/<name>, mode
+  /// 0700, owned by the app's user; also its working directory and, when it
+  /// runs as a user of its own, $HOME). Survives restarts, pushes and
+  /// firmware updates; a factory reset wipes it with the app partition.
+  virtual const std::string& data_dir() const = 0;
 };
 
 /// Starts the app's root supervision tree and returns its root. Runs once per

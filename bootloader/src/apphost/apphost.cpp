@@ -25,6 +25,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "apphost/apphost_args.hpp"
+#include "apphost/context_base.hpp"
 #include "apphost/link_client.hpp"
 #include "apphost/module_loader.hpp"
 #include "link/link.hpp"
@@ -150,19 +151,14 @@ caf::behavior pulse(caf::event_based_actor*, link_client* link) {
 }
 
 /// What the app sees of its host.
-class host_context : public app::context {
+class host_context : public context_base {
  public:
-  host_context(caf::actor_system& sys, std::string name, std::string dir, std::string target)
-      : sys_(sys), name_(std::move(name)), dir_(std::move(dir)), target_(std::move(target)) {}
+  using context_base::context_base;
 
-  caf::actor_system& system() override { return sys_; }
-  const std::string& name() const override { return name_; }
-  const std::string& module_dir() const override { return dir_; }
   caf::actor kv() override { return kv_; }
   caf::actor firmware() override { return firmware_; }
   caf::actor uevent() override { return uevent_; }
   caf::actor net() override { return net_; }
-  const std::string& target() const override { return target_; }
 
   void services(caf::actor kv, caf::actor firmware, caf::actor uevent, caf::actor net) {
     kv_ = std::move(kv);
@@ -172,10 +168,6 @@ class host_context : public app::context {
   }
 
  private:
-  caf::actor_system& sys_;
-  std::string name_;
-  std::string dir_;
-  std::string target_;
   caf::actor kv_;
   caf::actor firmware_;
   caf::actor uevent_;
@@ -242,7 +234,8 @@ int apphost_main(int argc, char** argv) {
   int exit_code = exit_ok;
   {
     caf::actor_system sys{cfg};
-    host_context ctx{sys, name, std::filesystem::path{module}.parent_path().string(), args.target};
+    host_context ctx{sys, name, std::filesystem::path{module}.parent_path().string(), args.target,
+                     args.data_dir};
     command_runner commands{loaded ? loaded->app : nullptr, &ctx};
     // Intentionally leaked: the process ends with _Exit, and the reader
     // thread must outlive every actor that may still send through it.

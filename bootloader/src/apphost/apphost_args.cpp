@@ -31,6 +31,7 @@ std::string apphost_usage() {
          "  --scheduler-threads N      CAF scheduler threads (1-64, default 2)\n"
          "  --scheduler-policy P       sharing (default) or stealing\n"
          "  --target T                 device.target: host (default) or a target's name\n"
+         "  --data-dir DIR             the app's private data directory (context::data_dir)\n"
          "  --version                  print the version and exit\n"
          "  --help                     print this text and exit\n"
          "\n"
@@ -62,7 +63,7 @@ std::variant<apphost_args, std::string> parse_apphost_args(int argc, const char*
     }
     bool known = name == "--app" || name == "--module" || name == "--link-fd" ||
                  name == "--scheduler-threads" || name == "--scheduler-policy" ||
-                 name == "--target";
+                 name == "--target" || name == "--data-dir";
     if (!known) {
       return "unknown argument '" + std::string{arg} + "'";
     }
@@ -103,6 +104,11 @@ std::variant<apphost_args, std::string> parse_apphost_args(int argc, const char*
         return "--target: '" + std::string{value} + "' is not a target name";
       }
       out.target = std::string{value};
+    } else if (name == "--data-dir") {
+      if (value.empty() || value[0] != '/') {
+        return "--data-dir: '" + std::string{value} + "' is not an absolute path";
+      }
+      out.data_dir = std::string{value};
     } else {
       if (value != "sharing" && value != "stealing") {
         return "--scheduler-policy: '" + std::string{value} + "' is not sharing or stealing";

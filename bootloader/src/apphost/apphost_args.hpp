@@ -16,6 +16,8 @@ struct apphost_args {
   std::string scheduler_policy = "sharing";
   /// device.target: "host" runs the app's start_host when it has one.
   std::string target = "host";
+  /// The app's private data directory (context::data_dir); empty: none.
+  std::string data_dir;
   bool version = false;
   bool help = false;
 };

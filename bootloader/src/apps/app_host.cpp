@@ -2,11 +2,13 @@
 #include "apps/app_host.hpp"
 
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <algorithm>
@@ -39,6 +41,7 @@
 #include "myelin/runtime/config/config.hpp"
 #include "myelin/runtime/kv/kv_store.hpp"
 #include "myelin/runtime/log/app_output.hpp"
+#include "myelin/runtime/log/syslog_server.hpp"
 
 namespace myelin::bootloader {
 
@@ -524,6 +527,16 @@ struct child_setup {
   const char* join_cgroup = nullptr;
   rlimit limit{};
   bool apply_rlimit = false;
+  /// The sandbox (decision 0079): a user of its own, its data directory as
+  /// working directory, no_new_privs and the seccomp filter.
+  bool switch_user = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  const char* work_dir = nullptr;
+  bool no_new_privs = false;
+  const sock_fprog* seccomp = nullptr;
+  /// Set by the child when a step before execve failed (with exec_errno).
+  const char* failed_step = nullptr;
   /// Set by the child when execve failed (the parent reads it once the
   /// child is gone: CLONE_VFORK, shared memory).
   int exec_errno = 0;
@@ -543,11 +556,6 @@ __attribute__((no_sanitize("address"))) int child_main(void* arg) {
       sa.sa_handler = SIG_DFL;
       ::sigaction(sig, &sa, nullptr);
     }
-  }
-  // Dies with myelin-boot, whatever happens to it.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != c.parent) {
-    ::_exit(127);
   }
   // Its own process group: a Ctrl-C meant for myelin-boot must not reach
   // the apps behind its back (myelin-boot stops them in order).
@@ -571,6 +579,53 @@ __attribute__((no_sanitize("address"))) int child_main(void* arg) {
   }
   if (c.apply_rlimit && !joined) {
     ::setrlimit(RLIMIT_AS, &c.limit);
+  }
+  auto fail = [&c](const char* step) {
+    c.failed_step = step;
+    c.exec_errno = errno != 0 ? errno : EPERM;
+    ::_exit(127);
+  };
+  if (c.switch_user) {
+    // Nothing to regain: an empty bounding set, no ambient capabilities;
+    // the switch to a user other than root clears the rest. Raw system
+    // calls: glibc's wrappers would signal myelin-boot's threads (setxid).
+    for (int cap = 0; cap < 64; ++cap) {
+      if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno == EINVAL) {
+        break;
+      }
+    }
+    ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+#ifdef SYS_setresuid32
+    constexpr long nr_setgroups = SYS_setgroups32, nr_setresgid = SYS_setresgid32,
+                   nr_setresuid = SYS_setresuid32;
+#else
+    constexpr long nr_setgroups = SYS_setgroups, nr_setresgid = SYS_setresgid,
+                   nr_setresuid = SYS_setresuid;
+#endif
+    if (::syscall(nr_setgroups, 0, nullptr) != 0) {
+      fail("setgroups");
+    }
+    if (::syscall(nr_setresgid, c.gid, c.gid, c.gid) != 0) {
+      fail("setresgid");
+    }
+    if (::syscall(nr_setresuid, c.uid, c.uid, c.uid) != 0) {
+      fail("setresuid");
+    }
+  }
+  // Dies with myelin-boot, whatever happens to it (set after the user
+  // switch, which clears it).
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != c.parent) {
+    ::_exit(127);
+  }
+  if (c.work_dir != nullptr && ::chdir(c.work_dir) != 0) {
+    fail("chdir to its data directory");
+  }
+  if (c.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    fail("no_new_privs");
+  }
+  if (c.seccomp != nullptr && ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, c.seccomp) != 0) {
+    fail("seccomp");
   }
   sigset_t none;
   sigemptyset(&none);
@@ -615,6 +670,28 @@ supervisors::start_fn app_host_start(app_host_options opts) {
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
       return make_error(app_errc::start_failed, std::string{"socketpair: "} + std::strerror(errno));
     }
+    // Who it runs as and where its data lives (decision 0079).
+    auto id_opts = opts.identity;
+    id_opts.own_user = opts.sandbox && runtime::can_switch_users();
+    auto identity = runtime::app_identity_for(opts.name, id_opts);
+    if (!identity) {
+      ::close(sv[0]);
+      ::close(sv[1]);
+      return make_error(app_errc::start_failed,
+                        "app data directory: " + runtime::describe(identity.error()));
+    }
+    static const runtime::seccomp_program filter{::getpid()};
+    if (identity->switch_user) {
+      runtime::app_users::set(opts.name, identity->uid);
+    }
+    std::string sandbox_text = "off (apphost.sandbox = false)";
+    if (opts.sandbox) {
+      sandbox_text = identity->switch_user
+                         ? "uid " + std::to_string(identity->uid) + ", no capabilities"
+                         : "myelin-boot's user (not root)";
+      sandbox_text += ", no_new_privs, seccomp (" + std::to_string(filter.refused().size()) +
+                      " system calls refused, no signals to PID 1 or myelin-boot)";
+    }
     // Everything the child needs is prepared before fork: after it, only
     // async-signal-safe calls are allowed (other threads may hold locks).
     std::vector<std::string> args{opts.apphost_path,
@@ -629,7 +706,9 @@ supervisors::start_fn app_host_start(app_host_options opts) {
                                   "--scheduler-policy",
                                   opts.scheduler_policy,
                                   "--target",
-                                  opts.target};
+                                  opts.target,
+                                  "--data-dir",
+                                  identity->data_dir};
     std::vector<char*> argv;
     for (auto& a : args) {
       argv.push_back(a.data());
@@ -637,9 +716,13 @@ supervisors::start_fn app_host_start(app_host_options opts) {
     argv.push_back(nullptr);
     std::vector<std::string> env_strings;
     for (char** e = environ; *e != nullptr; ++e) {
-      if (std::strncmp(*e, "MALLOC_ARENA_MAX=", 17) != 0) {
+      if (std::strncmp(*e, "MALLOC_ARENA_MAX=", 17) != 0 &&
+          (!identity->switch_user || std::strncmp(*e, "HOME=", 5) != 0)) {
         env_strings.emplace_back(*e);
       }
+    }
+    if (identity->switch_user) {
+      env_strings.emplace_back("HOME=" + identity->data_dir);
     }
     // Few malloc arenas keep the address space small under RLIMIT_AS.
     env_strings.emplace_back("MALLOC_ARENA_MAX=2");
@@ -691,6 +774,12 @@ supervisors::start_fn app_host_start(app_host_options opts) {
 #ifndef MYELIN_SANITIZE_BUILD
     setup.apply_rlimit = opts.memory_limit_mb > 0;
 #endif
+    setup.switch_user = identity->switch_user;
+    setup.uid = identity->uid;
+    setup.gid = identity->gid;
+    setup.work_dir = identity->data_dir.c_str();
+    setup.no_new_privs = opts.sandbox;
+    setup.seccomp = opts.sandbox ? filter.program() : nullptr;
     pid_t pid = spawn_child(setup);
     if (pid < 0) {
       auto err = errno;
@@ -712,8 +801,17 @@ supervisors::start_fn app_host_start(app_host_options opts) {
       if (cgroup) {
         cgroup->remove();
       }
+      if (setup.failed_step != nullptr) {
+        return make_error(app_errc::start_failed, std::string{"app host sandbox: "} +
+                                                      setup.failed_step + ": " +
+                                                      std::strerror(setup.exec_errno));
+      }
+      bool denied = identity->switch_user && setup.exec_errno == EACCES;
+      auto as = denied ? " as uid " + std::to_string(identity->uid) : std::string{};
+      auto hint = denied ? " (that user must be able to search every directory on its way)" : "";
       return make_error(app_errc::start_failed, "cannot run the app host " + opts.apphost_path +
-                                                    ": " + std::strerror(setup.exec_errno));
+                                                    as + ": " + std::strerror(setup.exec_errno) +
+                                                    hint);
     }
     ::close(sv[1]);
     ::close(out_fd);
@@ -729,6 +827,8 @@ supervisors::start_fn app_host_start(app_host_options opts) {
     });
     caf::anon_send(opts.manager, app_event_atom::value, opts.name, std::string{"memory"},
                    memory_text);
+    caf::anon_send(opts.manager, app_event_atom::value, opts.name, std::string{"sandbox"},
+                   sandbox_text);
     return self;
   };
 }

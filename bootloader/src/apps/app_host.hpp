@@ -14,6 +14,7 @@
 #pragma once
 
 #include "myelin/runtime/apps/app_grants.hpp"
+#include "myelin/runtime/platform/sandbox.hpp"
 
 #include <chrono>
 #include <string>
@@ -41,6 +42,10 @@ struct app_host_options {
   uint64_t memory_limit_mb = 0;
   /// What the app may ask of the core's services (checked on every request).
   runtime::app_grants grants;
+  /// apphost.sandbox: no_new_privs, seccomp and (as root) a user of its own.
+  bool sandbox = true;
+  /// Its user and private data directory (own_user: switch users when root).
+  runtime::app_identity_options identity;
   caf::actor manager;
 };
 

@@ -43,6 +43,8 @@ struct app_entry {
   std::string last_exit;
   /// How the host's memory is limited (app_host's "memory" event).
   std::string memory_limit;
+  /// How the host is confined (app_host's "sandbox" event).
+  std::string sandbox;
   /// Starts of the app's supervisor, and when the current one started
   /// (which_children rows of the manager).
   uint32_t sup_starts = 0;
@@ -96,6 +98,7 @@ app_status status_of(const app_entry& e) {
   }
   s.last_exit = e.last_exit;
   s.memory_limit = e.memory_limit;
+  s.sandbox = e.sandbox;
   s.hash = e.hash;
   s.origin = e.pushed ? "pushed" : "firmware";
   s.settings = e.cfg.settings;
@@ -181,6 +184,11 @@ caf::error start_app(caf::event_based_actor* self, manager_state& st, app_entry&
   host.target = st.opts.target;
   host.memory_limit_mb = e.cfg.memory_limit_mb;
   host.grants = e.cfg.grants;
+  host.sandbox = st.opts.sandbox;
+  host.identity.data_root = st.opts.data_root;
+  host.identity.user = e.cfg.user;
+  host.identity.uid_base = st.opts.uid_base;
+  host.identity.uid_count = st.opts.uid_count;
   host.manager = caf::actor_cast<caf::actor>(self);
   sup::supervisor_flags flags;
   flags.strategy = sup::strategy::one_for_one;
@@ -353,6 +361,8 @@ caf::behavior app_manager(caf::event_based_actor* self, apps_options opts) {
           answer_ready(e);
         } else if (event == "memory") {
           e.memory_limit = detail;
+        } else if (event == "sandbox") {
+          e.sandbox = detail;
         } else if (event == "exited") {
           e.last_exit = detail;
           if (!e.stopping && !st->shutting_down) {
@@ -551,6 +561,7 @@ apps_options::app app_from(const runtime::config& cfg, const std::string& name,
   a.grants.kv_read = cfg.get_list(key("kv_read"));
   a.grants.kv_write = cfg.get_list(key("kv_write"));
   a.grants.firmware = cfg.get_string(key("firmware"));
+  a.user = cfg.get_string(key("user"));
   return a;
 }
 
@@ -624,6 +635,18 @@ caf::expected<apps_options> apps_options_from(const runtime::config& cfg,
   o.heartbeat = std::chrono::milliseconds{cfg.get_int("apphost.heartbeat_ms")};
   o.heartbeat_timeout = std::chrono::milliseconds{cfg.get_int("apphost.heartbeat_timeout_ms")};
   o.target = cfg.get_string("device.target");
+  o.sandbox = cfg.get_bool("apphost.sandbox");
+  auto data_root = fs::path{cfg.get_string("apphost.data_dir")};
+  if (data_root.is_relative()) {
+    data_root = fs::path{cfg.get_string("state.dir")} / data_root;
+  }
+  o.data_root = fs::absolute(data_root, ec).lexically_normal().string();
+  o.uid_base = static_cast<uint32_t>(cfg.get_int("apphost.uid_base"));
+  o.uid_count = static_cast<uint32_t>(cfg.get_int("apphost.uid_count"));
+  if (uint64_t{o.uid_base} + o.uid_count > 0xfffffffeULL) {
+    return make_error(runtime::config_errc::invalid_value,
+                      "apphost.uid_base + apphost.uid_count must stay below 4294967294");
+  }
   o.config = std::make_shared<const runtime::config>(cfg);
   for (const auto& name : cfg.table_names("apps")) {
     runtime::settings_sources sources;

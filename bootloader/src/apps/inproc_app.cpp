@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 
+#include "apphost/context_base.hpp"
 #include "apphost/module_loader.hpp"
 #include "myelin/actors/firmware.hpp"
 #include "myelin/actors/kv.hpp"
@@ -25,29 +26,17 @@ namespace {
 using kill_atom = caf::atom_constant<caf::atom("hardkill")>;
 
 /// What the app sees: the core's own actor system and services.
-class inproc_context : public app::context {
+class inproc_context : public context_base {
  public:
-  inproc_context(caf::actor_system& sys, std::string name, std::string dir, std::string target)
-      : sys_(sys), name_(std::move(name)), dir_(std::move(dir)), target_(std::move(target)) {}
+  using context_base::context_base;
 
-  caf::actor_system& system() override { return sys_; }
-  const std::string& name() const override { return name_; }
-  const std::string& module_dir() const override { return dir_; }
-  caf::actor kv() override { return sys_.registry().get<caf::actor>(actors::kv_registry_name); }
-  caf::actor firmware() override {
-    return sys_.registry().get<caf::actor>(actors::firmware_registry_name);
-  }
-  caf::actor uevent() override {
-    return sys_.registry().get<caf::actor>(actors::uevent_registry_name);
-  }
-  caf::actor net() override { return sys_.registry().get<caf::actor>(actors::net_registry_name); }
-  const std::string& target() const override { return target_; }
+  caf::actor kv() override { return registered(actors::kv_registry_name); }
+  caf::actor firmware() override { return registered(actors::firmware_registry_name); }
+  caf::actor uevent() override { return registered(actors::uevent_registry_name); }
+  caf::actor net() override { return registered(actors::net_registry_name); }
 
  private:
-  caf::actor_system& sys_;
-  std::string name_;
-  std::string dir_;
-  std::string target_;
+  caf::actor registered(caf::atom_value name) { return system().registry().get<caf::actor>(name); }
 };
 
 struct inproc_state {
@@ -170,8 +159,17 @@ supervisors::start_fn inproc_app_start(app_host_options opts) {
     }
     auto st = std::make_shared<inproc_state>();
     st->opts = opts;
+    // Inside myelin-boot: its user, no sandbox; the data directory all the same.
+    auto id_opts = opts.identity;
+    id_opts.own_user = false;
+    auto identity = runtime::app_identity_for(opts.name, id_opts);
+    if (!identity) {
+      return make_error(app_errc::start_failed,
+                        "app data directory: " + runtime::describe(identity.error()));
+    }
     st->ctx = std::make_shared<inproc_context>(
-        sys, opts.name, std::filesystem::path{opts.module}.parent_path().string(), opts.target);
+        sys, opts.name, std::filesystem::path{opts.module}.parent_path().string(), opts.target,
+        identity->data_dir);
     caf::expected<caf::actor> root{caf::error{}};
     auto [start, start_name] = app::start_for(*loaded->app, opts.target);
     st->start_name = start_name;

@@ -415,7 +415,7 @@ caf::expected<std::string> read_config_text(const std::string& path) {
 bool is_app_default_key(std::string_view key) {
   // What an app may do is the device's to grant, never the app's own.
   if (key.empty() || key == "module" || key == "kv_read" || key == "kv_write" ||
-      key == "firmware" || key.find('.') != std::string_view::npos) {
+      key == "firmware" || key == "user" || key.find('.') != std::string_view::npos) {
     return false;
   }
   return find_schema_key("apps.x." + std::string{key}) != nullptr;

@@ -195,6 +195,17 @@ const std::vector<config_key>& config_schema() {
           "How often myelin-boot checks that each app host still responds."),
       num("apphost.heartbeat_timeout_ms", 3000, 20, 600000,
           "An app host that has not answered for this long is killed and restarted."),
+      flag("apphost.sandbox", true,
+           "Confine app hosts (decision 0079): no_new_privs, a seccomp filter (no ptrace, "
+           "mount, reboot, modules, namespaces, clock, signals to PID 1 or myelin-boot) and, "
+           "when myelin-boot runs as root, a user of its own with no capabilities. Off: app "
+           "hosts run as myelin-boot's user, unconfined."),
+      num("apphost.uid_base", 70000, 1, 4000000000,
+          "First uid (and gid) of the range app users are allocated from."),
+      num("apphost.uid_count", 1000, 1, 1000000, "How many uids the range holds."),
+      str("apphost.data_dir", "app-data",
+          "Where each app's private data directory is made (<data_dir>/<app>, mode 0700, "
+          "owned by the app's user); relative paths are taken from state.dir."),
       // [apps.<name>]
       flag("apps.*.enabled", true, "Start the app at boot."),
       str("apps.*.module", "", "The app's module; empty: <apphost.base_dir>/<name>/lib<name>.so."),
@@ -221,6 +232,9 @@ const std::vector<config_key>& config_schema() {
       list("apps.*.kv_write", {},
            "Key prefixes the app may write besides its own app.<name>.; the bootloader's "
            "variables stay unwritable (device config only)."),
+      str("apps.*.user", "",
+          "The user (name or number) the app host runs as when myelin-boot is root; empty: "
+          "one of its own from apphost.uid_base. Device config only."),
       str("apps.*.firmware", "status",
           "What the app may do to firmware: status, validate, or manage (validate, revert, "
           "prevent revert). Device config only.",

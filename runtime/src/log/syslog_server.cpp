@@ -9,6 +9,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <vector>
 
 #include "myelin/runtime/log/syslog_message.hpp"
@@ -64,6 +66,8 @@ caf::error syslog_server::start() {
   if (::lstat(opts_.path.c_str(), &st) == 0) {
     inode_ = st.st_ino;
   }
+  int on = 1;
+  ::setsockopt(fd_, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
   int rcvbuf = opts_.receive_buffer;
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
   thread_.start(
@@ -83,7 +87,28 @@ void syslog_server::stop() {
   }
 }
 
-void syslog_server::on_datagram(std::string_view data, bool truncated) {
+namespace {
+
+std::mutex users_mutex;
+std::map<std::string, uint32_t, std::less<>>& users() {
+  static std::map<std::string, uint32_t, std::less<>> map;
+  return map;
+}
+
+}  // namespace
+
+void app_users::set(const std::string& app, uint32_t uid) {
+  std::lock_guard<std::mutex> guard{users_mutex};
+  users()[app] = uid;
+}
+
+int64_t app_users::of(std::string_view app) {
+  std::lock_guard<std::mutex> guard{users_mutex};
+  auto it = users().find(app);
+  return it == users().end() ? -1 : static_cast<int64_t>(it->second);
+}
+
+void syslog_server::on_datagram(std::string_view data, bool truncated, int64_t sender) {
   auto& c = hub_->counters();
   if (truncated) {
     ++c.syslog_truncated;
@@ -101,7 +126,17 @@ void syslog_server::on_datagram(std::string_view data, bool truncated) {
   ++c.syslog_records;
   auto level = level_of_severity(m.severity());
   if (m.ident.size() > 4 && m.ident.compare(0, 4, "app/") == 0) {
-    hub_->dispatch(level, log_origin::app, std::string_view{m.ident}.substr(4), m.message);
+    auto app = std::string_view{m.ident}.substr(4);
+    if (sender > 0 && sender != static_cast<int64_t>(::geteuid())) {
+      auto owner = app_users::of(app);
+      if (owner != sender) {
+        ++c.syslog_malformed;
+        hub_->dispatch(level, log_origin::syslog, "syslog:uid " + std::to_string(sender),
+                       "[claims " + m.ident + "] " + m.message);
+        return;
+      }
+    }
+    hub_->dispatch(level, log_origin::app, app, m.message);
   } else if (m.ident.empty()) {
     hub_->dispatch(level, log_origin::syslog, "syslog", m.message);
   } else {
@@ -115,6 +150,9 @@ void syslog_server::run(const stop_signal& stop) {
   std::vector<char> bufs(batch * opts_.max_datagram);
   std::vector<mmsghdr> msgs(batch);
   std::vector<iovec> iovs(batch);
+  // The sender's credentials (SO_PASSCRED): the kernel's word, not the text's.
+  constexpr size_t control_size = CMSG_SPACE(sizeof(ucred));
+  std::vector<char> controls(batch * control_size);
   pollfd fds[2] = {{fd_, POLLIN, 0}, {stop.fd(), POLLIN, 0}};
   for (;;) {
     int rc = ::poll(fds, 2, -1);
@@ -130,6 +168,8 @@ void syslog_server::run(const stop_signal& stop) {
         msgs[i] = {};
         msgs[i].msg_hdr.msg_iov = &iovs[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_control = controls.data() + i * control_size;
+        msgs[i].msg_hdr.msg_controllen = control_size;
       }
       int n = ::recvmmsg(fd_, msgs.data(), batch, MSG_DONTWAIT, nullptr);
       if (n <= 0) {
@@ -137,9 +177,19 @@ void syslog_server::run(const stop_signal& stop) {
       }
       for (int i = 0; i < n; ++i) {
         auto len = std::min<size_t>(msgs[i].msg_len, opts_.max_datagram);
+        int64_t sender = -1;
+        for (auto* cm = CMSG_FIRSTHDR(&msgs[i].msg_hdr); cm != nullptr;
+             cm = CMSG_NXTHDR(&msgs[i].msg_hdr, cm)) {
+          if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS &&
+              cm->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
+            ucred cred{};
+            std::memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
+            sender = cred.uid;
+          }
+        }
         on_datagram(
             std::string_view{bufs.data() + static_cast<size_t>(i) * opts_.max_datagram, len},
-            (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0);
+            (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, sender);
       }
     }
   }

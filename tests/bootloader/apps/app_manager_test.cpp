@@ -59,6 +59,7 @@ class app_manager_test : public ::testing::Test {
     bootloader::apps_options opts;
     opts.apps = std::move(apps);
     opts.base_dir = apps_dir().string();
+    opts.data_root = (data.path() / "app-data").string();
     opts.exit_listeners = {listener_name};
     auto m = bootloader::app_manager_start(opts)(sys, caf::make_message());
     ASSERT_TRUE(m) << sys.render(m.error());
@@ -77,6 +78,7 @@ class app_manager_test : public ::testing::Test {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   caf::actor manager;
+  myelin::test::temp_dir data;
 };
 
 // restart answers once the new instance is ready, with the module it loaded;

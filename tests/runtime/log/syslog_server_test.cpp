@@ -4,7 +4,9 @@
 #include "myelin/runtime/log/syslog_server.hpp"
 
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -183,3 +185,44 @@ TEST(syslog_server, level_filter) {
 }
 
 }  // namespace
+
+// Decision 0079: a record claiming app/<name> is that app's only when the
+// kernel says the sender runs as that app's user (SO_PASSCRED).
+TEST(syslog_server, another_user_cannot_log_as_an_app) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root (senders of other uids)";
+  }
+  myelin::test::temp_dir dir;
+  auto hub = quiet_hub();
+  syslog_server_options o;
+  o.path = (dir / "log.sock").string();
+  syslog_server srv{hub, o};
+  ASSERT_FALSE(srv.start());
+  app_users::set("victim", 70400);
+  // Sends `line` as `uid` from a child process.
+  auto send_as = [&](uid_t uid, const std::string& line) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      if (::syscall(SYS_setresuid, uid, uid, uid) != 0) {
+        ::_exit(2);
+      }
+      ::_exit(send_to(o.path, line) ? 0 : 1);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  };
+  ASSERT_TRUE(send_as(70500, "<14>app/victim[7]: forged"));
+  ASSERT_TRUE(send_as(70400, "<14>app/victim[8]: genuine"));
+  ASSERT_TRUE(send_to(o.path, "<14>app/victim[9]: from the core's user"));
+  ASSERT_TRUE(ring_has(*hub, 3));
+  auto page = hub->ring()->query({});
+  ASSERT_EQ(page.records.size(), 3u);
+  EXPECT_EQ(page.records[0].origin, log_origin::syslog);
+  EXPECT_EQ(page.records[0].source, "syslog:uid 70500");
+  EXPECT_EQ(page.records[0].message, "[claims app/victim] forged");
+  EXPECT_EQ(page.records[1].origin, log_origin::app);
+  EXPECT_EQ(page.records[1].source, "victim");
+  EXPECT_EQ(page.records[1].message, "genuine");
+  EXPECT_EQ(page.records[2].origin, log_origin::app);
+}

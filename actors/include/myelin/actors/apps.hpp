@@ -102,13 +102,16 @@ struct app_status {
   /// What it may do through the core's services (runtime::describe of its
   /// app_grants).
   std::string grants;
+  /// How its host is confined (decision 0079), e.g. "uid 70001, no
+  /// capabilities, no_new_privs, seccomp (…)"; empty before it starts.
+  std::string sandbox;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, app_status& x) {
   return f(caf::meta::type_name("app_status"), x.name, x.state, x.module, x.isolation, x.restarts,
            x.uptime_ms, x.last_exit, x.memory_limit, x.hash, x.origin, x.settings, x.start,
-           x.grants);
+           x.grants, x.sandbox);
 }
 
 }  // namespace myelin::actors

@@ -61,6 +61,9 @@ struct apps_options {
     failure_action on_failure = failure_action::continue_running;
     /// What it may do through the core's services (device config only).
     runtime::app_grants grants;
+    /// apps.<name>.user: who its host runs as when myelin-boot is root
+    /// (empty: a user of its own).
+    std::string user;
     /// Where the settings come from (app_status::settings).
     std::string settings = "defaults";
   };
@@ -78,6 +81,12 @@ struct apps_options {
   std::string scheduler_policy = "sharing";
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::milliseconds heartbeat_timeout{3000};
+  /// apphost.sandbox: confine app hosts (decision 0079).
+  bool sandbox = true;
+  /// <state.dir>/<apphost.data_dir>, absolute: the apps' private directories.
+  std::string data_root;
+  uint32_t uid_base = 70000;
+  uint32_t uid_count = 1000;
   /// Runs a failure action other than continue.
   actors::power_request_fn request_power;
   /// The policy hook: chooses what a failed app does. Default: the app's

@@ -38,6 +38,15 @@ struct syslog_server_options {
 /// The socket is made writable by everyone (0666), as /dev/log is. A stale
 /// socket left at `path` is replaced; a file that is not a socket, or a
 /// socket another process still serves, is an error.
+/// Which uid each app host runs as (set when it starts, decision 0079), for
+/// the syslog server's check of who claims to be which app.
+class app_users {
+ public:
+  static void set(const std::string& app, uint32_t uid);
+  /// The app's uid, or -1 when it has none of its own.
+  static int64_t of(std::string_view app);
+};
+
 class syslog_server {
  public:
   syslog_server(std::shared_ptr<log_hub> hub, syslog_server_options opts);
@@ -56,8 +65,12 @@ class syslog_server {
   const std::string& path() const { return opts_.path; }
 
   /// What the thread does with one datagram (`truncated`: it was longer than
-  /// the buffer). Public for tests and the benchmark.
-  void on_datagram(std::string_view data, bool truncated);
+  /// the buffer; `sender`: the uid the kernel vouches for, -1 when unknown).
+  /// A record claiming `app/<name>` from a user other than that app's (see
+  /// app_users), root or this process's is logged as what it is: a syslog
+  /// record of that uid, "[claims app/<name>]" (decision 0079). Public for
+  /// tests and the benchmark.
+  void on_datagram(std::string_view data, bool truncated, int64_t sender = -1);
 
  private:
   void run(const stop_signal& stop);

@@ -1,0 +1,26 @@
+// What the control channel checks of every request before routing it
+// (issue 18, decision 0079): a web page must not be able to drive the device
+// (CSRF, DNS rebinding), whatever the browser sends along.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace myelin::actors {
+
+/// An IP address literal on loopback (127.0.0.0/8, ::1, ::ffff:127.x.y.z) —
+/// never a name: "127.example.com" resolves wherever its owner wants.
+bool is_loopback_address(std::string_view address);
+
+/// Why a request must be refused (empty: it may be routed), from its headers:
+///   - `host`: on a loopback listener the Host header must name loopback
+///     (an address literal or "localhost"), so a rebound DNS name is refused;
+///   - `origin`: when present, the request must be same-origin
+///     (scheme://Host); "null" and every other origin are refused;
+///   - `fetch_site` (Sec-Fetch-Site): only "same-origin" or "none" (typed
+///     by the user).
+/// Clients other than browsers send neither Origin nor Sec-Fetch-Site.
+std::string cross_origin_refusal(std::string_view host, std::string_view origin,
+                                 std::string_view fetch_site, bool tls, bool loopback_listener);
+
+}  // namespace myelin::actors
