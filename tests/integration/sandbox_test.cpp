@@ -4,6 +4,10 @@
 // namespace, reboot, write another app's data, call the control channel —
 // and each is refused, while its own data directory works. The control
 // channel refuses what a web page can send (CSRF, DNS rebinding).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -181,4 +186,107 @@ TEST(control, a_web_page_cannot_drive_the_device) {
   // The same request from the CLI (no browser headers) works.
   auto put = run_myelin({"kv", "put", "--device", dev.address(), "app.hello.x=1"});
   EXPECT_EQ(put.exit_code, 0) << put.output;
+}
+
+namespace {
+
+int connect_to(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+size_t open_fds(pid_t pid) {
+  size_t n = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it{"/proc/" + std::to_string(pid) + "/fd", ec}, end;
+       !ec && it != end; it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+long rss_kb(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      return std::stol(line.substr(6));
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+// Issue 18: bodies are never inflated, chunked bodies only reach the
+// uploads (which bound themselves), and idle connections cannot take every
+// descriptor of myelin-boot.
+TEST(control, body_bombs_and_idle_connections_are_bounded) {
+  booted_device dev;
+  ASSERT_GT(dev.port, 0) << dev.proc->output();
+  auto boot = dev.proc->pid();
+  httplib::Client cli("127.0.0.1", dev.port);
+  cli.set_read_timeout(5s);
+  auto gzip = cli.Put("/v1/kv/app.hello.x", httplib::Headers{{"Content-Encoding", "gzip"}},
+                      std::string(1000, 'x'), "application/json");
+  ASSERT_TRUE(gzip);
+  EXPECT_EQ(gzip->status, 415) << gzip->body;
+  // 64 MiB of chunks to a JSON route: refused before a byte of it is read.
+  auto before = rss_kb(boot);
+  int fd = connect_to(dev.port);
+  ASSERT_GE(fd, 0);
+  std::string head =
+      "PUT /v1/kv/app.hello.x HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  std::string chunk = "100000\r\n" + std::string(1 << 20, '{') + "\r\n";
+  size_t sent = 0;
+  for (int i = 0; i < 64; ++i) {
+    if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) < 0) {
+      break;  // the server hung up: as it should
+    }
+    sent += chunk.size();
+  }
+  std::string answer(256, '\0');
+  timeval timeout{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  auto n = ::recv(fd, answer.data(), answer.size(), 0);
+  ::close(fd);
+  ASSERT_GT(n, 0) << "no answer after " << sent << " bytes";
+  EXPECT_EQ(answer.rfind("HTTP/1.1 411", 0), 0u) << answer;
+  EXPECT_LT(rss_kb(boot) - before, 16 * 1024) << "myelin-boot grew by the body";
+  // 150 idle connections: myelin-boot keeps at most 64 of them open.
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  lim.rlim_cur = std::max<rlim_t>(lim.rlim_cur, std::min<rlim_t>(lim.rlim_max, 4096));
+  ::setrlimit(RLIMIT_NOFILE, &lim);
+  auto fds_before = open_fds(boot);
+  std::vector<int> idle;
+  for (int i = 0; i < 150; ++i) {
+    int c = connect_to(dev.port);
+    if (c >= 0) {
+      idle.push_back(c);
+    }
+  }
+  EXPECT_EQ(idle.size(), 150u);
+  std::this_thread::sleep_for(200ms);
+  auto held = open_fds(boot);
+  for (int c : idle) {
+    ::close(c);
+  }
+  EXPECT_LT(held, fds_before + 64 + 16) << "descriptors held for idle clients";
+  // And it serves again at once.
+  bool healthy = false;
+  for (auto deadline = std::chrono::steady_clock::now() + 15s;
+       !healthy && std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(50ms)) {
+    auto h = cli.Get("/v1/health");
+    healthy = h && h->status == 200;
+  }
+  EXPECT_TRUE(healthy);
 }

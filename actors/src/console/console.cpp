@@ -25,6 +25,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
@@ -53,12 +54,22 @@ using steady = std::chrono::steady_clock;
 
 /// The HTTP server and the thread that runs it; stopped when the actor exits.
 /// cpp-httplib's thread pool with its threads named (`ps -L`, `top -H`).
+/// With `max_pending` (plain HTTP), a connection accepted while that many
+/// wait or are served is answered 503 at once on the accepting thread and
+/// closed (run_overloaded): idle or slow clients cannot pile up descriptors
+/// until myelin-boot has none left for app hosts, KV and overlays.
 class named_pool : public httplib::TaskQueue {
  public:
-  named_pool(size_t threads, const char* name) : pool_(threads), name_(name) {}
+  named_pool(size_t threads, const char* name, size_t max_pending)
+      : pool_(threads), name_(name), max_pending_(max_pending) {}
 
   void enqueue(std::function<void()> fn) override {
-    pool_.enqueue([name = name_, fn = std::move(fn)] {
+    if (max_pending_ > 0 && pending_->load() >= max_pending_) {
+      run_overloaded(fn);
+      return;
+    }
+    ++*pending_;
+    pool_.enqueue([name = name_, fn = std::move(fn), pending = pending_] {
       thread_local bool named = false;
       if (!named) {
         runtime::name_this_thread(name);
@@ -66,6 +77,7 @@ class named_pool : public httplib::TaskQueue {
       }
       // A handler's exception must not end the pool's thread (std::terminate).
       runtime::run_guarded(name, fn, {});
+      --*pending;
     });
   }
 
@@ -74,6 +86,8 @@ class named_pool : public httplib::TaskQueue {
  private:
   httplib::ThreadPool pool_;
   const char* name_;
+  size_t max_pending_;
+  std::shared_ptr<std::atomic<size_t>> pending_ = std::make_shared<std::atomic<size_t>>(0);
 };
 
 const char* status_name(supervisors::child_status s) {
@@ -110,6 +124,9 @@ json describe_tree(caf::actor_system& sys, const caf::actor& sup, int depth) {
 }
 
 constexpr auto service_timeout = std::chrono::seconds{10};
+
+/// Connections of the control channel waiting for or holding a thread.
+constexpr size_t max_pending_connections = 64;
 
 /// How long POST /v1/apps/<app>/start|restart waits for the app to run.
 constexpr auto app_start_timeout = std::chrono::seconds{30};
@@ -508,13 +525,19 @@ caf::expected<std::shared_ptr<http_endpoint>> listen_with(const console_options&
   ep->server->set_pre_routing_handler([tls = opts.tls,
                                        loopback = is_loopback_address(opts.address)](
                                           const httplib::Request& req, httplib::Response& res) {
+    int status = 403;
     auto why = cross_origin_refusal(req.get_header_value("Host"), req.get_header_value("Origin"),
                                     req.get_header_value("Sec-Fetch-Site"), tls, loopback);
+    if (why.empty()) {
+      std::tie(status, why) =
+          body_refusal(req.method, req.path, req.get_header_value("Content-Encoding"),
+                       req.get_header_value("Transfer-Encoding"));
+    }
     if (why.empty()) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
     spdlog::warn("control: refused {} {} from {}: {}", req.method, req.path, req.remote_addr, why);
-    res.status = 403;
+    res.status = status;
     res.set_content(json{{"error", why}}.dump(), "application/json");
     res.set_header("Connection", "close");
     return httplib::Server::HandlerResponse::Handled;
@@ -522,7 +545,11 @@ caf::expected<std::shared_ptr<http_endpoint>> listen_with(const console_options&
   // Few threads: the control channel is not a web server, and RSS matters.
   // Long-polls (logs -f, uevent --follow: at most two each) and streamed
   // uploads hold a thread each; the rest stay for ordinary requests.
-  ep->server->new_task_queue = [] { return new named_pool(8, "console.http"); };
+  // At most 64 connections waiting or served (plain HTTP; TLS connections
+  // cannot be answered before their handshake, which needs a thread).
+  ep->server->new_task_queue = [tls = opts.tls] {
+    return new named_pool(8, "console.http", tls ? 0 : max_pending_connections);
+  };
   ep->server->set_keep_alive_timeout(1);
   ep->server->set_read_timeout(std::chrono::seconds{10});
   // Requests carry small JSON documents; bulk uploads get their own routes.

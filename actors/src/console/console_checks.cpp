@@ -79,4 +79,22 @@ std::string cross_origin_refusal(std::string_view host, std::string_view origin,
   return {};
 }
 
+std::pair<int, std::string> body_refusal(std::string_view method, std::string_view path,
+                                         std::string_view content_encoding,
+                                         std::string_view transfer_encoding) {
+  if (!content_encoding.empty() && lower(content_encoding) != "identity") {
+    return {415, "request bodies are not decoded (Content-Encoding: " +
+                     std::string{content_encoding.substr(0, 40)} + "): send them as they are"};
+  }
+  if (!transfer_encoding.empty()) {
+    bool upload = method == "POST" && (path == "/v1/fw/upload" || path == "/v1/overlays");
+    if (!upload) {
+      return {411,
+              "a chunked body is accepted only by the uploads (POST /v1/fw/upload, "
+              "/v1/overlays): send Content-Length"};
+    }
+  }
+  return {0, {}};
+}
+
 }  // namespace myelin::actors

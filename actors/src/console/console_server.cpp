@@ -200,17 +200,18 @@ class buffered_stream final : public httplib::Stream {
 /// The connection whose request this thread is handling (plain HTTP only).
 thread_local buffered_stream* current_stream = nullptr;
 
-/// The answer to a local client of another user: nothing of its request is read.
-void refuse_other_user(int sock, uid_t uid) {
-  std::string body = "{\"error\":\"the control channel does not serve local user " +
-                     std::to_string(uid) +
-                     " (app hosts and other users of this machine): run as root or as "
-                     "myelin-boot's user\"}";
+thread_local bool overloaded = false;
+
+/// An answer before anything of the request is read, then the connection ends.
+void answer_and_close(int sock, const char* status, const std::string& why) {
+  std::string body = "{\"error\":\"" + why + "\"}";
   std::string reply =
-      "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n"
-      "Content-Length: " +
-      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+      std::string{"HTTP/1.1 "} + status +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n" + body;
   (void)!::send(sock, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
 }
 
 class plain_server final : public httplib::Server {
@@ -222,12 +223,19 @@ class plain_server final : public httplib::Server {
   // requests are served while the client keeps the connection alive (up to
   // the keep-alive count and idle timeout), then it is shut down and closed.
   bool process_and_close_socket(socket_t sock) override {
+    if (overloaded) {
+      answer_and_close(sock, "503 Service Unavailable",
+                       "the control channel is serving as many connections as it takes; "
+                       "try again");
+      return false;
+    }
     if (same_user_only_) {
       auto uid = runtime::local_tcp_peer_uid(sock);
       if (uid && *uid != 0 && *uid != ::geteuid()) {
-        refuse_other_user(sock, *uid);
-        ::shutdown(sock, SHUT_RDWR);
-        ::close(sock);
+        answer_and_close(sock, "403 Forbidden",
+                         "the control channel does not serve local user " + std::to_string(*uid) +
+                             " (app hosts and other users of this machine): run as root or "
+                             "as myelin-boot's user");
         return false;
       }
     }
@@ -275,6 +283,12 @@ class plain_server final : public httplib::Server {
 
 std::unique_ptr<httplib::Server> make_plain_server(bool same_user_only) {
   return std::make_unique<plain_server>(same_user_only);
+}
+
+void run_overloaded(const std::function<void()>& task) {
+  overloaded = true;
+  task();
+  overloaded = false;
 }
 
 body_source direct_body_source(const httplib::Request& req) {

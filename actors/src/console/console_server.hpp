@@ -11,6 +11,7 @@
 // cpp-httplib's SSL stream.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "myelin/actors/firmware_upload.hpp"
@@ -27,6 +28,10 @@ namespace myelin::actors {
 /// myelin-boot's user (an app host with a user of its own) is answered 403
 /// before anything of its request is read (decision 0079).
 std::unique_ptr<httplib::Server> make_plain_server(bool same_user_only = true);
+
+/// Runs a connection's task of a make_plain_server() on this thread such that
+/// it only answers 503 and closes the connection (the server is full).
+void run_overloaded(const std::function<void()>& task);
 
 /// The body of the request this thread is handling, read straight from its
 /// connection (Content-Length or chunked framing; a malformed one is an

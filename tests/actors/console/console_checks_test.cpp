@@ -56,3 +56,16 @@ TEST(console_checks, web_pages_and_rebound_names_are_refused) {
   EXPECT_NE(cross_origin_refusal("127.0.0.1\r\nX: y", "", "", false, true), "");
   EXPECT_NE(cross_origin_refusal(std::string(300, 'a'), "", "", false, false), "");
 }
+
+TEST(console_checks, bodies_are_neither_inflated_nor_chunked_past_the_cap) {
+  using myelin::actors::body_refusal;
+  EXPECT_EQ(body_refusal("PUT", "/v1/kv/a", "", "").first, 0);
+  EXPECT_EQ(body_refusal("PUT", "/v1/kv/a", "identity", "").first, 0);
+  EXPECT_EQ(body_refusal("PUT", "/v1/kv/a", "gzip", "").first, 415);
+  EXPECT_EQ(body_refusal("POST", "/v1/fw/upload", "GZIP", "chunked").first, 415);
+  EXPECT_EQ(body_refusal("PUT", "/v1/kv/a", "", "chunked").first, 411);
+  EXPECT_EQ(body_refusal("POST", "/v1/power/reboot", "", "chunked").first, 411);
+  EXPECT_EQ(body_refusal("POST", "/v1/fw/upload", "", "chunked").first, 0);
+  EXPECT_EQ(body_refusal("POST", "/v1/overlays", "", "chunked").first, 0);
+  EXPECT_EQ(body_refusal("PUT", "/v1/overlays", "", "chunked").first, 411);
+}

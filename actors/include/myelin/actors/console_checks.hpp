@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace myelin::actors {
 
@@ -22,5 +23,16 @@ bool is_loopback_address(std::string_view address);
 /// Clients other than browsers send neither Origin nor Sec-Fetch-Site.
 std::string cross_origin_refusal(std::string_view host, std::string_view origin,
                                  std::string_view fetch_site, bool tls, bool loopback_listener);
+
+/// Why a request body must be refused before it is read (status, reason;
+/// status 0: it may be read):
+///   - any `Content-Encoding` but identity (415): bodies are never inflated,
+///     so 400 KB cannot become a gigabyte;
+///   - `Transfer-Encoding: chunked` (411) except on the streamed uploads
+///     (POST /v1/fw/upload, POST /v1/overlays), which bound what they read
+///     themselves: elsewhere the 1 MiB cap holds only for Content-Length.
+std::pair<int, std::string> body_refusal(std::string_view method, std::string_view path,
+                                         std::string_view content_encoding,
+                                         std::string_view transfer_encoding);
 
 }  // namespace myelin::actors
