@@ -34,6 +34,11 @@ const std::pair<const char*, const char*> modes[] = {
     {"oversized", "protocol violation: link frame of 67108864 bytes refused"},
     {"garbage", "protocol violation: "},
     {"truncated", "exited"},
+    {"flood", "protocol violation: more than 256 requests in flight"},
+    {"subflood", "protocol violation: more than 1024 subscriptions held"},
+    {"noread", "protocol violation: its host does not read its link"},
+    {"blindpong", "protocol violation: a pong for a ping that was never sent"},
+    {"fakereply", "protocol violation: a reply to call 12345, which was never made"},
 };
 
 nlohmann::json apps_of(int port) {

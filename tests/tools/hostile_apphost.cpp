@@ -7,7 +7,11 @@
 // 3.75 MB frame), seqlie (a list announcing 2^31 elements), bigstring (a
 // 2 MiB string in a request), badtype (an actor handle), oversized (a frame
 // header announcing 64 MiB), garbage (random bytes), truncated (half a frame,
-// then the socket closed). It sends a well-formed hello first.
+// then the socket closed); what the core must not hold for it: flood (3,000
+// kv writes at once: more than 256 in flight), subflood (2,000 uevent
+// subscriptions), noread (requests whose 1 MiB answers it never reads);
+// what it was never asked: blindpong (pongs for pings never sent), fakereply
+// (a reply to a call never made). It sends a well-formed hello first.
 #include <unistd.h>
 
 #include <cstdint>
@@ -23,6 +27,9 @@
 #include <caf/message.hpp>
 
 #include "link/link.hpp"
+#include "myelin/actors/kv.hpp"
+#include "myelin/actors/uevent.hpp"
+#include "myelin/runtime/kv/kv_store.hpp"
 
 namespace ml = myelin::bootloader::link;
 
@@ -108,6 +115,42 @@ void misbehave(caf::actor_system& sys, const std::string& mode) {
       c = static_cast<char>(gen());
     }
     write_all(frame(p));
+  } else if (mode == "flood") {
+    std::vector<char> burst;
+    for (uint64_t id = 1; id <= 3000; ++id) {
+      auto put = caf::make_message(myelin::actors::kv_put_atom::value,
+                                   myelin::runtime::kv_map{{"app.hostile_flood.k", "v"}});
+      auto f = frame(
+          payload_of(sys, caf::make_message(ml::request_atom::value, id, caf::atom("kv"), put)));
+      burst.insert(burst.end(), f.begin(), f.end());
+    }
+    write_all(burst);
+  } else if (mode == "subflood") {
+    std::vector<char> burst;
+    for (uint64_t id = 1; id <= 2000; ++id) {
+      auto sub = caf::make_message(myelin::actors::uevent_subscribe_atom::value,
+                                   "/devices/" + std::string(1000, 'p') + std::to_string(id),
+                                   std::string{});
+      auto f = frame(payload_of(sys, caf::make_message(ml::subscribe_atom::value, id, uint64_t{1},
+                                                       caf::atom("uevent"), sub)));
+      burst.insert(burst.end(), f.begin(), f.end());
+    }
+    write_all(burst);
+  } else if (mode == "noread") {
+    // Refused reads whose answers echo the 1 MiB key; never read.
+    for (uint64_t id = 1; id <= 100; ++id) {
+      auto get = caf::make_message(myelin::actors::kv_get_atom::value,
+                                   "nerves_" + std::string(1000000, 'n'));
+      write_all(frame(
+          payload_of(sys, caf::make_message(ml::request_atom::value, id, caf::atom("kv"), get))));
+    }
+  } else if (mode == "blindpong") {
+    for (uint64_t seq = 1; seq <= 50; ++seq) {
+      write_all(frame(payload_of(sys, caf::make_message(ml::pong_atom::value, seq))));
+    }
+  } else if (mode == "fakereply") {
+    write_all(frame(payload_of(sys, caf::make_message(ml::reply_atom::value, uint64_t{12345}, true,
+                                                      std::string{"unasked"}))));
   } else if (mode == "truncated") {
     auto p = frame(payload_of(sys, caf::make_message(ml::pong_atom::value, uint64_t{1})));
     p.resize(p.size() / 2);

@@ -13,11 +13,13 @@
 #include <unistd.h>
 #include <algorithm>
 
-#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <functional>
 #include <mutex>
+#include <random>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
@@ -71,8 +73,15 @@ struct host_state {
   /// Requests of the app forwarded to a service and not yet answered: while
   /// any is, reads go to the service too, so they stay in order (0007).
   size_t in_flight = 0;
-  uint64_t ping_seq = 0;
+  /// Pings carry unpredictable numbers; a pong must echo one of the last few
+  /// (a blind pong is a protocol violation, not a heartbeat).
+  std::array<uint64_t, 8> pings{};
+  size_t next_ping = 0;
+  std::mt19937_64 nonces{std::random_device{}()};
   steady::time_point last_pong = steady::now();
+  /// Subscriptions the app holds through its proxies, in all and by tag.
+  size_t subscriptions = 0;
+  std::unordered_map<uint64_t, size_t> subscriptions_by_tag;
   /// Set when we asked the process to stop (or killed it): the exit reason.
   caf::error stop_reason;
   bool stopping = false;
@@ -91,6 +100,39 @@ struct host_state {
 /// socket did not take) above which events for the app are dropped.
 constexpr size_t max_subscribers = 256;
 constexpr uint64_t max_event_backlog = 1u << 20;
+
+/// What the core holds for one app host at most (issue 18): requests in
+/// flight to the services, subscriptions, and replies its host has not
+/// read. Beyond, it is a protocol violation that ends the app host.
+constexpr size_t max_in_flight = 256;
+constexpr size_t max_subscriptions = 1024;
+constexpr uint64_t max_reply_backlog = 16u << 20;
+/// The longest prefix or subsystem a subscription may name.
+constexpr size_t max_subscription_text = 4096;
+
+/// Ends the app host for what it sent (decision 0078): the reason is kept
+/// for its status, nothing more of it is read.
+void violate(host_state& st, const std::string& why) {
+  if (!st.violation.empty()) {
+    return;
+  }
+  st.violation = "protocol violation: " + why;
+  log()->error("app {}: {}; killing its host", st.opts.name, st.violation);
+  ::kill(st.pid, SIGKILL);
+}
+
+/// Sends the answer to request `id`; a host that does not read its replies
+/// is ended before the core holds more than max_reply_backlog for it.
+void respond(caf::io::broker* self, host_state& st, uint64_t id, caf::message reply) {
+  if (!st.violation.empty()) {
+    return;
+  }
+  st.writer.send(self, caf::make_message(link::response_atom::value, id, std::move(reply)));
+  if (st.writer.queued() > max_reply_backlog) {
+    violate(st, "its host does not read its link (" + std::to_string(st.writer.queued() >> 20) +
+                    " MiB of replies waiting)");
+  }
+}
 
 std::string signal_text(int sig) {
   const char* name = sigabbrev_np(sig);
@@ -116,23 +158,49 @@ caf::error exit_reason_of(int status, const std::string& failure) {
 }
 
 /// Forwards one request of the app to a core service, expecting a reply of
-/// type T, and sends the answer back over the link.
+/// type T, and sends the answer back over the link; `on_ok` runs when the
+/// service answered with T. More than max_in_flight at once end the host.
 template <class T>
-void forward(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
-             const caf::actor& service, caf::message request) {
+void forward_then(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
+                  const caf::actor& service, caf::message request, std::function<void()> on_ok) {
+  if (st->in_flight >= max_in_flight) {
+    return violate(*st, "more than " + std::to_string(max_in_flight) + " requests in flight");
+  }
   ++st->in_flight;
   auto answer = [self, st, id](caf::message reply) {
     --st->in_flight;
-    st->writer.send(self, caf::make_message(link::response_atom::value, id, std::move(reply)));
+    respond(self, *st, id, std::move(reply));
   };
   auto on_error = [answer](caf::error& err) { answer(caf::make_message(std::move(err))); };
   if constexpr (std::is_void_v<T>) {
     self->request(service, 10s, std::move(request))
-        .then([answer]() { answer(caf::make_message()); }, on_error);
+        .then(
+            [answer, on_ok]() {
+              if (on_ok) {
+                on_ok();
+              }
+              answer(caf::make_message());
+            },
+            on_error);
   } else {
     self->request(service, 10s, std::move(request))
-        .then([answer](T& x) { answer(caf::make_message(std::move(x))); }, on_error);
+        .then(
+            [answer, on_ok](T& x) {
+              if (on_ok) {
+                on_ok();
+              }
+              answer(caf::make_message(std::move(x)));
+            },
+            on_error);
   }
+}
+
+/// Forwards one request of the app to a core service, expecting a reply of
+/// type T, and sends the answer back over the link.
+template <class T>
+void forward(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
+             const caf::actor& service, caf::message request) {
+  forward_then<T>(self, std::move(st), id, service, std::move(request), {});
 }
 
 /// Forwards a request whose reply is T (void: an empty reply).
@@ -223,10 +291,7 @@ std::string grant_refusal(const runtime::app_grants& g, caf::atom_value service,
 void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
            caf::atom_value service, caf::message request) {
   auto refuse = [&](const std::string& why) {
-    st->writer.send(
-        self,
-        caf::make_message(link::response_atom::value, id,
-                          caf::make_message(caf::make_error(caf::sec::unexpected_message, why))));
+    respond(self, *st, id, caf::make_message(caf::make_error(caf::sec::unexpected_message, why)));
   };
   const auto& table = app_requests();
   if (std::none_of(table.begin(), table.end(),
@@ -257,10 +322,13 @@ void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
     // Only what it may read. Through the service, after the app's writes in
     // flight, like every kv request.
     bool active = op == actors::kv_get_all_active_atom::value;
+    if (st->in_flight >= max_in_flight) {
+      return violate(*st, "more than " + std::to_string(max_in_flight) + " requests in flight");
+    }
     ++st->in_flight;
     auto answer = [self, st, id](caf::message reply) {
       --st->in_flight;
-      st->writer.send(self, caf::make_message(link::response_atom::value, id, std::move(reply)));
+      respond(self, *st, id, std::move(reply));
     };
     self->request(target, 10s, actors::kv_get_all_atom::value)
         .then(
@@ -280,8 +348,7 @@ void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
   if (service == actors::kv_registry_name && st->in_flight == 0) {
     // Reads are answered here, from the store the kv service published.
     if (auto reply = actors::kv_snapshot::of(self->system()).answer(request)) {
-      st->writer.send(self, caf::make_message(link::response_atom::value, id, std::move(*reply)));
-      return;
+      return respond(self, *st, id, std::move(*reply));
     }
   }
   row->forward(self, st, id, target, std::move(request));
@@ -292,10 +359,7 @@ void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
 void route_subscription(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
                         uint64_t tag, caf::atom_value service, caf::message request) {
   auto refuse = [&](const std::string& why) {
-    st->writer.send(
-        self,
-        caf::make_message(link::response_atom::value, id,
-                          caf::make_message(caf::make_error(caf::sec::unexpected_message, why))));
+    respond(self, *st, id, caf::make_message(caf::make_error(caf::sec::unexpected_message, why)));
   };
   using namespace actors;
   auto i = st->subscribers.find(tag);
@@ -308,18 +372,44 @@ void route_subscription(caf::io::broker* self, std::shared_ptr<host_state> st, u
     i = st->subscribers.emplace(tag, proxy).first;
   }
   auto& proxy = i->second;
+  // Counted when the service took it, uncounted when it let go of one: an
+  // unsubscribe of something never subscribed does not lower the count.
+  auto subscribed = [st, tag] {
+    ++st->subscriptions;
+    ++st->subscriptions_by_tag[tag];
+  };
+  auto unsubscribed = [st, tag] {
+    auto& n = st->subscriptions_by_tag[tag];
+    if (n > 0) {
+      --n;
+      --st->subscriptions;
+    }
+  };
+  bool subscribe = request.match_elements<uevent_subscribe_atom, std::string, std::string>() ||
+                   request.match_elements<net_subscribe_atom, std::string>();
+  if (subscribe) {
+    for (size_t k = 1; k < request.size(); ++k) {
+      if (request.get_as<std::string>(k).size() > max_subscription_text) {
+        return refuse("a subscription names at most " + std::to_string(max_subscription_text) +
+                      " bytes");
+      }
+    }
+    if (st->subscriptions >= max_subscriptions) {
+      return violate(*st, "more than " + std::to_string(max_subscriptions) + " subscriptions held");
+    }
+  }
   if (service == uevent_registry_name &&
       request.match_elements<uevent_subscribe_atom, std::string, std::string>()) {
-    forward<uint64_t>(self, st, id, proxy, std::move(request));
+    forward_then<uint64_t>(self, st, id, proxy, std::move(request), subscribed);
   } else if (service == uevent_registry_name &&
              request.match_elements<uevent_unsubscribe_atom, uint64_t>()) {
-    forward<void>(self, st, id, proxy, std::move(request));
+    forward_then<void>(self, st, id, proxy, std::move(request), unsubscribed);
   } else if (service == net_registry_name &&
              request.match_elements<net_subscribe_atom, std::string>()) {
-    forward<net_properties>(self, st, id, proxy, std::move(request));
+    forward_then<net_properties>(self, st, id, proxy, std::move(request), subscribed);
   } else if (service == net_registry_name &&
              request.match_elements<net_unsubscribe_atom, std::string>()) {
-    forward<void>(self, st, id, proxy, std::move(request));
+    forward_then<void>(self, st, id, proxy, std::move(request), unsubscribed);
   } else {
     refuse("malformed subscription request");
   }
@@ -391,11 +481,7 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
         }
         // The link is a trust boundary (decision 0078): whatever the app
         // host sends, the worst outcome is that app host's end.
-        auto violated = [self, st](const caf::error& err) {
-          st->violation = "protocol violation: " + runtime::describe(err);
-          log()->error("app {}: {}; killing its host", st->opts.name, st->violation);
-          ::kill(st->pid, SIGKILL);
-        };
+        auto violated = [st](const caf::error& err) { violate(*st, runtime::describe(err)); };
         auto payload = st->reader.feed(self, st->hdl, msg.buf);
         if (!payload) {
           return violated(payload.error());
@@ -409,6 +495,11 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
         }
         auto& m = *decoded;
         if (m.match_elements<link::pong_atom, uint64_t>()) {
+          auto nonce = m.get_as<uint64_t>(1);
+          if (nonce == 0 ||
+              std::find(st->pings.begin(), st->pings.end(), nonce) == st->pings.end()) {
+            return violate(*st, "a pong for a ping that was never sent");
+          }
           st->last_pong = steady::now();
         } else if (m.match_elements<link::hello_atom, std::string, std::string>()) {
           st->last_pong = steady::now();
@@ -422,14 +513,16 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
           log()->debug("app {}: reply {} from host pid {}", st->opts.name, m.get_as<uint64_t>(1),
                        st->pid);
           auto i = st->calls.find(m.get_as<uint64_t>(1));
-          if (i != st->calls.end()) {
-            if (m.get_as<bool>(2)) {
-              i->second.deliver(m.get_as<std::string>(3));
-            } else {
-              i->second.deliver(make_error(app_errc::command_failed, m.get_as<std::string>(3)));
-            }
-            st->calls.erase(i);
+          if (i == st->calls.end()) {
+            return violate(*st, "a reply to call " + std::to_string(m.get_as<uint64_t>(1)) +
+                                    ", which was never made");
           }
+          if (m.get_as<bool>(2)) {
+            i->second.deliver(m.get_as<std::string>(3));
+          } else {
+            i->second.deliver(make_error(app_errc::command_failed, m.get_as<std::string>(3)));
+          }
+          st->calls.erase(i);
         } else if (m.match_elements<link::request_atom, uint64_t, caf::atom_value,
                                     caf::message>()) {
           route(self, st, m.get_as<uint64_t>(1), m.get_as<caf::atom_value>(2),
@@ -443,11 +536,14 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
           if (i != st->subscribers.end()) {
             caf::anon_send_exit(i->second, caf::exit_reason::kill);
             st->subscribers.erase(i);
+            auto n = st->subscriptions_by_tag.find(m.get_as<uint64_t>(1));
+            if (n != st->subscriptions_by_tag.end()) {
+              st->subscriptions -= n->second;
+              st->subscriptions_by_tag.erase(n);
+            }
           }
         } else {
-          log()->error("app {}: unexpected link message {}; killing its host", st->opts.name,
-                       caf::to_string(m));
-          ::kill(st->pid, SIGKILL);
+          violate(*st, "unexpected link message " + caf::to_string(m).substr(0, 200));
         }
       },
       [st](caf::io::data_transferred_msg& msg) { st->writer.transferred(msg); },
@@ -471,7 +567,12 @@ caf::behavior host_broker(caf::io::broker* self, int fd, pid_t pid, app_host_opt
           ::kill(st->pid, SIGKILL);
           return;
         }
-        st->writer.send(self, caf::make_message(link::ping_atom::value, ++st->ping_seq));
+        uint64_t nonce = 0;
+        while (nonce == 0) {
+          nonce = st->nonces();
+        }
+        st->pings[st->next_ping++ % st->pings.size()] = nonce;
+        st->writer.send(self, caf::make_message(link::ping_atom::value, nonce));
         actors::self_timer(self, st->opts.heartbeat, tick_atom::value);
       },
       [self, st](kill_atom) {
