@@ -120,7 +120,7 @@ int firmware_scenario(const std::vector<std::string>& args) {
   }
   auto keys = runtime::generate_key_pair();
   runtime::firmware_contents contents;
-  contents.manifest.product = "bench";
+  contents.manifest.product = "myelin-demo";  // what config/host.toml runs
   contents.manifest.version = "1.0.0";
   contents.manifest.platform = "bench";
   contents.manifest.architecture = "bench";

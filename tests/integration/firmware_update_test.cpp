@@ -80,7 +80,7 @@ struct firmware_workshop {
                      std::map<std::string, std::string> overrides = {}) {
     auto out = (dir / (name + ".fw")).string();
     std::map<std::string, std::string> opts{{"--key", key},
-                                            {"--product", "demo"},
+                                            {"--product", "myelin-demo"},
                                             {"--version", version},
                                             {"--platform", platform},
                                             {"--architecture", arch},
@@ -187,12 +187,13 @@ TEST(firmware_update, push_installs_into_inactive_slot) {
   auto push = run_myelin({"fw", "push", "--device", dev->address(), fw});
   ASSERT_EQ(push.exit_code, 0) << push.output << dev->proc->output();
   EXPECT_NE(maps().find("libarchive"), std::string::npos);
-  EXPECT_NE(push.output.find("installed demo 2.0.0 in slot b"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("installed myelin-demo 2.0.0 in slot b"), std::string::npos)
+      << push.output;
   EXPECT_TRUE(slot_b(*dev) == w.image_data) << "slot b does not hold the image";
   EXPECT_EQ(read_file(dev->state + "/firmware/slot-a.img"), "the running firmware");
   auto kv = kv_list(dev->fw_env_config());
   for (const char* line :
-       {"b.nerves_fw_product=demo\n", "b.nerves_fw_version=2.0.0\n",
+       {"b.nerves_fw_product=myelin-demo\n", "b.nerves_fw_version=2.0.0\n",
         "b.nerves_fw_platform=testboard\n", "b.nerves_fw_architecture=testarch\n",
         "b.nerves_fw_author=Test Author\n", "b.nerves_fw_vcs_identifier=abc123\n",
         "b.nerves_fw_description=second release\n", "b.nerves_fw_misc=x=1\n",
@@ -912,4 +913,53 @@ TEST(firmware_update, push_over_tls_needs_client_certificate) {
                           p("client.pem"), "--key", p("client.key"), fw});
   ASSERT_EQ(push.exit_code, 0) << push.output;
   EXPECT_TRUE(slot_b(*dev) == w.image_data);
+}
+
+// Issue 18, anti-rollback: signed 2.0.0, then the same key's 1.0.0 and
+// another product's 0.0.1, and a version that cannot be ordered — each
+// refused from its signed manifest before a byte reaches the slot, nothing
+// changed; the device config can allow a downgrade.
+TEST(firmware_update, downgrades_and_other_products_refused) {
+  firmware_workshop w;
+  auto v2 = w.create("v2", "2.0.0");
+  auto v1 = w.create("v1", "1.0.0");
+  auto other = w.create("other", "9.0.0", {{"--product", "other-product"}});
+  auto unordered = w.create("nightly", "2024.03");
+  auto rc = w.create("rc", "2.0.0-rc.1");
+  auto dev = device_with_running_slot(w);
+  ASSERT_GT(dev->port, 0);
+  auto addr = dev->address();
+  ASSERT_EQ(run_myelin({"fw", "push", "--device", addr, v2}).exit_code, 0);
+  ASSERT_EQ(run_myelin({"fw", "validate", "--device", addr}).exit_code, 0);
+  // Slot a is the target now: what it holds and the environment must stay.
+  auto before = protected_state(*dev);
+  before["slot-b"] = slot_b(*dev);
+  struct refused {
+    std::string fw;
+    std::string reason;
+  };
+  for (const auto& [fw, reason] :
+       {refused{v1, "firmware 1.0.0 is older than the running 2.0.0"},
+        refused{rc, "firmware 2.0.0-rc.1 is older than the running 2.0.0"},
+        refused{other, "firmware of product 'other-product', this device runs 'myelin-demo'"},
+        refused{unordered, "firmware version '2024.03' is not a semantic version"}}) {
+    auto push = run_myelin({"fw", "push", "--device", addr, fw});
+    EXPECT_NE(push.exit_code, 0) << fw;
+    EXPECT_NE(push.output.find(reason), std::string::npos) << push.output;
+    auto after = protected_state(*dev);
+    after["slot-b"] = slot_b(*dev);
+    expect_unchanged(before, after);
+  }
+  EXPECT_EQ(run_myelin({"fw", "status", "--device", addr}).output,
+            "active: b\nnext: b\nvalidation: validated\n");
+  // The same version again is not a downgrade.
+  EXPECT_EQ(run_myelin({"fw", "push", "--device", addr, v2}).exit_code, 0);
+  // A device configured to allow it takes the older firmware.
+  auto lenient = device_with_running_slot(w, {"--set", "firmware.allow_downgrade=true"});
+  ASSERT_GT(lenient->port, 0);
+  ASSERT_EQ(run_myelin({"fw", "push", "--device", lenient->address(), v2}).exit_code, 0);
+  ASSERT_EQ(run_myelin({"fw", "validate", "--device", lenient->address()}).exit_code, 0);
+  auto down = run_myelin({"fw", "push", "--device", lenient->address(), v1});
+  EXPECT_EQ(down.exit_code, 0) << down.output;
+  EXPECT_NE(down.output.find("installed myelin-demo 1.0.0"), std::string::npos) << down.output;
 }

@@ -472,9 +472,10 @@ struct firmware_file {
       c = static_cast<char>(gen() & 0xff);
     }
     myelin::test::write_file(dir / "rootfs.img", image);
-    auto r = run_myelin({"fw", "create", "--key", (dir / "dev.key").string(), "--product", "demo",
-                         "--version", "2.0.0", "--platform", "testboard", "--architecture",
-                         "testarch", "--rootfs", (dir / "rootfs.img").string(), "-o", file});
+    auto r =
+        run_myelin({"fw", "create", "--key", (dir / "dev.key").string(), "--product", "myelin-demo",
+                    "--version", "2.0.0", "--platform", "testboard", "--architecture", "testarch",
+                    "--rootfs", (dir / "rootfs.img").string(), "-o", file});
     EXPECT_EQ(r.exit_code, 0) << r.output;
   }
 

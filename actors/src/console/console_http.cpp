@@ -41,6 +41,7 @@ int http_status_of(const caf::error& err) {
       case runtime::firmware_file_errc::bad_signature:
         return 403;
       case runtime::firmware_file_errc::wrong_target:
+      case runtime::firmware_file_errc::rollback:
         return 422;
       case runtime::firmware_file_errc::too_large:
         return 413;

@@ -24,6 +24,7 @@
 #include "myelin/runtime/firmware/firmware_archive.hpp"
 #include "myelin/runtime/firmware/firmware_slot.hpp"
 #include "myelin/runtime/firmware/firmware_status.hpp"
+#include "myelin/runtime/firmware/version_order.hpp"
 #include "myelin/runtime/platform/guarded_thread.hpp"
 #include "myelin/runtime/platform/thread_name.hpp"
 
@@ -232,6 +233,56 @@ caf::error switch_to(caf::actor_system& sys, const runtime::firmware_manifest& m
   return out;
 }
 
+/// The store's keys (blocking, from a non-actor thread).
+caf::expected<runtime::kv_map> kv_of(caf::actor_system& sys) {
+  auto kv = sys.registry().get<caf::actor>(kv_registry_name);
+  if (!kv) {
+    return runtime::make_error(runtime::kv_errc::unreadable, "the kv service is not running");
+  }
+  caf::scoped_actor self{sys};
+  caf::expected<runtime::kv_map> out{caf::error{}};
+  self->request(kv, std::chrono::seconds{10}, kv_get_all_atom::value)
+      .receive([&](runtime::kv_map& m) { out = std::move(m); },
+               [&](caf::error& err) { out = std::move(err); });
+  return out;
+}
+
+}  // namespace
+
+std::string rollback_refusal(const runtime::firmware_manifest& m, const runtime::kv_map& kv,
+                             const std::string& active, const firmware_upload_options& opts) {
+  auto running = [&](const char* key) {
+    auto it = kv.find(active + "." + key);
+    return it == kv.end() ? std::string{} : it->second;
+  };
+  auto product = running("nerves_fw_product");
+  auto version = running("nerves_fw_version");
+  if (!opts.allow_other_products && !product.empty() && m.product != product) {
+    return "firmware of product '" + m.product + "', this device runs '" + product +
+           "' (firmware.allow_other_products = true to install it)";
+  }
+  if (opts.allow_downgrade || version.empty()) {
+    return {};
+  }
+  auto order = runtime::compare_versions(m.version, version);
+  if (!order) {
+    if (!runtime::is_semver(m.version)) {
+      return "firmware version '" + m.version +
+             "' is not a semantic version (MAJOR.MINOR.PATCH), so it cannot be told newer "
+             "than the running " +
+             version + " (firmware.allow_downgrade = true to install it)";
+    }
+    return {};  // the running version predates the rule: nothing to compare
+  }
+  if (*order < 0) {
+    return "firmware " + m.version + " is older than the running " + version +
+           " (firmware.allow_downgrade = true to install it)";
+  }
+  return {};
+}
+
+namespace {
+
 /// Asks the firmware service to delete `slot`'s metadata (not the running one's).
 caf::error forget_slot(caf::actor_system& sys, const std::string& slot) {
   auto fw = sys.registry().get<caf::actor>(firmware_registry_name);
@@ -282,6 +333,8 @@ caf::expected<firmware_upload_options> firmware_upload_options_from(const runtim
   firmware_upload_options o;
   o.platform = cfg.get_string("firmware.platform");
   o.architecture = cfg.get_string("firmware.architecture");
+  o.allow_downgrade = cfg.get_bool("firmware.allow_downgrade");
+  o.allow_other_products = cfg.get_bool("firmware.allow_other_products");
   if (o.architecture.empty()) {
     struct utsname u {};
     if (::uname(&u) == 0) {
@@ -457,6 +510,14 @@ caf::error firmware_upload::install(const body_feed& feed, bool force,
                                    "firmware is for " + m.platform + "/" + m.architecture +
                                        ", this device is " + opts_.platform + "/" +
                                        opts_.architecture);
+      }
+      // Anti-rollback, on the signed manifest, before the slot is touched.
+      auto kv = kv_of(sys_);
+      if (!kv) {
+        return kv.error();
+      }
+      if (auto why = rollback_refusal(m, *kv, active, opts_); !why.empty()) {
+        return runtime::make_error(firmware_file_errc::rollback, why);
       }
       const auto* rootfs = m.find(runtime::rootfs_resource);
       // The slot's metadata goes before its first byte: a slot torn by a

@@ -141,6 +141,11 @@ const std::vector<config_key>& config_schema() {
           "Keep only this many rightmost characters of the value found (0: all)."),
       str("serial.fallback", "00000000", "The serial number when every strategy fails."),
       // [firmware]
+      flag("firmware.allow_downgrade", false,
+           "Install a firmware older than the running one (semantic version order), or one "
+           "whose version is not a semantic version. Off: refused before a byte is written."),
+      flag("firmware.allow_other_products", false,
+           "Install a firmware whose meta-product differs from the running one's. Off: refused."),
       str("firmware.app_data", "",
           "What factory_reset erases: a directory (its contents) or a block device "
           "(its first and last MiB, so it is reformatted on the next boot). Empty: nothing."),

@@ -83,6 +83,8 @@ std::string to_string(firmware_file_errc x) {
       return "hash_mismatch";
     case firmware_file_errc::wrong_target:
       return "wrong_target";
+    case firmware_file_errc::rollback:
+      return "rollback";
     case firmware_file_errc::too_large:
       return "too_large";
     case firmware_file_errc::io_error:

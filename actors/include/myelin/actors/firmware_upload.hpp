@@ -62,6 +62,11 @@ struct firmware_upload_options {
   std::string architecture;
   /// Keys a firmware's manifest must be signed by (none: every upload is refused).
   std::vector<runtime::public_key> trusted;
+  /// Anti-rollback (firmware.allow_downgrade, firmware.allow_other_products):
+  /// off, a firmware older than the running one, or another product's, is
+  /// refused before a byte reaches the slot.
+  bool allow_downgrade = false;
+  bool allow_other_products = false;
   /// Block devices or files of slots a and b.
   std::string slot_a;
   std::string slot_b;
@@ -73,6 +78,11 @@ struct firmware_upload_options {
   /// Bytes buffered between the network and the slot.
   size_t buffer_bytes = 8u << 20;
 };
+
+/// Why anti-rollback refuses the firmware of signed manifest `m` on a device
+/// whose store is `kv` and running slot `active` (empty: it may install).
+std::string rollback_refusal(const runtime::firmware_manifest& m, const runtime::kv_map& kv,
+                             const std::string& active, const firmware_upload_options& opts);
 
 /// Reads the [firmware] section. Host mode defaults: slots are
 /// `<state>/firmware/slot-a.img` and `slot-b.img`. A malformed trusted key is

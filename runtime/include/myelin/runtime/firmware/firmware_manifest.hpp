@@ -44,6 +44,8 @@ enum class firmware_file_errc : uint8_t {
   too_large,
   /// Reading or writing a file or slot failed.
   io_error,
+  /// Older than the running firmware, or another product's (anti-rollback).
+  rollback,
 };
 
 std::string to_string(firmware_file_errc x);
