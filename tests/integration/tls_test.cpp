@@ -36,6 +36,9 @@ struct pki {
         "openssl req" + ec + "-keyout client.key -out client.csr -subj /CN=developer;" +
         "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
         "-out client.pem;" +
+        "openssl req" + ec + "-keyout observer.key -out observer.csr -subj /CN=dash/OU=observers;" +
+        "openssl x509 -req -in observer.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+        "-out observer.pem;" +
         "openssl req" + ec + "-keyout rogue.key -out rogue.csr -subj /CN=intruder;" +
         "openssl x509 -req -in rogue.csr -CA rogue-ca.pem -CAkey rogue-ca.key -CAcreateserial "
         "-days 2 -out rogue.pem";
@@ -160,4 +163,40 @@ TEST(tls, bad_tls_files_refused) {
                   "control.client_ca=" + certs.path("ca.pem")})
                 .find("TLS setup failed"),
             std::string::npos);
+}
+
+// Issue 18: roles from the certificate's subject. With admins = CN=developer
+// and readers = OU=observers, the observer reads but cannot change
+// anything, and a certificate of the same CA in neither list is refused.
+TEST(tls, certificate_roles_read_only_and_none) {
+  if (!has_openssl()) {
+    GTEST_SKIP() << "needs the openssl command";
+  }
+  pki certs;
+  ASSERT_TRUE(certs.ok);
+  auto args = certs.server_args();
+  args.insert(args.end(), {"--set", "control.admin_clients=CN=developer", "--set",
+                           "control.reader_clients=OU=observers"});
+  booted_device dev(args);
+  ASSERT_GT(dev.port, 0) << dev.proc->output();
+  auto as = [&](const std::string& who, std::vector<std::string> cmd) {
+    cmd.insert(cmd.end(), {"--device", dev.address(), "--ca", certs.path("ca.pem"), "--cert",
+                           certs.path(who + ".pem"), "--key", certs.path(who + ".key")});
+    return run_myelin(cmd);
+  };
+  auto read = as("observer", {"kv", "get", "nerves_fw_active"});
+  EXPECT_EQ(read.exit_code, 0) << read.output;
+  EXPECT_EQ(read.output, "a\n");
+  auto write = as("observer", {"kv", "put", "app.hello.x=1"});
+  EXPECT_NE(write.exit_code, 0) << write.output;
+  EXPECT_NE(write.output.find("may only read"), std::string::npos) << write.output;
+  auto reboot = as("observer", {"fw", "validate"});
+  EXPECT_NE(reboot.exit_code, 0) << reboot.output;
+  auto admin = as("client", {"kv", "put", "app.hello.x=1"});
+  EXPECT_EQ(admin.exit_code, 0) << admin.output;
+  EXPECT_EQ(as("observer", {"kv", "get", "app.hello.x"}).output, "1\n");
+  // The CA's other certificate (CN=device) is in neither list.
+  auto stranger = as("server", {"kv", "get", "nerves_fw_active"});
+  EXPECT_NE(stranger.exit_code, 0) << stranger.output;
+  EXPECT_NE(stranger.output.find("has no role here"), std::string::npos) << stranger.output;
 }

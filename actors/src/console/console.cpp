@@ -28,6 +28,8 @@
 #include <tuple>
 
 #include <httplib.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
@@ -471,6 +473,52 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
       });
 }
 
+/// The subject of the request's client certificate: common name, units.
+std::pair<std::string, std::vector<std::string>> client_subject(const httplib::Request& req) {
+  std::pair<std::string, std::vector<std::string>> out;
+  if (req.ssl == nullptr) {
+    return out;
+  }
+  X509* cert = SSL_get1_peer_certificate(req.ssl);
+  if (cert == nullptr) {
+    return out;
+  }
+  X509_NAME* name = X509_get_subject_name(cert);
+  auto text_of = [](X509_NAME_ENTRY* e) {
+    unsigned char* utf8 = nullptr;
+    int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+    std::string s =
+        n > 0 ? std::string(reinterpret_cast<char*>(utf8), static_cast<size_t>(n)) : std::string{};
+    OPENSSL_free(utf8);
+    return s;
+  };
+  for (int i = -1; (i = X509_NAME_get_index_by_NID(name, NID_commonName, i)) >= 0;) {
+    out.first = text_of(X509_NAME_get_entry(name, i));
+  }
+  for (int i = -1; (i = X509_NAME_get_index_by_NID(name, NID_organizationalUnitName, i)) >= 0;) {
+    out.second.push_back(text_of(X509_NAME_get_entry(name, i)));
+  }
+  X509_free(cert);
+  return out;
+}
+
+/// Why the client certificate's role does not allow the request (empty: it does).
+std::string role_refusal(const httplib::Request& req, const std::vector<std::string>& admins,
+                         const std::vector<std::string>& readers) {
+  auto [cn, ous] = client_subject(req);
+  auto role = role_of(cn, ous, admins, readers);
+  if (role == control_role::admin) {
+    return {};
+  }
+  if (role == control_role::reader) {
+    return changes_state(req.method)
+               ? "the certificate CN=" + cn + " may only read (control.reader_clients)"
+               : std::string{};
+  }
+  return "the certificate CN=" + cn +
+         " has no role here (control.admin_clients, control.reader_clients)";
+}
+
 caf::error refuse(const std::string& why) {
   return caf::make_error(caf::sec::cannot_open_port, "control channel: " + why);
 }
@@ -522,12 +570,15 @@ caf::expected<std::shared_ptr<http_endpoint>> listen_with(const console_options&
   ep->server = std::move(*server);
   // Before any route (and before any body is read): no web page drives the
   // device, no rebound name reaches a loopback listener (decision 0079).
-  ep->server->set_pre_routing_handler([tls = opts.tls,
-                                       loopback = is_loopback_address(opts.address)](
+  ep->server->set_pre_routing_handler([tls = opts.tls, loopback = is_loopback_address(opts.address),
+                                       admins = opts.admin_clients, readers = opts.reader_clients](
                                           const httplib::Request& req, httplib::Response& res) {
     int status = 403;
     auto why = cross_origin_refusal(req.get_header_value("Host"), req.get_header_value("Origin"),
                                     req.get_header_value("Sec-Fetch-Site"), tls, loopback);
+    if (why.empty() && tls) {
+      why = role_refusal(req, admins, readers);
+    }
     if (why.empty()) {
       std::tie(status, why) =
           body_refusal(req.method, req.path, req.get_header_value("Content-Encoding"),

@@ -97,4 +97,40 @@ std::pair<int, std::string> body_refusal(std::string_view method, std::string_vi
   return {0, {}};
 }
 
+control_role role_of(std::string_view cn, const std::vector<std::string>& ous,
+                     const std::vector<std::string>& admins,
+                     const std::vector<std::string>& readers) {
+  auto matches = [&](const std::vector<std::string>& entries) {
+    for (const auto& e : entries) {
+      std::string_view entry{e};
+      if (entry == "*") {
+        return true;
+      }
+      if (entry.rfind("OU=", 0) == 0) {
+        for (const auto& ou : ous) {
+          if (!ou.empty() && ou == entry.substr(3)) {
+            return true;
+          }
+        }
+        continue;
+      }
+      if (entry.rfind("CN=", 0) == 0) {
+        entry.remove_prefix(3);
+      }
+      if (!cn.empty() && entry == cn) {
+        return true;
+      }
+    }
+    return false;
+  };
+  if (matches(admins)) {
+    return control_role::admin;
+  }
+  return matches(readers) ? control_role::reader : control_role::none;
+}
+
+bool changes_state(std::string_view method) {
+  return method != "GET" && method != "HEAD" && method != "OPTIONS";
+}
+
 }  // namespace myelin::actors

@@ -353,6 +353,8 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   console.key = cfg.get_string("control.key");
   console.client_ca = cfg.get_string("control.client_ca");
   console.allow_unauthenticated = cfg.get_bool("control.allow_unauthenticated");
+  console.admin_clients = cfg.get_list("control.admin_clients");
+  console.reader_clients = cfg.get_list("control.reader_clients");
   console.device_name = cfg.get_string("device.name");
   console.target = cfg.get_string("device.target");
   console.state_dir = state_dir;

@@ -94,6 +94,13 @@ const std::vector<config_key>& config_schema() {
       str("control.key", "", "Server private key (PEM) for control.tls."),
       str("control.client_ca", "",
           "CA certificate(s) (PEM) that client certificates must be signed by."),
+      list("control.admin_clients", {"*"},
+           "With control.tls: the client certificates that may do everything: \"*\" (every "
+           "certificate control.client_ca signed), \"CN=<name>\", \"OU=<unit>\" or a bare "
+           "common name."),
+      list("control.reader_clients", {},
+           "With control.tls: the client certificates that may only read (GET): the same "
+           "forms. A certificate in neither list is refused."),
       flag("control.allow_unauthenticated", false,
            "Allow plain HTTP on an address other than loopback (anyone who can reach it "
            "controls the device). Off: such a configuration is refused."),

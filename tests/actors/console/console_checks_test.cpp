@@ -69,3 +69,23 @@ TEST(console_checks, bodies_are_neither_inflated_nor_chunked_past_the_cap) {
   EXPECT_EQ(body_refusal("POST", "/v1/overlays", "", "chunked").first, 0);
   EXPECT_EQ(body_refusal("PUT", "/v1/overlays", "", "chunked").first, 411);
 }
+
+TEST(console_checks, certificate_roles_from_the_subject) {
+  using myelin::actors::control_role;
+  using myelin::actors::role_of;
+  std::vector<std::string> none;
+  EXPECT_EQ(role_of("developer", {}, {"*"}, none), control_role::admin) << "the default";
+  EXPECT_EQ(role_of("ci", {"fleet"}, {"CN=ada", "OU=ops"}, {"OU=fleet"}), control_role::reader);
+  EXPECT_EQ(role_of("ada", {}, {"CN=ada"}, {"*"}), control_role::admin);
+  EXPECT_EQ(role_of("ada", {}, {"ada"}, none), control_role::admin) << "a bare name is a CN";
+  EXPECT_EQ(role_of("bob", {"ops"}, {"OU=ops"}, none), control_role::admin);
+  EXPECT_EQ(role_of("bob", {"dev"}, {"OU=ops"}, {"CN=carol"}), control_role::none);
+  EXPECT_EQ(role_of("", {}, {"CN="}, {"OU="}), control_role::none) << "empty names match nothing";
+  EXPECT_EQ(role_of("OU=ops", {}, {"OU=ops"}, none), control_role::none)
+      << "a CN that looks like an entry is not a unit";
+  EXPECT_TRUE(myelin::actors::changes_state("POST"));
+  EXPECT_TRUE(myelin::actors::changes_state("PUT"));
+  EXPECT_TRUE(myelin::actors::changes_state("DELETE"));
+  EXPECT_FALSE(myelin::actors::changes_state("GET"));
+  EXPECT_FALSE(myelin::actors::changes_state("HEAD"));
+}

@@ -112,6 +112,9 @@ struct console_options {
   std::string key;
   std::string client_ca;
   bool allow_unauthenticated = false;
+  /// Roles of client certificates (control.admin_clients, control.reader_clients).
+  std::vector<std::string> admin_clients{"*"};
+  std::vector<std::string> reader_clients;
   /// Tried in order when the settings above cannot listen (a missing
   /// certificate, an address not on the device): the last good
   /// configuration's, then loopback. The one used is reported as a config

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace myelin::actors {
 
@@ -34,5 +35,20 @@ std::string cross_origin_refusal(std::string_view host, std::string_view origin,
 std::pair<int, std::string> body_refusal(std::string_view method, std::string_view path,
                                          std::string_view content_encoding,
                                          std::string_view transfer_encoding);
+
+/// What a client certificate may do on a TLS control channel.
+enum class control_role { none, reader, admin };
+
+/// The role of a client certificate (signed by control.client_ca) from its
+/// subject's common name `cn` and organizational units `ous`. Entries of
+/// `admins` and `readers` (control.admin_clients, control.reader_clients):
+/// "*" (every certificate of the CA), "CN=<name>", "OU=<unit>", or a bare
+/// name (= CN). Admin wins over reader; neither is none.
+control_role role_of(std::string_view cn, const std::vector<std::string>& ous,
+                     const std::vector<std::string>& admins,
+                     const std::vector<std::string>& readers);
+
+/// Whether a request with `method` may change the device (not GET, HEAD, OPTIONS).
+bool changes_state(std::string_view method);
 
 }  // namespace myelin::actors
