@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "device_fixture.hpp"
+#include "myelin/runtime/overlays/overlay_store.hpp"
 #include "myelin/runtime/platform/signing.hpp"
 #include "myelin/test/support.hpp"
 
@@ -598,4 +599,67 @@ TEST(overlay_push, revert_to_their_slot_keeps_them) {
   ASSERT_TRUE(dev.apps_ready()) << dev.proc->output();
   EXPECT_EQ(get_json(dev.port, "/v1/overlays")["stack"].size(), 1u);
   EXPECT_EQ(wait_for_hello(dev.port), new_greeting);
+}
+
+// Issue 18, anti-rollback: `myelin push --key` binds each overlay to the
+// running firmware and a new sequence; an old signed overlay replayed, or one
+// made for other firmware, is refused (409) and changes nothing.
+TEST(overlay_push, replayed_and_foreign_overlays_refused) {
+  temp_dir keys;
+  auto good = (keys / "dev").string();
+  ASSERT_EQ(run_myelin({"keys", "generate", good}).exit_code, 0);
+  auto pub = myelin::test::read_file(good + ".pub");
+  pub.erase(pub.find_last_not_of("\n") + 1);
+  auto args = hello_only(
+      {"--set", "overlays.allow_unsigned=false", "--set", "overlays.trusted_keys=" + pub});
+  temp_dir state;
+  {
+    // The firmware's uuid, as an installed firmware has it; seen from the next boot.
+    booted_device first{args, state.path().string()};
+    ASSERT_GT(first.port, 0) << first.proc->output();
+    auto put = run_myelin({"kv", "put", "--device", first.address(), "a.nerves_fw_uuid=fw-aaaa"});
+    ASSERT_EQ(put.exit_code, 0) << put.output;
+  }
+  booted_device dev{args, state.path().string()};
+  ASSERT_TRUE(dev.apps_ready());
+  auto overview = get_json(dev.port, "/v1/overlays");
+  EXPECT_EQ(overview.value("firmware_uuid", ""), "fw-aaaa") << overview.dump();
+  EXPECT_TRUE(overview.value("bound", false));
+  temp_dir tree;
+  install(tree.path(), test_module("hello_v2"));
+  auto r = push(dev, tree.path(), {"--key", good + ".key"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(call_hello(dev.port), new_greeting);
+  auto sequence = get_json(dev.port, "/v1/overlays").value("sequence", uint64_t{0});
+  EXPECT_GT(sequence, 1700000000000u) << "milliseconds since 1970";
+  // Hand-made bundles, signed with the same key: an old sequence (a replay)
+  // and another firmware's uuid.
+  auto secret = myelin::runtime::read_secret_key_file(good + ".key");
+  ASSERT_TRUE(secret);
+  auto bundle_for = [&](const std::string& firmware, uint64_t seq) {
+    myelin::runtime::overlay_manifest m;
+    m.apps = {"hello"};
+    m.firmware = firmware;
+    m.sequence = seq;
+    m.whiteouts = {"hello/libhello.so"};
+    return myelin::runtime::make_bundle(m, {}, &secret->secret);
+  };
+  auto before = overlay_files(dev.state);
+  httplib::Client cli("127.0.0.1", dev.port);
+  for (const auto& [bundle, why] :
+       {std::pair{bundle_for("fw-aaaa", 5), std::string{"a replay of an older overlay"}},
+        std::pair{bundle_for("fw-bbbb", sequence + 1000),
+                  std::string{"made for firmware fw-bbbb, this device runs fw-aaaa"}}}) {
+    auto res = cli.Post("/v1/overlays", bundle, "application/octet-stream");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 409) << res->body;
+    EXPECT_NE(res->body.find(why), std::string::npos) << res->body;
+  }
+  EXPECT_EQ(overlay_files(dev.state), before);
+  EXPECT_EQ(call_hello(dev.port), new_greeting);
+  // The next push from the laptop is newer again.
+  install(tree.path(), base_module());
+  r = push(dev, tree.path(), {"--key", good + ".key"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(call_hello(dev.port), base_greeting);
 }

@@ -1,6 +1,8 @@
 // `myelin push`: diff local install trees against the device, send one overlay.
 #include "myelin/tools/push.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -92,6 +94,15 @@ caf::expected<push_result> push(const push_options& opts) {
   }
   runtime::overlay_manifest manifest;
   manifest.persist = opts.persist;
+  // Anti-rollback: bound to the firmware the device runs, and newer than
+  // everything it applied (milliseconds since 1970 keep one laptop's pushes
+  // in order without asking; the device's last sequence keeps them above
+  // any other's).
+  manifest.firmware = overview->value("firmware_uuid", std::string{});
+  auto now_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  manifest.sequence = std::max(overview->value("sequence", uint64_t{0}) + 1, now_ms);
   std::vector<std::string> contents;
   push_result result;
   for (const auto& app : opts.remove) {

@@ -60,6 +60,7 @@ int http_status_of(const caf::error& err) {
       case runtime::overlay_errc::io_error:
         return 507;
       case runtime::overlay_errc::no_last_good:
+      case runtime::overlay_errc::stale:
         return 409;
       case runtime::overlay_errc::unavailable:
         return 503;

@@ -77,6 +77,9 @@ void install_overlay_routes(caf::actor_system& sys, httplib::Server& srv, uint64
                  {"pushed_apps", info->pushed_apps},
                  {"allow_new_apps", info->allow_new_apps},
                  {"max_bytes", info->max_bytes},
+                 {"firmware_uuid", info->firmware_uuid},
+                 {"sequence", info->sequence},
+                 {"bound", info->bound},
                  {"aside_at_boot", info->aside_at_boot},
                  {"set_aside", info->has_aside ? json{{"slot", info->aside_slot},
                                                       {"stack", stack_json(info->aside_stack)}}

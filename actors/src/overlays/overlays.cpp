@@ -30,6 +30,7 @@ caf::expected<runtime::overlay_store_options> overlay_options_from(const runtime
     o.trusted_keys.push_back(*key);
   }
   o.allow_unsigned = cfg.get_bool("overlays.allow_unsigned");
+  o.require_binding = !cfg.get_bool("overlays.allow_replay");
   o.allow_new_apps = cfg.get_bool("overlays.allow_new_apps");
   o.max_bytes = static_cast<uint64_t>(cfg.get_int("overlays.max_bytes"));
   o.max_depth = static_cast<size_t>(cfg.get_int("overlays.max_depth"));

@@ -415,6 +415,9 @@ overlays_info info_of(const service_state& st) {
   out.last_good = entries(store.last_good());
   out.allow_new_apps = store.options().allow_new_apps;
   out.max_bytes = store.options().max_bytes;
+  out.firmware_uuid = store.running_firmware();
+  out.sequence = store.last_sequence();
+  out.bound = store.options().require_binding;
   if (st.last_rollback) {
     out.has_last_rollback = true;
     out.last_rollback = *st.last_rollback;
@@ -469,6 +472,9 @@ void follow_firmware(const overlay_service_options& opts, const runtime::kv_map&
     auto i = kv.find(slot + ".nerves_fw_uuid");
     return i == kv.end() ? std::string{} : i->second;
   };
+  // What signed overlays must be made for until the next boot (a firmware
+  // installed meanwhile runs only after it).
+  store.set_running_firmware(uuid_of(active));
   std::string made_for;
   auto mark = mark_path(opts);
   if (std::ifstream in{mark}; in) {

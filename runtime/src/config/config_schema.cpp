@@ -254,6 +254,9 @@ const std::vector<config_key>& config_schema() {
       // [overlays]
       list("overlays.trusted_keys", {},
            "Public keys (\"ed25519:<base64>\", from NAME.pub) whose signed overlays are accepted."),
+      flag("overlays.allow_replay", false,
+           "Accept signed overlays without the anti-rollback binding: one made for other "
+           "firmware, or one whose sequence is not above the last applied. Off: refused (409)."),
       flag("overlays.allow_unsigned", false,
            "Accept unsigned overlays (host mode only: anyone who reaches the control channel "
            "can replace the apps)."),

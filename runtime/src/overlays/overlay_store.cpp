@@ -1,5 +1,6 @@
 // The overlay store: manifests, bundles, the stack, resolution, transactional apply.
 #include "myelin/runtime/overlays/overlay_store.hpp"
+#include "myelin/runtime/platform/durable_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -49,6 +50,8 @@ std::string to_string(overlay_errc x) {
       return "bad_settings";
     case overlay_errc::unavailable:
       return "unavailable";
+    case overlay_errc::stale:
+      return "stale";
   }
   return "overlay_errc(" + std::to_string(static_cast<int>(x)) + ")";
 }
@@ -483,6 +486,12 @@ std::string format_manifest(const overlay_manifest& m) {
   if (m.persist) {
     out += "persist\n";
   }
+  if (!m.firmware.empty()) {
+    out += "firmware " + m.firmware + "\n";
+  }
+  if (m.sequence > 0) {
+    out += "sequence " + std::to_string(m.sequence) + "\n";
+  }
   for (const auto& f : m.files) {
     char mode[16];
     std::snprintf(mode, sizeof(mode), "%04o", f.mode);
@@ -543,6 +552,15 @@ caf::expected<overlay_manifest> parse_manifest(std::string_view text) {
       m.apps.emplace_back(fields[1]);
     } else if (line == "persist") {
       m.persist = true;
+    } else if (fields[0] == "firmware" && fields.size() == 2) {
+      if (!m.firmware.empty() || fields[1].empty() || fields[1].size() > 128) {
+        return bad(where + "one 'firmware <uuid>' of at most 128 characters");
+      }
+      m.firmware = std::string{fields[1]};
+    } else if (fields[0] == "sequence" && fields.size() == 2) {
+      if (m.sequence != 0 || !parse_number(fields[1], m.sequence) || m.sequence == 0) {
+        return bad(where + "one 'sequence <n>' with n from 1");
+      }
     } else if (fields[0] == "file" && fields.size() == 5) {
       overlay_file f;
       if (!is_hex64(fields[1])) {
@@ -779,6 +797,13 @@ caf::expected<std::unique_ptr<overlay_store>> overlay_store::open(overlay_store_
     }
   }
   s->overlays_ = std::move(loaded_overlays);
+  if (auto text = read_text(o.persistent_dir + "/sequence")) {
+    uint64_t n = 0;
+    if (!text->empty() && text->back() == '\n' &&
+        parse_number(text->substr(0, text->size() - 1), n)) {
+      s->last_sequence_ = n;
+    }
+  }
   auto same_file = [](const std::string& file, const std::vector<stack_entry>& entries) {
     auto text = read_text(file);
     return text ? *text == format_stack(entries) : entries.empty();
@@ -830,6 +855,21 @@ void overlay_store::collect_garbage() {
       }
     }
   }
+}
+
+void overlay_store::set_running_firmware(std::string uuid) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  running_uuid_ = std::move(uuid);
+}
+
+std::string overlay_store::running_firmware() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return running_uuid_;
+}
+
+uint64_t overlay_store::last_sequence() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return last_sequence_;
 }
 
 std::optional<std::string> overlay_store::resolve(const std::string& app,
@@ -1002,6 +1042,27 @@ caf::expected<overlay_change> overlay_store::apply(std::string_view bundle) {
     return make_error(overlay_errc::bad_format, "the overlay changes nothing");
   }
   std::lock_guard<std::mutex> guard{mtx_};
+  // Anti-rollback: a signed overlay is for this firmware, and newer than
+  // every one applied before, so an old signed overlay cannot be replayed
+  // and one made for other firmware cannot be carried over.
+  const bool bound = opts_.require_binding && parsed->signature_text != "none";
+  if (bound) {
+    if (m.sequence == 0 || (m.firmware.empty() && !running_uuid_.empty())) {
+      return make_error(overlay_errc::stale,
+                        "the overlay names no firmware and sequence (made by an older myelin "
+                        "push?); this device accepts only signed overlays bound to its firmware");
+    }
+    if (!running_uuid_.empty() && m.firmware != running_uuid_) {
+      return make_error(overlay_errc::stale, "the overlay was made for firmware " + m.firmware +
+                                                 ", this device runs " + running_uuid_);
+    }
+    if (m.sequence <= last_sequence_) {
+      return make_error(overlay_errc::stale,
+                        "the overlay's sequence " + std::to_string(m.sequence) +
+                            " is not above the last applied (" + std::to_string(last_sequence_) +
+                            "): a replay of an older overlay");
+    }
+  }
   overlay_change change;
   std::map<std::string, std::string> before;
   for (const auto& app : m.apps) {
@@ -1096,6 +1157,16 @@ caf::expected<overlay_change> overlay_store::apply(std::string_view bundle) {
     return err;
   }
   crash_point(7);
+  if (bound) {
+    // Before the stack names it: a crash in between leaves the overlay
+    // unapplied and its sequence spent (push again), never a replayable one.
+    if (auto err = write_file_durably(opts_.persistent_dir + "/sequence",
+                                      std::to_string(m.sequence) + "\n")) {
+      remove_tree(final_dir);
+      return make_error(overlay_errc::io_error, describe(err));
+    }
+    last_sequence_ = m.sequence;
+  }
   auto next = stack_;
   next.push_back(entry);
   if (auto err = set_stack(std::move(next), false)) {

@@ -723,3 +723,63 @@ TEST_F(overlay_store_test, new_app_bad_input_changes_nothing) {
   EXPECT_EQ(r.error().code(), static_cast<uint8_t>(overlay_errc::unknown_app));
   EXPECT_NE(describe(r.error()).find("overlays.allow_new_apps = false"), std::string::npos);
 }
+
+// Issue 18, anti-rollback: with require_binding, a signed overlay must name
+// the running firmware and a sequence above the last applied; the last
+// sequence survives a reopen, a refused overlay changes nothing.
+TEST_F(overlay_store_test, replayed_and_foreign_overlays_refused) {
+  opts.require_binding = true;
+  auto s = open_store();
+  s->set_running_firmware("fw-1");
+  auto bound = [&](const std::string& contents, const std::string& firmware, uint64_t seq) {
+    auto m = manifest_of({{"hello/libhello.so", contents}}, true);
+    m.firmware = firmware;
+    m.sequence = seq;
+    return make_bundle(m, {contents}, &keys.secret);
+  };
+  auto v2 = bound("v2", "fw-1", 10);
+  ASSERT_TRUE(s->apply(v2));
+  EXPECT_EQ(s->last_sequence(), 10u);
+  auto stack = s->stack();
+  auto code_of = [](const caf::expected<overlay_change>& r) {
+    return r ? overlay_errc{} : static_cast<overlay_errc>(r.error().code());
+  };
+  EXPECT_EQ(code_of(s->apply(v2)), overlay_errc::stale) << "the same overlay again";
+  EXPECT_EQ(code_of(s->apply(bound("v3", "fw-1", 9))), overlay_errc::stale) << "an older one";
+  EXPECT_EQ(code_of(s->apply(bound("v3", "fw-2", 11))), overlay_errc::stale) << "other firmware";
+  EXPECT_EQ(code_of(s->apply(bundle({{"hello/libhello.so", "v3"}}))), overlay_errc::stale)
+      << "no binding at all";
+  EXPECT_EQ(s->stack().size(), stack.size());
+  EXPECT_EQ(contents_at(*s, "hello", "libhello.so"), "v2");
+  // Reopened (a reboot): the sequence is remembered.
+  s.reset();
+  s = open_store();
+  s->set_running_firmware("fw-1");
+  EXPECT_EQ(s->last_sequence(), 10u);
+  EXPECT_EQ(code_of(s->apply(v2)), overlay_errc::stale);
+  ASSERT_TRUE(s->apply(bound("v4", "fw-1", 11)));
+  EXPECT_EQ(contents_at(*s, "hello", "libhello.so"), "v4");
+  // Unsigned overlays (host mode) carry no binding to check.
+  opts.allow_unsigned = true;
+  s.reset();
+  s = open_store();
+  EXPECT_TRUE(s->apply(make_bundle(manifest_of({{"hello/libhello.so", "v5"}}), {"v5"}, nullptr)));
+}
+
+TEST(overlay_manifest, binding_lines_round_trip_and_are_checked) {
+  overlay_manifest m;
+  m.apps = {"hello"};
+  m.firmware = "2f0c0e1a-uuid";
+  m.sequence = 1733212345678;
+  m.whiteouts = {"hello/x"};
+  auto text = format_manifest(m);
+  auto back = parse_manifest(text);
+  ASSERT_TRUE(back) << describe(back.error());
+  EXPECT_EQ(back->firmware, m.firmware);
+  EXPECT_EQ(back->sequence, m.sequence);
+  for (const char* bad : {"sequence 0\n", "sequence x\n", "sequence 1\nsequence 2\n",
+                          "firmware a\nfirmware b\n", "firmware \n"}) {
+    auto t = std::string{"myelin-overlay-manifest 1\napp hello\n"} + bad + "whiteout hello/x\n";
+    EXPECT_FALSE(parse_manifest(t)) << bad;
+  }
+}

@@ -130,13 +130,18 @@ struct overlays_info {
   bool has_aside = false;
   std::string aside_slot;
   std::vector<std::pair<std::string, bool>> aside_stack;
+  /// What a signed overlay must name (anti-rollback): the running firmware's
+  /// nerves_fw_uuid and a sequence above `sequence`; `bound`: required.
+  std::string firmware_uuid;
+  uint64_t sequence = 0;
+  bool bound = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, overlays_info& x) {
   return f(caf::meta::type_name("overlays_info"), x.stack, x.last_good, x.apps, x.pushed_apps,
            x.allow_new_apps, x.max_bytes, x.has_last_rollback, x.last_rollback, x.aside_at_boot,
-           x.has_aside, x.aside_slot, x.aside_stack);
+           x.has_aside, x.aside_slot, x.aside_stack, x.firmware_uuid, x.sequence, x.bound);
 }
 
 /// GET /v1/overlays/apps/<app>.

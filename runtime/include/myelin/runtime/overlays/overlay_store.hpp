@@ -19,6 +19,8 @@
 //   "myelin-overlay-manifest 1\n"
 //   "app <name>\n"                    one or more: the apps the overlay touches
 //   "persist\n"                       optional: keep it across reboots
+//   "firmware <uuid>\n"               optional: the nerves_fw_uuid it was made for
+//   "sequence <n>\n"                  optional: 1.., above every overlay applied before
 //   "file <sha256-hex> <size> <mode-octal> <app>/<path>\n"
 //   "whiteout <app>/<path>\n"
 // Paths: relative, '/'-separated, no empty, "." or ".." component, no
@@ -68,6 +70,9 @@ enum class overlay_errc : uint8_t {
   bad_settings,
   /// The device runs without overlays (its store could not be opened).
   unavailable,
+  /// A signed overlay made for other firmware, or not newer than the last
+  /// one applied (a replay), or without the binding (anti-rollback).
+  stale,
 };
 
 /// The file beside an app's module that holds the app's own defaults
@@ -92,6 +97,10 @@ struct overlay_file {
 struct overlay_manifest {
   std::vector<std::string> apps;
   bool persist = false;
+  /// The running firmware's nerves_fw_uuid when it was made (empty: none).
+  std::string firmware;
+  /// Above the sequence of every overlay the device applied before (0: none).
+  uint64_t sequence = 0;
   std::vector<overlay_file> files;
   /// "<app>/<path>" of files the overlay deletes.
   std::vector<std::string> whiteouts;
@@ -158,6 +167,9 @@ struct overlay_store_options {
   std::vector<public_key> trusted_keys;
   /// Accept bundles with "signature none" (host mode only).
   bool allow_unsigned = false;
+  /// Signed bundles must name the running firmware (set_running_firmware)
+  /// and a sequence above the last applied (overlays.allow_replay = false).
+  bool require_binding = false;
   /// Compact when the stack grows past this many overlays.
   size_t max_depth = 8;
   /// The largest bundle accepted.
@@ -241,6 +253,14 @@ class overlay_store {
   /// Records the current stack as last-good. Errors: io_error.
   caf::error mark_good();
 
+  /// The nerves_fw_uuid of the firmware running now (what signed overlays
+  /// must name when require_binding).
+  void set_running_firmware(std::string uuid);
+  std::string running_firmware() const;
+
+  /// The highest sequence of a signed overlay applied on this device (0: none).
+  uint64_t last_sequence() const;
+
   /// Makes last-good the stack again. Errors: no_last_good, io_error.
   caf::expected<overlay_change> rollback();
 
@@ -305,6 +325,8 @@ class overlay_store {
   std::vector<stack_entry> last_good_;
   std::vector<loaded> overlays_;
   std::optional<set_aside_overlays> aside_;
+  std::string running_uuid_;
+  uint64_t last_sequence_ = 0;
   /// Hashes of base files: path -> (size, mtime ns, hash).
   mutable std::map<std::string, std::tuple<uint64_t, int64_t, std::string>> hash_cache_;
 };
