@@ -207,6 +207,20 @@ inline command_result netns_cli(const named_netns& ns, const std::vector<std::st
   return run(cmd);
 }
 
+/// A TCP connection to 127.0.0.1:`port` (-1 if it cannot be made).
+inline int connect_loopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 /// Calls a command of an app through the control channel: its reply, or
 /// nullopt if the call failed.
 inline std::optional<std::string> call_app(int port, const std::string& app,

@@ -477,13 +477,8 @@ namespace {
 /// device answers until it closes the connection (or `timeout` passes).
 std::string raw_exchange(int port, const std::string& request,
                          std::chrono::milliseconds timeout = 15s) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
+  int fd = myelin::test::connect_loopback(port);
+  if (fd < 0) {
     return "connect failed";
   }
   for (size_t sent = 0; sent < request.size();) {

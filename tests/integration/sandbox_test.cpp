@@ -190,19 +190,6 @@ TEST(control, a_web_page_cannot_drive_the_device) {
 
 namespace {
 
-int connect_to(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 size_t open_fds(pid_t pid) {
   size_t n = 0;
   std::error_code ec;
@@ -240,7 +227,7 @@ TEST(control, body_bombs_and_idle_connections_are_bounded) {
   EXPECT_EQ(gzip->status, 415) << gzip->body;
   // 64 MiB of chunks to a JSON route: refused before a byte of it is read.
   auto before = rss_kb(boot);
-  int fd = connect_to(dev.port);
+  int fd = myelin::test::connect_loopback(dev.port);
   ASSERT_GE(fd, 0);
   std::string head =
       "PUT /v1/kv/app.hello.x HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -269,7 +256,7 @@ TEST(control, body_bombs_and_idle_connections_are_bounded) {
   auto fds_before = open_fds(boot);
   std::vector<int> idle;
   for (int i = 0; i < 150; ++i) {
-    int c = connect_to(dev.port);
+    int c = myelin::test::connect_loopback(dev.port);
     if (c >= 0) {
       idle.push_back(c);
     }

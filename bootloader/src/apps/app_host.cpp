@@ -19,6 +19,7 @@
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <unordered_map>
 
@@ -157,20 +158,33 @@ caf::error exit_reason_of(int status, const std::string& failure) {
   return make_error(app_errc::exited, "exited with code " + std::to_string(code));
 }
 
+/// Counts request `id` in flight and returns what answers it (and uncounts
+/// it); nothing when the host has max_in_flight already (it is ended).
+std::optional<std::function<void(caf::message)>> in_flight(caf::io::broker* self,
+                                                           std::shared_ptr<host_state> st,
+                                                           uint64_t id) {
+  if (st->in_flight >= max_in_flight) {
+    violate(*st, "more than " + std::to_string(max_in_flight) + " requests in flight");
+    return std::nullopt;
+  }
+  ++st->in_flight;
+  return [self, st, id](caf::message reply) {
+    --st->in_flight;
+    respond(self, *st, id, std::move(reply));
+  };
+}
+
 /// Forwards one request of the app to a core service, expecting a reply of
 /// type T, and sends the answer back over the link; `on_ok` runs when the
 /// service answered with T. More than max_in_flight at once end the host.
 template <class T>
 void forward_then(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
                   const caf::actor& service, caf::message request, std::function<void()> on_ok) {
-  if (st->in_flight >= max_in_flight) {
-    return violate(*st, "more than " + std::to_string(max_in_flight) + " requests in flight");
+  auto tracked = in_flight(self, st, id);
+  if (!tracked) {
+    return;
   }
-  ++st->in_flight;
-  auto answer = [self, st, id](caf::message reply) {
-    --st->in_flight;
-    respond(self, *st, id, std::move(reply));
-  };
+  auto answer = std::move(*tracked);
   auto on_error = [answer](caf::error& err) { answer(caf::make_message(std::move(err))); };
   if constexpr (std::is_void_v<T>) {
     self->request(service, 10s, std::move(request))
@@ -322,14 +336,11 @@ void route(caf::io::broker* self, std::shared_ptr<host_state> st, uint64_t id,
     // Only what it may read. Through the service, after the app's writes in
     // flight, like every kv request.
     bool active = op == actors::kv_get_all_active_atom::value;
-    if (st->in_flight >= max_in_flight) {
-      return violate(*st, "more than " + std::to_string(max_in_flight) + " requests in flight");
+    auto tracked = in_flight(self, st, id);
+    if (!tracked) {
+      return;
     }
-    ++st->in_flight;
-    auto answer = [self, st, id](caf::message reply) {
-      --st->in_flight;
-      respond(self, *st, id, std::move(reply));
-    };
+    auto answer = std::move(*tracked);
     self->request(target, 10s, actors::kv_get_all_atom::value)
         .then(
             [st, answer, active](const runtime::kv_map& all) {
