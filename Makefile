@@ -10,7 +10,7 @@ ARGS ?=
 # Extra arguments for ctest, e.g. make test CTEST_ARGS='-R supervisors'
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build run test bench format format-check clean
+.PHONY: all deps configure build run test bench image qemu format format-check clean
 
 all: build
 
@@ -34,6 +34,19 @@ run: configure
 
 test: build
 	ctest --preset $(PRESET) -j $(JOBS) $(CTEST_ARGS)
+
+# The QEMU device image (docs/device-image.md): build/image/, booted by make qemu.
+# IMAGE_ARGS: e.g. IMAGE_ARGS='--version 0.2.0 --fw-only --out build/fw-0.2.0'
+IMAGE_ARGS ?=
+image: configure
+	cmake --build --preset $(PRESET) -j $(JOBS) --target $(BINARIES)
+	scripts/make-image --build $(BUILD_DIR) $(IMAGE_ARGS)
+
+# QEMU_ARGS: e.g. QEMU_ARGS='--port 4848'
+QEMU_ARGS ?=
+qemu:
+	@test -f $(BUILD_DIR)/image/disk.img || $(MAKE) image
+	exec scripts/qemu --image $(BUILD_DIR)/image $(QEMU_ARGS)
 
 bench: build
 	$(BUILD_DIR)/bin/myelin-bench all

@@ -582,7 +582,8 @@ caf::behavior uevent_behavior(uevent_actor* self) {
           ++st.stats.modprobe_failures;
           log()->warn("uevent: {} for {} aliases: {}", st.opts.modprobe_path, aliases, r.outcome);
         } else {
-          log()->debug("uevent: modprobe of {} aliases done", aliases);
+          log()->debug("uevent: modprobe of {} aliases done{}", aliases,
+                       r.unmatched ? " (some have no module)" : "");
         }
         start_modprobe(self);
       },

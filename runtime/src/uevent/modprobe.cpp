@@ -23,6 +23,12 @@ modprobe_result run_modprobe(const std::string& program, const std::vector<std::
   o.spawn.argv.insert(o.spawn.argv.end(), aliases.begin(), aliases.end());
   o.spawn.new_process_group = false;
   o.timeout = timeout;
+  // With -q, an alias no module claims (most devices) is silent but still
+  // exits 1; a module that fails to load says why. Capture what it says.
+  o.capture = true;
+  o.merge_stderr = true;
+  o.max_output = 4096;
+  o.keep_end = true;
   auto r = run_program(std::move(o));
   if (!r) {
     if (r.error().code() == static_cast<uint8_t>(spawn_errc::timed_out)) {
@@ -33,7 +39,15 @@ modprobe_result run_modprobe(const std::string& program, const std::vector<std::
   int status = r->status;
   if (WIFEXITED(status)) {
     int code = WEXITSTATUS(status);
-    return {code == 0, "exited with code " + std::to_string(code)};
+    auto said = r->output;
+    while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) {
+      said.pop_back();
+    }
+    if (code == 1 && said.empty()) {
+      return {true, "some aliases have no module", true};
+    }
+    return {code == 0,
+            "exited with code " + std::to_string(code) + (said.empty() ? "" : ": " + said)};
   }
   if (WIFSIGNALED(status)) {
     return {false, "killed by signal " + std::to_string(WTERMSIG(status))};

@@ -9,15 +9,20 @@ namespace myelin::runtime {
 
 /// How one modprobe run ended.
 struct modprobe_result {
-  /// True when the program ran and exited 0.
+  /// True when the program ran and exited 0, or exited 1 without a word
+  /// (under -q: some aliases have no module, the usual case).
   bool ok = false;
-  /// "exited with code 1", "killed by signal 9 (timeout)", "cannot start: ...".
+  /// "exited with code 1: <what it printed>", "killed by signal 9 (timeout)",
+  /// "cannot start: ...", "some aliases have no module".
   std::string outcome;
+  /// Exited 1 silently: the batch ran, some aliases matched no module.
+  bool unmatched = false;
 };
 
 /// Runs `<program> -a -q -b -- alias...` (load every alias, quietly, honouring
-/// the blacklist) and waits for it, at most `timeout` (then SIGKILL). stdin,
-/// stdout and stderr are /dev/null; the signal mask is cleared in the child.
+/// the blacklist) and waits for it, at most `timeout` (then SIGKILL). stdin
+/// is /dev/null, stdout and stderr are captured (the end, 4 KiB) into the
+/// outcome; the signal mask is cleared in the child.
 /// Blocking: call it from a thread of its own, never from an actor.
 modprobe_result run_modprobe(const std::string& program, const std::vector<std::string>& aliases,
                              std::chrono::milliseconds timeout);
