@@ -321,6 +321,16 @@ int run_cli(int argc, char** argv) {
   call->add_option("ARG", call_args, "Arguments");
   add_common(call, o, false);
 
+  // Power: the orderly stop on the device, then reboot(2) (PID 1) or
+  // power.*_command (under another init).
+  std::vector<CLI::App*> power_ops;
+  for (const char* op : {"reboot", "poweroff", "halt"}) {
+    auto* sub = app.add_subcommand(op, std::string{"Stop the device in order, then "} +
+                                           (std::string{op} == "reboot" ? "restart it" : op));
+    add_common(sub, o, false);
+    power_ops.push_back(sub);
+  }
+
   auto uevent_command = add_uevent_command(app);
   add_logs_command(app);
   net_command net{app};
@@ -394,6 +404,22 @@ int run_cli(int argc, char** argv) {
       return fail(doc.error());
     }
     std::cout << (o.json ? doc->dump() : doc->value("reply", "")) << "\n";
+    return 0;
+  }
+
+  for (auto* op : power_ops) {
+    if (!op->parsed()) {
+      continue;
+    }
+    auto dev = device_of(o);
+    if (!dev) {
+      return fail(dev.error());
+    }
+    auto doc = parse_json(send(*dev, "POST", "/v1/power/" + op->get_name(), "{}"));
+    if (!doc) {
+      return fail(doc.error());
+    }
+    std::cout << (o.json ? doc->dump() : op->get_name() + ": the device is stopping") << "\n";
     return 0;
   }
 

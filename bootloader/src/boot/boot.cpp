@@ -61,6 +61,9 @@ namespace myelin::bootloader {
 
 namespace {
 
+/// The configuration PID 1 reads when the kernel gives it no `--config`.
+constexpr const char* device_config_path = "/etc/myelin/myelin.toml";
+
 using std::chrono::milliseconds;
 using steady = std::chrono::steady_clock;
 
@@ -865,6 +868,11 @@ int boot_main_unguarded(int argc, char** argv) {
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   }
   pid1_ctx.signals = stop_signals;
+  // The kernel starts /sbin/init without arguments: a device's configuration
+  // is then the image's /etc/myelin/myelin.toml (docs/device-image.md).
+  if (config_path.empty() && pid1_ctx.real && ::access(device_config_path, F_OK) == 0) {
+    config_path = device_config_path;
+  }
   std::optional<terminal_foreground> terminal;
   if (foreground) {
     terminal.emplace();
