@@ -315,9 +315,63 @@ def scenario_powercut(args, work):
         expect("a.nerves_fw_uuid=" in kv and "nerves_serial_number=" in kv, "the KV lost keys:\n" + kv)
     finally:
         g.stop()
+    # And U-Boot's own tool reads the same environment off the disk.
+    config = os.path.join(work, "fw_env.config")
+    with open(config, "w") as f:
+        f.write("%s 0x80000 0x20000\n%s 0xA0000 0x20000\n" % (disk, disk))
+    r = subprocess.run(["fw_printenv", "-c", config, "nerves_fw_active", "a.nerves_fw_version"],
+                       capture_output=True, text=True)
+    expect(r.returncode == 0 and "nerves_fw_active=a" in r.stdout,
+           "fw_printenv on the disk: %s%s" % (r.stdout, r.stderr))
+
+
+def scenario_bench(args, work):
+    """The figures of myelin-bench image (issue 17), under TCG."""
+    def result(name, value, unit):
+        print("RESULT %s %s %s" % (name, ("%.3f" % value).rstrip("0").rstrip("."), unit), flush=True)
+
+    def allocated_mb(path):
+        return os.stat(path).st_blocks * 512 / 1048576
+
+    rootfs = os.path.join(args.image, "rootfs.img")
+    gz = subprocess.run(["sh", "-c", "gzip -9 -c '%s' | wc -c" % rootfs], capture_output=True, text=True)
+    result("image_size_mb", allocated_mb(os.path.join(args.image, "disk.img")) +
+           allocated_mb(os.path.join(args.image, "boot.img")), "MB")
+    result("image_rootfs_mb", os.path.getsize(rootfs) / 1048576, "MB")
+    result("image_rootfs_gzip_mb", int(gz.stdout.strip()) / 1048576, "MB")
+
+    g = Guest(args, work).start()
+    try:
+        g.boot(slot="a")  # the first boot formats the app partition
+        g.myelin("reboot")
+        g.wait(r"reboot: Restarting system", timeout=90, what="reboot")
+        # A second boot (the app partition already formatted): the steady figure.
+        g.wait(r"U-Boot 20[0-9][0-9]", what="U-Boot starting again")
+        reset_at = time.monotonic()
+        m = g.wait(r"core ready after ([0-9.]+) ms", what="core ready")
+        core_ready_at = time.monotonic()
+        result("image_boot_to_core_ready_s", core_ready_at - reset_at, "s")
+        result("image_core_ready_after_init_ms", float(m.group(1)), "ms")
+        g.wait(r"apps ready in [0-9.]+ ms", what="apps ready")
+        g.until_answers()
+        time.sleep(5)
+        import json
+        doc = json.loads(g.myelin("status", "--json").stdout)
+        mem = doc.get("memory", {})
+        # myelin-boot and its children: the three app hosts and udhcpc.
+        result("image_runtime_pss_kb", (mem.get("pss_kb") or 0) + (mem.get("children_pss_kb") or 0), "kB")
+        result("image_core_pss_kb", mem.get("pss_kb") or 0, "kB")
+
+        started = time.monotonic()
+        push_and_reboot(g, os.path.join(args.fw_dir, "myelin-0.2.0.fw"))
+        g.boot(slot="b")
+        result("image_update_cycle_s", time.monotonic() - started, "s")
+    finally:
+        g.stop()
 
 
 SCENARIOS = {
+    "bench": scenario_bench,
     "boot": scenario_boot,
     "update": scenario_update,
     "containment": scenario_containment,

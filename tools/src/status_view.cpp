@@ -103,6 +103,18 @@ caf::expected<std::string> render_status(const std::string& body) {
     out << "boot:     core ready " << step("core_ready_ms") << ", tree " << step("ready_ms")
         << ", apps " << step("apps_ready_ms") << " (since main)\n";
   }
+  if (doc.contains("memory") && doc["memory"].is_object()) {
+    const auto& m = doc["memory"];
+    auto mib = [](const json& v) {
+      std::ostringstream s;
+      s << std::fixed << std::setprecision(1) << (v.is_number() ? v.get<double>() / 1024.0 : 0.0)
+        << " MiB";
+      return s.str();
+    };
+    out << "memory:   myelin-boot PSS " << mib(m.value("pss_kb", json{})) << ", "
+        << int_of(m, "children") << " child process(es) PSS "
+        << mib(m.value("children_pss_kb", json{})) << "\n";
+  }
   if (doc.contains("kv") && doc["kv"].is_object()) {
     const auto& kv = doc["kv"];
     out << "kv:       " << text_of(kv, "backend") << ", " << int_of(kv, "keys") << " keys";

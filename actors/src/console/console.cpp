@@ -43,6 +43,7 @@
 #include "myelin/actors/firmware.hpp"
 #include "myelin/actors/kv.hpp"
 #include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/platform/process_memory.hpp"
 #include "myelin/runtime/platform/thread_name.hpp"
 #include "myelin/runtime/platform/version.hpp"
 #include "partition/console_app_partition.hpp"
@@ -427,6 +428,16 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
           body["boot"] = {{"core_ready_ms", ms(opts.boot->core_ready_ms)},
                           {"ready_ms", ms(opts.boot->ready_ms)},
                           {"apps_ready_ms", ms(opts.boot->apps_ready_ms)}};
+        }
+        {
+          auto own = runtime::memory_of(getpid());
+          auto kids = runtime::memory_of_children(getpid());
+          auto kb = [](int64_t v) { return v < 0 ? json(nullptr) : json(v); };
+          body["memory"] = {{"rss_kb", kb(own.rss_kb)},
+                            {"pss_kb", kb(own.pss_kb)},
+                            {"children", kids.count},
+                            {"children_rss_kb", kb(kids.sum.rss_kb)},
+                            {"children_pss_kb", kb(kids.sum.pss_kb)}};
         }
         if (auto kv = ask<kv_status>(sys, kv_registry_name, kv_status_atom::value)) {
           body["kv"] = {{"backend", kv->backend},
