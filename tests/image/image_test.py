@@ -7,7 +7,7 @@ real `myelin` tool over the forwarded control port, as the docs tell a user
 to. What U-Boot's boot.scr decides is read from the serial console.
 
 Usage: image_test.py SCENARIO --build DIR --image DIR
-Scenarios: boot, update, containment, powercut. Exit 77: skipped (the reason
+Scenarios: boot, update, containment, powercut, overlays (and bench). Exit 77: skipped (the reason
 is printed), 0: passed, 1: failed.
 """
 
@@ -169,6 +169,9 @@ def scenario_boot(args, work):
         expect(re.search(r"storage:\s+formatted because", status),
                "the blank app partition was not formatted on the first boot:\n" + status)
         expect("sandbox:  uid 700" in status, "apps do not run as their own users:\n" + status)
+        # PID 1 mounted cgroup2: memory limits are cgroups, not RLIMIT_AS.
+        expect("RLIMIT_AS" not in status and "memory limit 128 MiB" in status,
+               "app memory limits are not cgroups:\n" + status)
         # Real devices from coldplug, and a module loaded by MODALIAS (virtio_net): eth0
         # has QEMU's DHCP address.
         uev = g.myelin("uevent").stdout
@@ -370,7 +373,44 @@ def scenario_bench(args, work):
         g.stop()
 
 
+def scenario_overlays(args, work):
+    """myelin push over the forwarded port: volatile is gone after a reboot, --persist stays."""
+    pushed = os.path.join(args.build, "test-apps", "hello_v2", "libhello_v2.so")
+    if not os.path.exists(pushed):
+        raise Failure("%s is missing (built with the tests)" % pushed)
+    # A build directory as `myelin push --build-dir` reads it: apps/hello/libhello.so,
+    # here another greeting.
+    build = os.path.join(work, "pushbuild")
+    os.makedirs(os.path.join(build, "apps", "hello"))
+    shutil.copy(pushed, os.path.join(build, "apps", "hello", "libhello.so"))
+    key = os.path.join(args.image, "keys", "dev.key")
+    g = Guest(args, work).start()
+    try:
+        g.boot(slot="a")
+        original = g.myelin("call", "hello", "hello", "device").stdout.strip()
+        expect("pushed" not in original, "hello already answers %r" % original)
+        # Unsigned: refused by the device (it trusts only the image's key).
+        r = g.myelin("push", "--build-dir", build, "hello", check=False)
+        expect(r.returncode != 0 and "signed" in (r.stdout + r.stderr),
+               "an unsigned push was not refused:\n%s%s" % (r.stdout, r.stderr))
+        g.myelin("push", "--build-dir", build, "--key", key, "hello")
+        got = g.myelin("call", "hello", "hello", "device").stdout.strip()
+        expect(got.startswith("Hello from pushed myelin"), "after the push hello says %r" % got)
+        g.myelin("reboot")
+        g.boot(slot="a")
+        got = g.myelin("call", "hello", "hello", "device").stdout.strip()
+        expect(got == original, "a volatile overlay survived the reboot: %r" % got)
+        g.myelin("push", "--build-dir", build, "--key", key, "--persist", "hello")
+        g.myelin("reboot")
+        g.boot(slot="a")
+        got = g.myelin("call", "hello", "hello", "device").stdout.strip()
+        expect(got.startswith("Hello from pushed myelin"), "a persistent overlay was lost: %r" % got)
+    finally:
+        g.stop()
+
+
 SCENARIOS = {
+    "overlays": scenario_overlays,
     "bench": scenario_bench,
     "boot": scenario_boot,
     "update": scenario_update,

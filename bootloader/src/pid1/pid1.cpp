@@ -73,6 +73,8 @@ const std::vector<essential_mount>& essential_mounts() {
   static const std::vector<essential_mount> mounts = {
       {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""},
       {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""},
+      // The memory cgroup of each app host (apps.<name>.memory_limit_mb).
+      {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate"},
       {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755"},
       {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=620,ptmxmode=666"},
       {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
