@@ -177,6 +177,8 @@ def scenario_boot(args, work):
         uev = g.myelin("uevent").stdout
         for needle in ("nvme0n1", "virtio", "pci"):
             expect(needle in uev, "myelin uevent lacks %r:\n%s" % (needle, uev))
+        # A module loaded by configuration (uevent.modules = ["softdog"]): its device.
+        expect("watchdog" in uev, "softdog's watchdog is not in the device table:\n" + uev)
         net = g.myelin("net").stdout
         expect("eth0" in net and "10.0.2.15" in net, "eth0 has no DHCP address:\n" + net)
 

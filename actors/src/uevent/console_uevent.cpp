@@ -49,6 +49,7 @@ json stats_json(const uevent_stats& s) {
           {"modprobe_aliases", s.modprobe_aliases},
           {"modprobe_failures", s.modprobe_failures},
           {"modprobe_last", s.modprobe_last},
+          {"modules_result", s.modules_result},
           {"coldplug_written", s.coldplug_written},
           {"coldplug_failed", s.coldplug_failed},
           {"cursor", s.cursor}};

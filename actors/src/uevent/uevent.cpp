@@ -67,6 +67,7 @@ using namespace uevent_detail;
 
 using batch_atom = caf::atom_constant<caf::atom("uevbatch")>;
 using modprobe_done_atom = caf::atom_constant<caf::atom("uevmpdone")>;
+using modules_done_atom = caf::atom_constant<caf::atom("uevmods")>;
 using coldplug_done_atom = caf::atom_constant<caf::atom("uevcold")>;
 using scanned_atom = caf::atom_constant<caf::atom("uevscanned")>;
 using wake_atom = caf::atom_constant<caf::atom("uevwake")>;
@@ -106,6 +107,7 @@ struct uevent_io {
   std::thread coldplug;
   std::thread scan;
   std::thread modprobe;
+  std::thread modules;
   std::once_flag stopped;
 
   void stop() {
@@ -114,7 +116,7 @@ struct uevent_io {
         uint64_t one = 1;
         [[maybe_unused]] auto n = ::write(stop_fd, &one, sizeof(one));
       }
-      for (auto* t : {&reader, &coldplug, &scan, &modprobe}) {
+      for (auto* t : {&reader, &coldplug, &scan, &modprobe, &modules}) {
         if (t->joinable()) {
           t->join();
         }
@@ -587,6 +589,20 @@ caf::behavior uevent_behavior(uevent_actor* self) {
         }
         start_modprobe(self);
       },
+      [self](modules_done_atom, runtime::modprobe_result& r) {
+        auto& st = self->state;
+        std::string names;
+        for (const auto& m : st.opts.modules) {
+          names += (names.empty() ? "" : ", ") + m;
+        }
+        if (r.ok) {
+          st.stats.modules_result = "loaded";
+          log()->info("uevent: loaded modules {}", names);
+        } else {
+          st.stats.modules_result = r.outcome;
+          log()->error("uevent: modules {} (uevent.modules): {}", names, r.outcome);
+        }
+      },
       [self](coldplug_done_atom, runtime::coldplug_result& r) {
         auto& st = self->state;
         st.stats.coldplug_written = r.written;
@@ -615,6 +631,7 @@ uevent_options uevent_options_from(const runtime::config& cfg, bool pid1) {
   o.coldplug = mode("uevent.coldplug");
   o.modprobe = mode("uevent.modprobe");
   o.modprobe_path = cfg.get_string("uevent.modprobe_path");
+  o.modules = cfg.get_list("uevent.modules");
   o.sysfs = cfg.get_string("uevent.sysfs");
   return o;
 }
@@ -665,6 +682,16 @@ supervisors::start_fn uevent_start(uevent_options opts) {
       }
     } else {
       log()->warn("uevent: unavailable: {}", stats.unavailable);
+    }
+    if (!opts.modules.empty()) {
+      // Asked for by name, so loaded whether or not the socket is up.
+      io->modules = runtime::guarded_thread(
+          "uevent.modules",
+          [path = opts.modprobe_path, modules = opts.modules, me = self] {
+            caf::anon_send(me, modules_done_atom::value,
+                           runtime::load_modules(path, modules, modprobe_timeout));
+          },
+          failure_relay::handler(relay));
     }
     relay->arm(self);
     register_service(sys, uevent_registry_name, self);

@@ -319,6 +319,10 @@ const std::vector<config_key>& config_schema() {
           {"auto", "on", "off"}),
       str("uevent.modprobe_path", "/sbin/modprobe",
           "The modprobe program, called as PROGRAM -a -q -b -- ALIAS...."),
+      list("uevent.modules", {},
+           "Kernel modules to load at start whatever the devices (e.g. softdog), as "
+           "PROGRAM -a -- MODULE...; a module that is missing or fails to load is logged "
+           "as an error and shown in the uevent status."),
       str("uevent.sysfs", "/sys", "Where sysfs is mounted (coldplug and re-scans read it)."),
       // [net]
       str("net.node_name_prefix", "",

@@ -16,11 +16,15 @@
 
 namespace myelin::runtime {
 
-modprobe_result run_modprobe(const std::string& program, const std::vector<std::string>& aliases,
-                             std::chrono::milliseconds timeout) {
+namespace {
+
+modprobe_result run(const std::string& program, std::vector<std::string> flags,
+                    const std::vector<std::string>& names, std::chrono::milliseconds timeout,
+                    bool quiet) {
   run_options o;
-  o.spawn.argv = {program, "-a", "-q", "-b", "--"};
-  o.spawn.argv.insert(o.spawn.argv.end(), aliases.begin(), aliases.end());
+  o.spawn.argv = {program};
+  o.spawn.argv.insert(o.spawn.argv.end(), flags.begin(), flags.end());
+  o.spawn.argv.insert(o.spawn.argv.end(), names.begin(), names.end());
   o.spawn.new_process_group = false;
   o.timeout = timeout;
   // With -q, an alias no module claims (most devices) is silent but still
@@ -43,7 +47,7 @@ modprobe_result run_modprobe(const std::string& program, const std::vector<std::
     while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) {
       said.pop_back();
     }
-    if (code == 1 && said.empty()) {
+    if (quiet && code == 1 && said.empty()) {
       return {true, "some aliases have no module", true};
     }
     return {code == 0,
@@ -53,6 +57,18 @@ modprobe_result run_modprobe(const std::string& program, const std::vector<std::
     return {false, "killed by signal " + std::to_string(WTERMSIG(status))};
   }
   return {false, "ended abnormally"};
+}
+
+}  // namespace
+
+modprobe_result run_modprobe(const std::string& program, const std::vector<std::string>& aliases,
+                             std::chrono::milliseconds timeout) {
+  return run(program, {"-a", "-q", "-b", "--"}, aliases, timeout, true);
+}
+
+modprobe_result load_modules(const std::string& program, const std::vector<std::string>& modules,
+                             std::chrono::milliseconds timeout) {
+  return run(program, {"-a", "--"}, modules, timeout, false);
 }
 
 }  // namespace myelin::runtime

@@ -64,3 +64,22 @@ TEST(modprobe, failures_reported) {
   EXPECT_FALSE(hung.ok);
   EXPECT_EQ(hung.outcome, "killed by signal 9 (timeout)");
 }
+
+// Modules named by the configuration: -a -- NAME..., not quiet, no blacklist;
+// a silent exit 1 is a failure here (the module was asked for by name).
+TEST(modprobe, load_modules_by_name) {
+  temp_dir dir;
+  auto prog = fake_modprobe(dir, "echo \"$@\" >> " + (dir / "calls").string() + "\n");
+  auto r = load_modules(prog, {"softdog", "i2c-dev"}, 5s);
+  EXPECT_TRUE(r.ok) << r.outcome;
+  EXPECT_EQ(read_file(dir / "calls"), "-a -- softdog i2c-dev\n");
+  temp_dir dir2;
+  auto missing = load_modules(
+      fake_modprobe(dir2, "echo \"modprobe: FATAL: Module nosuch not found\" >&2\nexit 1\n"),
+      {"nosuch"}, 5s);
+  EXPECT_FALSE(missing.ok);
+  EXPECT_FALSE(missing.unmatched);
+  EXPECT_EQ(missing.outcome, "exited with code 1: modprobe: FATAL: Module nosuch not found");
+  auto silent = load_modules(fake_modprobe(dir2, "exit 1\n"), {"x"}, 5s);
+  EXPECT_FALSE(silent.ok);
+}

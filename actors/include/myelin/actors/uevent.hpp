@@ -110,6 +110,8 @@ struct uevent_stats {
   uint64_t modprobe_aliases = 0;
   uint64_t modprobe_failures = 0;
   std::string modprobe_last;
+  /// uevent.modules: "" before the run, "loaded" or what went wrong.
+  std::string modules_result;
   /// uevent files written by coldplug (and failures).
   uint64_t coldplug_written = 0;
   uint64_t coldplug_failed = 0;
@@ -122,8 +124,8 @@ typename Inspector::result_type inspect(Inspector& f, uevent_stats& x) {
   return f(caf::meta::type_name("uevent_stats"), x.available, x.unavailable, x.rcvbuf, x.received,
            x.parsed, x.malformed, x.malformed_by_reason, x.last_malformed, x.ignored, x.enobufs,
            x.rescans, x.read_errors, x.table_size, x.subscribers, x.followers, x.modprobe_runs,
-           x.modprobe_aliases, x.modprobe_failures, x.modprobe_last, x.coldplug_written,
-           x.coldplug_failed, x.cursor);
+           x.modprobe_aliases, x.modprobe_failures, x.modprobe_last, x.modules_result,
+           x.coldplug_written, x.coldplug_failed, x.cursor);
 }
 
 /// One device of the table.
@@ -175,6 +177,8 @@ struct uevent_options {
   /// Run modprobe for the MODALIAS of add events.
   bool modprobe = false;
   std::string modprobe_path = "/sbin/modprobe";
+  /// Modules loaded at start (uevent.modules).
+  std::vector<std::string> modules;
   /// Where sysfs is mounted (coldplug and re-scan).
   std::string sysfs = "/sys";
   /// Events kept for follow requests.

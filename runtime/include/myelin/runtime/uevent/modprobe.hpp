@@ -27,4 +27,10 @@ struct modprobe_result {
 modprobe_result run_modprobe(const std::string& program, const std::vector<std::string>& aliases,
                              std::chrono::milliseconds timeout);
 
+/// Runs `<program> -a -- module...` for modules the configuration names
+/// (uevent.modules): not quiet and without the blacklist, so a module that is
+/// missing or fails is an error with modprobe's words.
+modprobe_result load_modules(const std::string& program, const std::vector<std::string>& modules,
+                             std::chrono::milliseconds timeout);
+
 }  // namespace myelin::runtime
