@@ -12,8 +12,10 @@
 // subscriptions), noread (requests whose 1 MiB answers it never reads);
 // what it was never asked: blindpong (pongs for pings never sent), fakereply
 // (a reply to a call never made). It sends a well-formed hello first.
+#include <poll.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -46,6 +48,42 @@ void write_all(const std::vector<char>& bytes) {
     }
     done += static_cast<size_t>(n);
   }
+}
+
+/// Reads and drops `count` frames from the core (answers, pings), waiting at
+/// most `timeout_ms` in all; false when the link closed.
+bool skip_frames(uint64_t count, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds{timeout_ms};
+  auto read_exact = [&](char* into, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      deadline - std::chrono::steady_clock::now())
+                      .count();
+      pollfd p{fd, POLLIN, 0};
+      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) {
+        return false;
+      }
+      auto r = ::read(fd, into + got, n - got);
+      if (r <= 0) {
+        return false;
+      }
+      got += static_cast<size_t>(r);
+    }
+    return true;
+  };
+  for (uint64_t i = 0; i < count; ++i) {
+    unsigned char len[4];
+    if (!read_exact(reinterpret_cast<char*>(len), 4)) {
+      return false;
+    }
+    size_t size = len[0] | (len[1] << 8) | (len[2] << 16) | (static_cast<size_t>(len[3]) << 24);
+    std::vector<char> skip(size);
+    if (size > 0 && !read_exact(skip.data(), size)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 std::vector<char> frame(const std::vector<char>& payload) {
@@ -126,16 +164,25 @@ void misbehave(caf::actor_system& sys, const std::string& mode) {
     }
     write_all(burst);
   } else if (mode == "subflood") {
-    std::vector<char> burst;
-    for (uint64_t id = 1; id <= 2000; ++id) {
-      auto sub = caf::make_message(myelin::actors::uevent_subscribe_atom::value,
-                                   "/devices/" + std::string(1000, 'p') + std::to_string(id),
-                                   std::string{});
-      auto f = frame(payload_of(sys, caf::make_message(ml::subscribe_atom::value, id, uint64_t{1},
-                                                       caf::atom("uevent"), sub)));
-      burst.insert(burst.end(), f.begin(), f.end());
+    // In batches of 128, each waited for (the core answers every subscribe),
+    // so that the subscription limit trips, not the in-flight one, however
+    // slowly a loaded machine answers.
+    constexpr uint64_t batch = 128;
+    for (uint64_t first = 1; first <= 2000; first += batch) {
+      std::vector<char> burst;
+      for (uint64_t id = first; id < first + batch && id <= 2000; ++id) {
+        auto sub = caf::make_message(myelin::actors::uevent_subscribe_atom::value,
+                                     "/devices/" + std::string(1000, 'p') + std::to_string(id),
+                                     std::string{});
+        auto f = frame(payload_of(sys, caf::make_message(ml::subscribe_atom::value, id, uint64_t{1},
+                                                         caf::atom("uevent"), sub)));
+        burst.insert(burst.end(), f.begin(), f.end());
+      }
+      write_all(burst);
+      if (!skip_frames(batch, 10000)) {
+        return;  // the core ended the link
+      }
     }
-    write_all(burst);
   } else if (mode == "noread") {
     // Refused reads whose answers echo the 1 MiB key; never read.
     for (uint64_t id = 1; id <= 100; ++id) {
