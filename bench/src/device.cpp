@@ -159,33 +159,6 @@ long rss_kb(pid_t pid) {
   return 0;
 }
 
-std::vector<pid_t> children_of(pid_t pid) {
-  // /proc/<pid>/task/<pid>/children needs CONFIG_PROC_CHILDREN; scan instead.
-  std::vector<pid_t> out;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    auto name = entry.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) {
-      continue;
-    }
-    std::ifstream in(entry.path() / "stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    // pid (comm) state ppid ...: comm may hold spaces, so parse after ')'.
-    auto close = stat.rfind(')');
-    if (close == std::string::npos) {
-      continue;
-    }
-    std::istringstream fields(stat.substr(close + 2));
-    std::string state;
-    pid_t ppid = 0;
-    fields >> state >> ppid;
-    if (ppid == pid) {
-      out.push_back(static_cast<pid_t>(std::stol(name)));
-    }
-  }
-  return out;
-}
-
 std::string cmdline_of(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
   std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

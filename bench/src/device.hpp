@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "myelin/runtime/platform/process_memory.hpp"
+
 namespace myelin::bench {
 
 /// A myelin-boot (config/host.toml, free port, temporary state) started with
@@ -54,8 +56,8 @@ std::string bin_dir();
 /// VmRSS of a process in KiB (0 if unknown).
 long rss_kb(pid_t pid);
 
-/// Direct children of a process.
-std::vector<pid_t> children_of(pid_t pid);
+/// Direct children of a process (the runtime's, which the status uses too).
+using runtime::children_of;
 
 /// The command line of a process, NULs as spaces.
 std::string cmdline_of(pid_t pid);

@@ -93,10 +93,14 @@ class Guest:
                 raise Failure("no %s on the console within %d s\n%s" % (what or pattern, timeout, tail(t)))
             time.sleep(0.2)
 
+    def tool_env(self):
+        """The environment `make qemu` tells the user to export for the tool."""
+        return dict(os.environ, MYELIN_CA=os.path.join(self.keys, "ca.pem"),
+                    MYELIN_CERT=os.path.join(self.keys, "client.pem"),
+                    MYELIN_KEY=os.path.join(self.keys, "client.key"))
+
     def myelin(self, *argv, check=True, timeout=120):
-        env = dict(os.environ, MYELIN_CA=os.path.join(self.keys, "ca.pem"),
-                   MYELIN_CERT=os.path.join(self.keys, "client.pem"),
-                   MYELIN_KEY=os.path.join(self.keys, "client.key"))
+        env = self.tool_env()
         cmd = [os.path.join(self.args.build, "bin", "myelin")] + list(argv) + \
             ["--device", "127.0.0.1:%d" % self.port]
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
@@ -150,6 +154,13 @@ def expect(cond, message):
 def fw_status(g):
     out = g.myelin("fw", "status").stdout
     return dict(line.split(": ", 1) for line in out.strip().splitlines() if ": " in line)
+
+
+def expect_firmware(g, active, validation, when):
+    """`myelin fw status` says this slot is active with this validation."""
+    st = fw_status(g)
+    expect(st.get("active") == active and st.get("validation") == validation,
+           "%s: myelin fw status says %s, expected active %s, %s" % (when, st, active, validation))
 
 
 # --- scenarios ------------------------------------------------------------------
@@ -211,9 +222,7 @@ def scenario_update(args, work):
         g.boot(slot="a")
         push_and_reboot(g, v2)
         g.boot(slot="b")
-        st = fw_status(g)
-        expect(st.get("active") == "b" and st.get("validation") == "unvalidated",
-               "after the update: %s" % st)
+        expect_firmware(g, "b", "unvalidated", "after the update")
         expect(g.myelin("kv", "get", "--active", "nerves_fw_version").stdout.strip() == "0.2.0",
                "slot b does not run 0.2.0")
 
@@ -222,8 +231,7 @@ def scenario_update(args, work):
         g.wait(r"boot\.scr: slot b was not validated after 1 boot\(s\): reverting to slot a",
                what="U-Boot reverting")
         g.boot(slot="a")
-        st = fw_status(g)
-        expect(st.get("active") == "a" and st.get("validation") == "validated", "after the revert: %s" % st)
+        expect_firmware(g, "a", "validated", "after the revert")
         expect(g.myelin("kv", "get", "--active", "nerves_fw_version").stdout.strip() == "0.1.0",
                "slot a does not run 0.1.0 after the revert")
 
@@ -235,8 +243,7 @@ def scenario_update(args, work):
             g.myelin("reboot")
             g.wait(r"boot\.scr: nerves_fw_active=b upgrade_available=0", what="U-Boot keeping b")
             g.boot(slot="b")
-        st = fw_status(g)
-        expect(st.get("active") == "b" and st.get("validation") == "validated", "after validating: %s" % st)
+        expect_firmware(g, "b", "validated", "after validating")
     finally:
         g.stop()
 
@@ -263,8 +270,7 @@ def scenario_containment(args, work):
         g.wait(r"boot\.scr: slot b was not validated after 1 boot\(s\): reverting to slot a",
                what="U-Boot reverting the broken firmware")
         g.boot(slot="a")
-        st = fw_status(g)
-        expect(st.get("active") == "a" and st.get("validation") == "validated", "after the revert: %s" % st)
+        expect_firmware(g, "a", "validated", "after the revert")
     finally:
         g.stop()
 
@@ -281,14 +287,10 @@ def scenario_powercut(args, work):
         g = Guest(args, work, disk=disk).start()
         try:
             g.boot(slot="a")
-            st = fw_status(g)
-            expect(st.get("active") == "a" and st.get("validation") == "validated",
-                   "trial %d: the device came back as %s" % (trial, st))
+            expect_firmware(g, "a", "validated", "trial %d: after the power cut" % trial)
             got = g.myelin("kv", "get", "myelin_trial", check=False).stdout.strip()
             expect(got == written, "trial %d: myelin_trial is %r, expected %r" % (trial, got, written))
-            env = dict(os.environ, MYELIN_CA=os.path.join(g.keys, "ca.pem"),
-                       MYELIN_CERT=os.path.join(g.keys, "client.pem"),
-                       MYELIN_KEY=os.path.join(g.keys, "client.key"))
+            env = g.tool_env()
             tool = os.path.join(args.build, "bin", "myelin")
             device = "127.0.0.1:%d" % g.port
             if trial % 2 == 0:
@@ -314,8 +316,7 @@ def scenario_powercut(args, work):
     g = Guest(args, work, disk=disk).start()
     try:
         g.boot(slot="a")
-        st = fw_status(g)
-        expect(st.get("active") == "a" and st.get("validation") == "validated", "at the end: %s" % st)
+        expect_firmware(g, "a", "validated", "at the end")
         kv = g.myelin("kv", "list").stdout
         expect("a.nerves_fw_uuid=" in kv and "nerves_serial_number=" in kv, "the KV lost keys:\n" + kv)
     finally:

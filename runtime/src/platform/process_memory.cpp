@@ -28,17 +28,15 @@ process_memory memory_of(pid_t pid) {
   return out;
 }
 
-children_memory memory_of_children(pid_t parent) {
-  children_memory out;
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
   DIR* d = ::opendir("/proc");
   if (d == nullptr) {
     return out;
   }
-  out.sum.rss_kb = 0;
-  out.sum.pss_kb = 0;
   while (auto* e = ::readdir(d)) {
     char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
+    long child = std::strtol(e->d_name, &end, 10);
     if (end == e->d_name || *end != '\0') {
       continue;
     }
@@ -50,11 +48,20 @@ children_memory memory_of_children(pid_t parent) {
     if (close == std::string::npos || close + 4 > text.size()) {
       continue;
     }
-    long ppid = std::strtol(text.c_str() + close + 4, nullptr, 10);
-    if (ppid != parent) {
-      continue;
+    if (std::strtol(text.c_str() + close + 4, nullptr, 10) == pid) {
+      out.push_back(static_cast<pid_t>(child));
     }
-    auto m = memory_of(static_cast<pid_t>(pid));
+  }
+  ::closedir(d);
+  return out;
+}
+
+children_memory memory_of_children(pid_t parent) {
+  children_memory out;
+  out.sum.rss_kb = 0;
+  out.sum.pss_kb = 0;
+  for (auto child : children_of(parent)) {
+    auto m = memory_of(child);
     if (m.pss_kb < 0) {
       continue;
     }
@@ -62,7 +69,6 @@ children_memory memory_of_children(pid_t parent) {
     out.sum.pss_kb += m.pss_kb;
     ++out.count;
   }
-  ::closedir(d);
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace myelin::runtime {
 
@@ -18,6 +19,10 @@ struct process_memory {
 /// Of one process: /proc/<pid>/smaps_rollup (needs the right to ptrace-read
 /// it: the same user, or root).
 process_memory memory_of(pid_t pid);
+
+/// The direct children of `pid`, from /proc/*/stat (/proc/<pid>/task/<pid>/children
+/// needs CONFIG_PROC_CHILDREN).
+std::vector<pid_t> children_of(pid_t pid);
 
 /// Of the direct children of `parent` (e.g. myelin-boot's app hosts), summed;
 /// `count` is how many were read.
