@@ -51,6 +51,17 @@ temp_dir::~temp_dir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+void fix_tar_checksum(std::string& tar, size_t offset) {
+  tar.replace(offset + 148, 8, std::string(8, ' '));
+  unsigned sum = 0;
+  for (size_t i = 0; i < 512; ++i) {
+    sum += static_cast<unsigned char>(tar[offset + i]);
+  }
+  char chk[8];
+  std::snprintf(chk, sizeof chk, "%06o", sum);
+  tar.replace(offset + 148, 8, std::string(chk, 6) + std::string{'\0', ' '});
+}
+
 void write_file(const std::filesystem::path& file, const std::string& contents) {
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
   out << contents;

@@ -58,7 +58,7 @@ namespace detail {
 /// thread (consumer), in page-aligned blocks of pipe_block bytes. The producer either
 /// copies bytes in (push) or receives straight into the block being filled
 /// (reserve + commit). The consumer borrows full blocks (pull_lent): a block
-/// goes back to the producer once both libarchive and the hashing thread are
+/// goes back to the producer once both the tar reader and the hashing thread are
 /// done with it, so the image is hashed without a copy (decision 0067).
 /// When the consumer stops early (it found an error),
 /// the producer's bytes are dropped so that the HTTP thread can read the

@@ -1,4 +1,4 @@
-// Streaming reading and writing of `.fw` archives with libarchive.
+// Streaming reading and writing of `.fw` archives (tar, see tar_stream.hpp).
 #include "myelin/runtime/firmware/firmware_archive.hpp"
 
 #include <fcntl.h>
@@ -11,9 +11,9 @@
 #include <optional>
 #include <set>
 
-#include "firmware/libarchive_api.hpp"
 #include "firmware/sha256_alongside.hpp"
 #include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/firmware/tar_stream.hpp"
 
 namespace myelin::runtime {
 
@@ -23,13 +23,6 @@ constexpr std::string_view manifest_member = "manifest";
 constexpr std::string_view signature_member = "manifest.sig";
 constexpr size_t max_signature_member = 256;
 constexpr size_t io_chunk = 1 << 20;
-
-struct archive_closer {
-  void operator()(archive* a) const { libarchive().read_free(a); }
-};
-struct archive_write_closer {
-  void operator()(archive* a) const { libarchive().write_free(a); }
-};
 
 std::string trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) {
@@ -43,124 +36,109 @@ std::string trim(std::string_view s) {
 
 // -- reading ------------------------------------------------------------------
 
-struct source_state {
-  const firmware_lending_source* source;
-  caf::error error;
-  /// The chunk libarchive reads from now (kept until the next one).
-  firmware_chunk current;
+/// The reader over a lending source, keeping the source's own error.
+struct archive_input {
+  explicit archive_input(const firmware_lending_source& source)
+      : reader{[this, &source](tar_reader::chunk& out) {
+          auto chunk = source();
+          if (!chunk) {
+            error = chunk.error();
+            return false;
+          }
+          out.data = chunk->data;
+          out.keep = std::move(chunk->keep);
+          return true;
+        }} {}
 
-  /// Whether [data, data + size) lies in the current chunk and that is lent.
-  bool lent(const void* data, size_t size) const {
-    const auto* p = static_cast<const char*>(data);
-    const auto* begin = current.data.data();
-    return current.keep && p >= begin && p + size <= begin + current.data.size();
+  /// Our error for a reader status other than ok and end: the source's own
+  /// error first, then "truncated", else a structural error.
+  caf::error failure(tar_status status, const std::string& what) const {
+    if (status == tar_status::source_failed) {
+      return error ? error : make_error(firmware_file_errc::io_error, "the firmware source failed");
+    }
+    if (status == tar_status::truncated) {
+      return make_error(firmware_file_errc::truncated,
+                        "firmware file is truncated (" + what + ": " + reader.message() + ")");
+    }
+    return make_error(firmware_file_errc::bad_archive,
+                      "firmware file: " + what + ": " + reader.message());
   }
+
+  caf::error error;
+  tar_reader reader;
 };
 
-la_ssize_t read_callback(archive* a, void* client, const void** buffer) {
-  auto* st = static_cast<source_state*>(client);
-  st->current = firmware_chunk{};  // libarchive is done with it
-  auto chunk = (*st->source)();
-  if (!chunk) {
-    st->error = chunk.error();
-    libarchive().set_error(a, EIO, "the firmware source failed");
-    return -1;
-  }
-  st->current = std::move(*chunk);
-  *buffer = st->current.data.data();
-  return static_cast<la_ssize_t>(st->current.data.size());
-}
-
-/// Turns a libarchive failure into our error: the source's own error first,
-/// then "truncated" for a premature end, else a structural error.
-caf::error archive_failure(archive* a, const source_state& st, const std::string& what) {
-  if (st.error) {
-    return st.error;
-  }
-  std::string msg =
-      libarchive().error_string(a) != nullptr ? libarchive().error_string(a) : "unknown error";
-  if (msg.find("runcated") != std::string::npos || msg.find("premature") != std::string::npos ||
-      msg.find("Premature") != std::string::npos) {
-    return make_error(firmware_file_errc::truncated,
-                      "firmware file is truncated (" + what + ": " + msg + ")");
-  }
-  return make_error(firmware_file_errc::bad_archive, "firmware file: " + what + ": " + msg);
-}
-
-/// The next member's header, which must be a plain regular file.
-caf::expected<archive_entry*> next_member(archive* a, const source_state& st,
-                                          const std::string& expecting) {
-  archive_entry* entry = nullptr;
-  int rc = libarchive().read_next_header(a, &entry);
-  if (rc == ARCHIVE_EOF) {
+/// The next member's header.
+caf::expected<tar_member> next_member(archive_input& in, const std::string& expecting) {
+  tar_member m;
+  auto st = in.reader.next(m);
+  if (st == tar_status::end) {
     return make_error(firmware_file_errc::truncated,
                       "firmware file ends where " + expecting + " should be (truncated?)");
   }
-  if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
-    return archive_failure(a, st, "reading the header of " + expecting);
+  if (st != tar_status::ok) {
+    return in.failure(st, "reading the header of " + expecting);
   }
-  return entry;
+  return m;
 }
 
-caf::error check_plain_file(archive_entry* entry, const std::string& name) {
-  if (libarchive().entry_filetype(entry) != AE_IFREG ||
-      libarchive().entry_hardlink(entry) != nullptr ||
-      libarchive().entry_symlink(entry) != nullptr || libarchive().entry_size_is_set(entry) == 0) {
+caf::error check_plain_file(const tar_member& m) {
+  if (m.type != '0' || m.has_link) {
     return make_error(firmware_file_errc::bad_archive,
-                      "firmware file: member '" + name + "' is not a regular file");
+                      "firmware file: member '" + m.name + "' is not a regular file");
+  }
+  if (m.sparse) {
+    return make_error(firmware_file_errc::bad_archive,
+                      "firmware file: member '" + m.name + "' is sparse");
   }
   return {};
 }
 
 /// Reads a small member completely.
-caf::expected<std::string> read_small(archive* a, const source_state& st, archive_entry* entry,
-                                      std::string_view want, size_t limit) {
-  const char* raw = libarchive().entry_pathname(entry);
-  std::string name = raw != nullptr ? raw : "";
-  if (name != want) {
+caf::expected<std::string> read_small(archive_input& in, const tar_member& m, std::string_view want,
+                                      size_t limit) {
+  if (m.name != want) {
     return make_error(firmware_file_errc::bad_archive,
                       "firmware file: member " + std::string{want == manifest_member ? "1" : "2"} +
-                          " must be '" + std::string{want} + "', found '" + name + "'");
+                          " must be '" + std::string{want} + "', found '" + m.name + "'");
   }
-  if (auto err = check_plain_file(entry, name)) {
+  if (auto err = check_plain_file(m)) {
     return err;
   }
-  auto size = libarchive().entry_size(entry);
-  if (size < 0 || static_cast<uint64_t>(size) > limit) {
+  if (m.size > limit) {
     return make_error(
         firmware_file_errc::bad_archive,
-        "firmware file: '" + name + "' is larger than " + std::to_string(limit) + " bytes");
+        "firmware file: '" + m.name + "' is larger than " + std::to_string(limit) + " bytes");
   }
-  std::string out(static_cast<size_t>(size), '\0');
-  size_t got = 0;
-  while (got < out.size()) {
-    auto n = libarchive().read_data(a, out.data() + got, out.size() - got);
-    if (n < 0) {
-      return archive_failure(a, st, "reading '" + name + "'");
+  std::string out;
+  out.reserve(static_cast<size_t>(m.size));
+  while (true) {
+    std::string_view piece;
+    const std::shared_ptr<const void>* keep = nullptr;
+    auto st = in.reader.data(piece, keep);
+    if (st == tar_status::end) {
+      return out;
     }
-    if (n == 0) {
-      return make_error(firmware_file_errc::truncated,
-                        "firmware file is truncated (inside '" + name + "')");
+    if (st != tar_status::ok) {
+      return in.failure(st, "reading '" + m.name + "'");
     }
-    got += static_cast<size_t>(n);
+    out.append(piece);
   }
-  return out;
 }
 
-caf::error read_resources(archive* a, const source_state& st, const firmware_manifest& m,
+caf::error read_resources(archive_input& in, const firmware_manifest& m,
                           const firmware_read_options& opts) {
   std::set<std::string> done;
   while (true) {
-    archive_entry* entry = nullptr;
-    int rc = libarchive().read_next_header(a, &entry);
-    if (rc == ARCHIVE_EOF) {
+    tar_member member;
+    auto st = in.reader.next(member);
+    if (st == tar_status::end) {
       break;
     }
-    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
-      return archive_failure(a, st, "reading a resource header");
+    if (st != tar_status::ok) {
+      return in.failure(st, "reading a resource header");
     }
-    const char* raw = libarchive().entry_pathname(entry);
-    std::string name = raw != nullptr ? raw : "";
+    const auto& name = member.name;
     const auto* res = m.find(name);
     if (res == nullptr) {
       return make_error(firmware_file_errc::bad_archive,
@@ -170,13 +148,12 @@ caf::error read_resources(archive* a, const source_state& st, const firmware_man
       return make_error(firmware_file_errc::bad_archive,
                         "firmware file: resource '" + name + "' appears twice");
     }
-    if (auto err = check_plain_file(entry, name)) {
+    if (auto err = check_plain_file(member)) {
       return err;
     }
-    if (static_cast<uint64_t>(libarchive().entry_size(entry)) != res->size) {
+    if (member.size != res->size) {
       return make_error(firmware_file_errc::hash_mismatch,
-                        "firmware file: resource '" + name + "' is " +
-                            std::to_string(libarchive().entry_size(entry)) +
+                        "firmware file: resource '" + name + "' is " + std::to_string(member.size) +
                             " bytes in the archive, the manifest says " +
                             std::to_string(res->size));
     }
@@ -190,45 +167,28 @@ caf::error read_resources(archive* a, const source_state& st, const firmware_man
     } else {
       inline_hash.emplace();
     }
-    uint64_t total = 0;
     while (true) {
-      const void* buf = nullptr;
-      size_t size = 0;
-      la_int64_t offset = 0;
-      rc = libarchive().read_data_block(a, &buf, &size, &offset);
-      if (rc == ARCHIVE_EOF) {
+      std::string_view piece;
+      const std::shared_ptr<const void>* keep = nullptr;
+      st = in.reader.data(piece, keep);
+      if (st == tar_status::end) {
         break;
       }
-      if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
-        return archive_failure(a, st, "reading '" + name + "'");
+      if (st != tar_status::ok) {
+        return in.failure(st, "reading '" + name + "'");
       }
-      if (offset < 0 || static_cast<uint64_t>(offset) != total) {
-        return make_error(firmware_file_errc::bad_archive,
-                          "firmware file: resource '" + name + "' is sparse");
-      }
-      total += size;
-      if (total > res->size) {
-        return make_error(
-            firmware_file_errc::hash_mismatch,
-            "firmware file: resource '" + name + "' is longer than the manifest says");
-      }
-      if (alongside && st.lent(buf, size)) {
-        alongside->update_lent(buf, size, st.current.keep);
+      if (alongside && keep != nullptr) {
+        alongside->update_lent(piece.data(), piece.size(), *keep);
       } else if (alongside) {
-        alongside->update(buf, size);
+        alongside->update(piece.data(), piece.size());
       } else {
-        inline_hash->update(buf, size);
+        inline_hash->update(piece.data(), piece.size());
       }
-      if (opts.on_data && size > 0) {
-        if (auto err = opts.on_data(*res, static_cast<const char*>(buf), size)) {
+      if (opts.on_data && !piece.empty()) {
+        if (auto err = opts.on_data(*res, piece.data(), piece.size())) {
           return err;
         }
       }
-    }
-    if (total != res->size) {
-      return make_error(firmware_file_errc::truncated,
-                        "firmware file is truncated (resource '" + name + "' has " +
-                            std::to_string(total) + " of " + std::to_string(res->size) + " bytes)");
     }
     auto digest = alongside ? alongside->finish_hex() : inline_hash->finish_hex();
     if (digest != res->sha256) {
@@ -253,39 +213,35 @@ caf::error read_resources(archive* a, const source_state& st, const firmware_man
 
 // -- writing ------------------------------------------------------------------
 
-caf::error write_failure(archive* a, const std::string& path) {
-  return make_error(
-      firmware_file_errc::io_error,
-      path + ": " +
-          (libarchive().error_string(a) != nullptr ? libarchive().error_string(a) : "failed"));
-}
-
-caf::error add_header(archive* a, const std::string& name, uint64_t size, const std::string& path) {
-  std::unique_ptr<archive_entry, void (*)(archive_entry*)> entry{libarchive().entry_new(),
-                                                                 libarchive().entry_free};
-  libarchive().entry_set_pathname(entry.get(), name.c_str());
-  libarchive().entry_set_size(entry.get(), static_cast<la_int64_t>(size));
-  libarchive().entry_set_filetype(entry.get(), AE_IFREG);
-  libarchive().entry_set_perm(entry.get(), 0644);
-  // Fixed times and owners: the same inputs give the same file.
-  libarchive().entry_set_mtime(entry.get(), 0, 0);
-  if (libarchive().write_header(a, entry.get()) != ARCHIVE_OK) {
-    return write_failure(a, path);
+/// Writes all of `data` to `fd`.
+caf::error write_all(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    auto n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return make_error(firmware_file_errc::io_error, path + ": " + std::strerror(errno));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
   }
   return {};
 }
 
-caf::error add_bytes(archive* a, std::string_view data, const std::string& path) {
-  if (libarchive().write_data(a, data.data(), data.size()) !=
-      static_cast<la_ssize_t>(data.size())) {
-    return write_failure(a, path);
+caf::error add_member(int fd, const std::string& name, std::string_view data,
+                      const std::string& path) {
+  if (auto err = write_all(fd, tar_file_header(name, data.size()), path)) {
+    return err;
   }
-  return {};
+  if (auto err = write_all(fd, data, path)) {
+    return err;
+  }
+  return write_all(fd, std::string(tar_padding(data.size()), '\0'), path);
 }
 
-caf::error add_file(archive* a, const std::string& name, const std::string& file, uint64_t size,
+caf::error add_file(int out, const std::string& name, const std::string& file, uint64_t size,
                     const std::string& path) {
-  if (auto err = add_header(a, name, size, path)) {
+  if (auto err = write_all(out, tar_file_header(name, size), path)) {
     return err;
   }
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
@@ -301,14 +257,19 @@ caf::error add_file(archive* a, const std::string& name, const std::string& file
       err = make_error(firmware_file_errc::io_error, file + ": " + std::strerror(errno));
     } else if (n == 0) {
       break;
+    } else if (total + static_cast<uint64_t>(n) > size) {
+      err = make_error(firmware_file_errc::io_error, file + ": changed while it was being written");
     } else {
       total += static_cast<uint64_t>(n);
-      err = add_bytes(a, std::string_view{buf.data(), static_cast<size_t>(n)}, path);
+      err = write_all(out, std::string_view{buf.data(), static_cast<size_t>(n)}, path);
     }
   }
   ::close(fd);
   if (!err && total != size) {
     err = make_error(firmware_file_errc::io_error, file + ": changed while it was being written");
+  }
+  if (!err) {
+    err = write_all(out, std::string(tar_padding(size), '\0'), path);
   }
   return err;
 }
@@ -365,33 +326,23 @@ caf::expected<firmware_manifest> write_firmware_file(firmware_contents contents,
     return text.error();
   }
   auto sig = format_signature(sign(key, *text));
-  if (auto err = load_libarchive()) {
-    return err;
-  }
   auto tmp = out_path + ".part";
-  std::unique_ptr<archive, archive_write_closer> a{libarchive().write_new()};
-  libarchive().write_set_format_pax_restricted(a.get());
-  libarchive().write_add_filter_none(a.get());
-  libarchive().write_set_bytes_in_last_block(a.get(), 1);
-  if (libarchive().write_open_filename(a.get(), tmp.c_str()) != ARCHIVE_OK) {
-    return write_failure(a.get(), tmp);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return make_error(firmware_file_errc::io_error, tmp + ": " + std::strerror(errno));
   }
-  caf::error err = add_header(a.get(), std::string{manifest_member}, text->size(), tmp);
+  caf::error err = add_member(fd, std::string{manifest_member}, *text, tmp);
   if (!err) {
-    err = add_bytes(a.get(), *text, tmp);
-  }
-  if (!err) {
-    err = add_header(a.get(), std::string{signature_member}, sig.size() + 1, tmp);
-  }
-  if (!err) {
-    err = add_bytes(a.get(), sig + "\n", tmp);
+    err = add_member(fd, std::string{signature_member}, sig + "\n", tmp);
   }
   for (size_t i = 0; !err && i < contents.files.size(); ++i) {
-    err = add_file(a.get(), contents.files[i].first, contents.files[i].second, m.resources[i].size,
-                   tmp);
+    err = add_file(fd, contents.files[i].first, contents.files[i].second, m.resources[i].size, tmp);
   }
-  if (!err && libarchive().write_close(a.get()) != ARCHIVE_OK) {
-    err = write_failure(a.get(), tmp);
+  if (!err) {
+    err = write_all(fd, tar_end(), tmp);
+  }
+  if (::close(fd) != 0 && !err) {
+    err = make_error(firmware_file_errc::io_error, tmp + ": " + std::strerror(errno));
   }
   if (!err && ::rename(tmp.c_str(), out_path.c_str()) != 0) {
     err = make_error(firmware_file_errc::io_error, out_path + ": " + std::strerror(errno));
@@ -417,30 +368,20 @@ caf::expected<firmware_read_result> read_firmware(const firmware_source& source,
 
 caf::expected<firmware_read_result> read_firmware(const firmware_lending_source& source,
                                                   const firmware_read_options& opts) {
-  if (auto err = load_libarchive()) {
-    return err;
-  }
-  source_state st{&source, {}, {}};
-  std::unique_ptr<archive, archive_closer> a{libarchive().read_new()};
-  // Only tar (ustar, pax, gnu): no compression, no other formats, no
-  // seeking — the archive is read front to back as it arrives.
-  libarchive().read_support_format_tar(a.get());
-  if (libarchive().read_open(a.get(), &st, nullptr, read_callback, nullptr) != ARCHIVE_OK) {
-    return archive_failure(a.get(), st, "opening");
-  }
-  auto entry = next_member(a.get(), st, "the manifest");
+  archive_input in{source};
+  auto entry = next_member(in, "the manifest");
   if (!entry) {
     return entry.error();
   }
-  auto text = read_small(a.get(), st, *entry, manifest_member, max_manifest_size);
+  auto text = read_small(in, *entry, manifest_member, max_manifest_size);
   if (!text) {
     return text.error();
   }
-  entry = next_member(a.get(), st, "the signature (manifest.sig)");
+  entry = next_member(in, "the signature (manifest.sig)");
   if (!entry) {
     return entry.error();
   }
-  auto sig_text = read_small(a.get(), st, *entry, signature_member, max_signature_member);
+  auto sig_text = read_small(in, *entry, signature_member, max_signature_member);
   if (!sig_text) {
     return sig_text.error();
   }
@@ -476,7 +417,7 @@ caf::expected<firmware_read_result> read_firmware(const firmware_lending_source&
       return err;
     }
   }
-  if (auto err = read_resources(a.get(), st, result.manifest, opts)) {
+  if (auto err = read_resources(in, result.manifest, opts)) {
     return err;
   }
   return result;

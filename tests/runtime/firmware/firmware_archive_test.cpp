@@ -17,6 +17,7 @@
 #include "myelin/test/support.hpp"
 
 using namespace myelin::runtime;
+using myelin::test::fix_tar_checksum;
 using myelin::test::read_file;
 using myelin::test::temp_dir;
 using myelin::test::write_file;
@@ -71,14 +72,7 @@ bool set_member_size(std::string& tar, const std::string& name, uint64_t size) {
     char field[13];
     std::snprintf(field, sizeof field, "%011llo", static_cast<unsigned long long>(size));
     tar.replace(off + 124, 12, std::string(field, 12));
-    tar.replace(off + 148, 8, std::string(8, ' '));
-    unsigned sum = 0;
-    for (size_t i = 0; i < 512; ++i) {
-      sum += static_cast<unsigned char>(tar[off + i]);
-    }
-    char chk[8];
-    std::snprintf(chk, sizeof chk, "%06o", sum);
-    tar.replace(off + 148, 8, std::string(chk, 6) + std::string{'\0', ' '});
+    fix_tar_checksum(tar, off);
     return true;
   }
   return false;
@@ -185,6 +179,21 @@ TEST(firmware_archive, write_then_read_file) {
   auto r = read_firmware_file(out, opts);
   ASSERT_TRUE(r) << describe(r.error());
   EXPECT_EQ(r->manifest.resources.size(), 2u);
+  // A .fw file is a plain tar archive: GNU tar lists it in order, with the
+  // fixed mode, owner and time that make the same inputs give the same file.
+  auto listing = dir / "listing";
+  ASSERT_EQ(
+      std::system(("tar --numeric-owner -tvf '" + out + "' >'" + listing.string() + "'").c_str()),
+      0);
+  auto text = read_file(listing);
+  auto manifest_at = text.find(" manifest\n");
+  auto sig_at = text.find(" manifest.sig\n");
+  auto rootfs_at = text.find(" rootfs.img\n");
+  auto boot_at = text.find(" boot.scr\n");
+  EXPECT_TRUE(manifest_at < sig_at && sig_at < rootfs_at && rootfs_at < boot_at) << text;
+  EXPECT_NE(text.find("-rw-r--r-- 0/0         3145728 1970-01-01 00:00 rootfs.img"),
+            std::string::npos)
+      << text;
   opts.trusted = {generate_key_pair().pub};
   auto wrong = read_firmware_file(out, opts);
   ASSERT_FALSE(wrong);

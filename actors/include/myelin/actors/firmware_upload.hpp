@@ -7,7 +7,7 @@
 // channel (POST /v1/fw/upload, GET /v1/fw/upload/status;
 // actors/src/firmware/console_firmware.cpp). One upload runs at a time. The body flows
 // HTTP thread -> bounded buffer (firmware.upload_buffer_mb) -> an installer
-// thread that reads the archive with libarchive, checks the manifest's
+// thread that reads the archive (runtime::tar_reader), checks the manifest's
 // signature against firmware.trusted_keys and its platform/architecture
 // against the device's, deletes the slot's `<slot>.*` metadata (so a torn
 // slot is never chosen, decision 0074) before the first byte reaches the slot, hashes while

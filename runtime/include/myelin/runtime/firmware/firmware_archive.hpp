@@ -1,4 +1,4 @@
-// Reading and writing `.fw` firmware files: a POSIX pax/ustar archive (libarchive)
+// Reading and writing `.fw` firmware files: a POSIX pax/ustar archive (tar_stream.hpp)
 // whose members are, in this order, `manifest`, `manifest.sig` (the base64
 // ed25519 signature of the manifest's bytes) and then each resource of the
 // manifest exactly once (docs/reference/firmware-format.md, decision 0060).
@@ -7,7 +7,8 @@
 // chunk, the signature is checked from the first two members before any
 // resource byte is handed on, and each resource is hashed as it passes and
 // compared with the manifest at its end. Nothing is kept in memory but the
-// manifest and libarchive's read-ahead.
+// manifest and one header block: resource bytes are handed on from the
+// source's own chunks.
 #pragma once
 
 #include <functional>

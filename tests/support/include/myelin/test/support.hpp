@@ -41,6 +41,10 @@ void write_file(const std::filesystem::path& file, const std::string& contents);
 /// Reads a whole file; empty if it cannot be read.
 std::string read_file(const std::filesystem::path& file);
 
+/// Recomputes the checksum of the tar header at `offset` of `tar`, after a
+/// test patched one of its fields.
+void fix_tar_checksum(std::string& tar, size_t offset);
+
 /// How many bytes of `file` are in the page cache (mincore); 0 if it cannot
 /// be read.
 size_t resident_bytes(const std::filesystem::path& file);
