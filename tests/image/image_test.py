@@ -7,7 +7,7 @@ real `myelin` tool over the forwarded control port, as the docs tell a user
 to. What U-Boot's boot.scr decides is read from the serial console.
 
 Usage: image_test.py SCENARIO --build DIR --image DIR
-Scenarios: boot, update, containment, powercut, overlays (and bench). Exit 77: skipped (the reason
+Scenarios: boot, update, containment, powercut, overlays, watchdog (and bench). Exit 77: skipped (the reason
 is printed), 0: passed, 1: failed.
 """
 
@@ -372,6 +372,43 @@ def scenario_bench(args, work):
         push_and_reboot(g, os.path.join(args.fw_dir, "myelin-0.2.0.fw"))
         g.boot(slot="b")
         result("image_update_cycle_s", time.monotonic() - started, "s")
+        # Petting stopped -> softdog resets the board (timeout 20 s, the anchor).
+        result("watchdog_wedge_to_reset_s", watchdog_reset(g), "s")
+        result("watchdog_timeout_s", 20, "s")
+    finally:
+        g.stop()
+
+
+def watchdog_reset(g):
+    """Stops the petting of softdog; returns the seconds until U-Boot starts again."""
+    g.myelin("watchdog", "stop-petting")
+    stopped = time.monotonic()
+    g.wait(r"softdog: Initiating system reboot", timeout=120, what="softdog resetting the board")
+    g.wait(r"U-Boot 20[0-9][0-9]", timeout=60, what="U-Boot after the watchdog reset")
+    return time.monotonic() - stopped
+
+
+def scenario_watchdog(args, work):
+    """softdog petted while the core answers; not petted, the board resets and boots again."""
+    g = Guest(args, work).start()
+    try:
+        g.boot(slot="a")
+        out = g.myelin("watchdog").stdout
+        expect("state:      petting" in out and "(Software Watchdog)" in out and "timeout:    20 s" in out,
+               "myelin watchdog:\n" + out)
+        import json
+        before = json.loads(g.myelin("watchdog", "--json").stdout)["pets"]
+        time.sleep(6)
+        after = json.loads(g.myelin("watchdog", "--json").stdout)["pets"]
+        expect(after > before, "not petted: %d then %d pets" % (before, after))
+        g.pos = len(g.text())
+        took = watchdog_reset(g)
+        print("RESULT watchdog_wedge_to_reset_s %.1f s" % took)
+        print("RESULT watchdog_timeout_s 20 s")
+        g.boot(slot="a")
+        expect_firmware(g, "a", "validated", "after the watchdog reset")
+        out = g.myelin("watchdog").stdout
+        expect("state:      petting" in out, "after the reset, myelin watchdog:\n" + out)
     finally:
         g.stop()
 
@@ -419,6 +456,7 @@ SCENARIOS = {
     "update": scenario_update,
     "containment": scenario_containment,
     "powercut": scenario_powercut,
+    "watchdog": scenario_watchdog,
 }
 
 

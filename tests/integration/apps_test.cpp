@@ -258,7 +258,8 @@ TEST(apps, app_hosts_spawned_apart_and_die_with_boot) {
   auto core = out.find("core ready after ");
   ASSERT_NE(core, std::string::npos) << out;
   EXPECT_LT(core, out.find("] ready in ")) << out;
-  EXPECT_NE(out.find("log, kv, firmware, uevent, net, overlays, console", core), std::string::npos)
+  EXPECT_NE(out.find("log, kv, firmware, uevent, watchdog, net, overlays, console", core),
+            std::string::npos)
       << out;
   std::vector<pid_t> hosts;
   for (auto pid : myelin::test::children_of(dev.proc->pid())) {

@@ -33,7 +33,7 @@ TEST(boot, ready_line_names_services_and_control) {
   ASSERT_FALSE(dev.ready_line.empty());
   // log first, then kv; console last; the other core services in between.
   EXPECT_NE(dev.ready_line.find("core [log, kv, firmware, "), std::string::npos) << dev.ready_line;
-  EXPECT_NE(dev.ready_line.find(", uevent, net, "), std::string::npos) << dev.ready_line;
+  EXPECT_NE(dev.ready_line.find(", uevent, watchdog, net, "), std::string::npos) << dev.ready_line;
   EXPECT_NE(dev.ready_line.find(", console], apps"), std::string::npos) << dev.ready_line;
   EXPECT_NE(dev.ready_line.find("apps [fault, hello, ticker]"), std::string::npos)
       << dev.ready_line;

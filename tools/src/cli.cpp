@@ -19,6 +19,7 @@
 #include "myelin/runtime/kv/uboot_env.hpp"
 #include "myelin/runtime/platform/version.hpp"
 #include "myelin/tools/cli_net.hpp"
+#include "myelin/tools/cli_watchdog.hpp"
 #include "myelin/tools/device_client.hpp"
 #include "myelin/tools/firmware_commands.hpp"
 #include "myelin/tools/logs_command.hpp"
@@ -334,6 +335,7 @@ int run_cli(int argc, char** argv) {
   auto uevent_command = add_uevent_command(app);
   add_logs_command(app);
   net_command net{app};
+  watchdog_command watchdog{app};
   add_overlay_commands(app);
 
   try {
@@ -347,6 +349,9 @@ int run_cli(int argc, char** argv) {
 
   if (net.parsed()) {
     return net.run();
+  }
+  if (watchdog.parsed()) {
+    return watchdog.run();
   }
   if (status->parsed()) {
     auto dev = device_of(o);

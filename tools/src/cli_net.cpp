@@ -8,6 +8,7 @@
 
 #include "myelin/runtime/config/config.hpp"
 #include "myelin/tools/device_client.hpp"
+#include "myelin/tools/device_flags.hpp"
 
 namespace myelin::tools {
 
@@ -77,23 +78,14 @@ void print_summary(const json& doc) {
 net_command::net_command(CLI::App& app)
     : cmd_(app.add_subcommand("net", "Show the device's network interfaces and connection")) {
   cmd_->add_option("IFNAME", ifname_, "Only this interface, every property");
-  cmd_->add_option("--device", device_,
-                   "HOST:PORT of the device's control channel "
-                   "(default: $MYELIN_DEVICE, else 127.0.0.1:4848)");
-  cmd_->add_option("--ca", ca_,
-                   "Talk HTTPS: the CA that signed the device's certificate (or $MYELIN_CA)");
-  cmd_->add_option("--cert", cert_, "Client certificate for HTTPS (or $MYELIN_CERT)");
-  cmd_->add_option("--key", key_, "Client private key for HTTPS (or $MYELIN_KEY)");
+  add_device_flags(cmd_, flags_);
   cmd_->add_flag("--json", json_, "Print JSON");
 }
 
 int net_command::run() {
-  auto dev = parse_device_address(device_);
+  auto dev = device_from(flags_);
   if (!dev) {
     return fail(runtime::describe(dev.error()));
-  }
-  if (auto err = set_credentials(*dev, ca_, cert_, key_)) {
-    return fail(runtime::describe(err));
   }
   auto body = get(*dev, ifname_.empty() ? "/v1/net" : "/v1/net/" + ifname_);
   if (!body) {

@@ -115,6 +115,21 @@ caf::expected<std::string> render_status(const std::string& body) {
         << int_of(m, "children") << " child process(es) PSS "
         << mib(m.value("children_pss_kb", json{})) << "\n";
   }
+  if (doc.contains("watchdog") && doc["watchdog"].is_object()) {
+    const auto& w = doc["watchdog"];
+    out << "watchdog: " << text_of(w, "state", "?");
+    if (text_of(w, "state", "") != "off") {
+      out << " " << text_of(w, "device", "") << " (" << text_of(w, "identity", "") << ")";
+      if (w.contains("timeout_s") && w["timeout_s"].is_number()) {
+        out << ", timeout " << w["timeout_s"].get<int64_t>() << " s";
+      }
+      out << ", last reset: " << text_of(w, "last_reset", "unknown");
+    }
+    if (!text_of(w, "problem", "").empty()) {
+      out << " (" << text_of(w, "problem", "") << ")";
+    }
+    out << "\n";
+  }
   if (doc.contains("kv") && doc["kv"].is_object()) {
     const auto& kv = doc["kv"];
     out << "kv:       " << text_of(kv, "backend") << ", " << int_of(kv, "keys") << " keys";

@@ -6,6 +6,7 @@
 
 #include "myelin/actors/registry.hpp"
 #include "net/console_net.hpp"
+#include "watchdog/console_watchdog.hpp"
 
 #include "console/console_http.hpp"
 #include "console/console_server.hpp"
@@ -407,59 +408,63 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
   srv.Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(R"({"ok":true})", "application/json");
   });
-  srv.Get(
-      "/v1/status", [&sys, &ep, opts, started](const httplib::Request&, httplib::Response& res) {
-        auto uptime =
-            std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count();
-        json body = {{"device", opts.device_name},
-                     {"target", opts.target},
-                     {"version", runtime::version()},
-                     {"pid", static_cast<int64_t>(getpid())},
-                     {"uptime_ms", uptime},
-                     {"state_dir", opts.state_dir},
-                     {"control", ep.url}};
-        auto root = sys.registry().get<caf::actor>(root_registry_name);
-        body["tree"] = root ? describe_tree(sys, root, 0) : json::array();
-        if (auto apps = ask_apps(sys)) {
-          body["apps"] = *apps;
-        }
-        if (opts.boot) {
-          auto ms = [](double v) { return v < 0 ? json(nullptr) : json(std::round(v * 10) / 10); };
-          body["boot"] = {{"core_ready_ms", ms(opts.boot->core_ready_ms)},
-                          {"ready_ms", ms(opts.boot->ready_ms)},
-                          {"apps_ready_ms", ms(opts.boot->apps_ready_ms)}};
-        }
-        {
-          auto own = runtime::memory_of(getpid());
-          auto kids = runtime::memory_of_children(getpid());
-          auto kb = [](int64_t v) { return v < 0 ? json(nullptr) : json(v); };
-          body["memory"] = {{"rss_kb", kb(own.rss_kb)},
-                            {"pss_kb", kb(own.pss_kb)},
-                            {"children", kids.count},
-                            {"children_rss_kb", kb(kids.sum.rss_kb)},
-                            {"children_pss_kb", kb(kids.sum.pss_kb)}};
-        }
-        if (auto kv = ask<kv_status>(sys, kv_registry_name, kv_status_atom::value)) {
-          body["kv"] = {{"backend", kv->backend},
-                        {"keys", kv->keys},
-                        {"error", kv->error},
-                        {"notice", kv->notice}};
-        }
-        if (opts.boot) {
-          auto issues = json::array();
-          for (const auto& [section, message] : opts.boot->config_issues()) {
-            issues.push_back({{"section", section}, {"message", message}});
-          }
-          body["config"] = {{"issues", issues},
-                            {"fallback", issues.empty() ? "" : opts.boot->config_fallback()}};
-        }
-        res.set_content(body.dump(), "application/json");
-      });
+  srv.Get("/v1/status", [&sys, &ep, opts, started](const httplib::Request&,
+                                                   httplib::Response& res) {
+    auto uptime =
+        std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count();
+    json body = {{"device", opts.device_name},
+                 {"target", opts.target},
+                 {"version", runtime::version()},
+                 {"pid", static_cast<int64_t>(getpid())},
+                 {"uptime_ms", uptime},
+                 {"state_dir", opts.state_dir},
+                 {"control", ep.url}};
+    auto root = sys.registry().get<caf::actor>(root_registry_name);
+    body["tree"] = root ? describe_tree(sys, root, 0) : json::array();
+    if (auto apps = ask_apps(sys)) {
+      body["apps"] = *apps;
+    }
+    if (opts.boot) {
+      auto ms = [](double v) { return v < 0 ? json(nullptr) : json(std::round(v * 10) / 10); };
+      body["boot"] = {{"core_ready_ms", ms(opts.boot->core_ready_ms)},
+                      {"ready_ms", ms(opts.boot->ready_ms)},
+                      {"apps_ready_ms", ms(opts.boot->apps_ready_ms)}};
+    }
+    {
+      auto own = runtime::memory_of(getpid());
+      auto kids = runtime::memory_of_children(getpid());
+      auto kb = [](int64_t v) { return v < 0 ? json(nullptr) : json(v); };
+      body["memory"] = {{"rss_kb", kb(own.rss_kb)},
+                        {"pss_kb", kb(own.pss_kb)},
+                        {"children", kids.count},
+                        {"children_rss_kb", kb(kids.sum.rss_kb)},
+                        {"children_pss_kb", kb(kids.sum.pss_kb)}};
+    }
+    if (auto wd = ask<watchdog_status>(sys, watchdog_registry_name, watchdog_status_atom::value)) {
+      body["watchdog"] = watchdog_json(*wd);
+    }
+    if (auto kv = ask<kv_status>(sys, kv_registry_name, kv_status_atom::value)) {
+      body["kv"] = {{"backend", kv->backend},
+                    {"keys", kv->keys},
+                    {"error", kv->error},
+                    {"notice", kv->notice}};
+    }
+    if (opts.boot) {
+      auto issues = json::array();
+      for (const auto& [section, message] : opts.boot->config_issues()) {
+        issues.push_back({{"section", section}, {"message", message}});
+      }
+      body["config"] = {{"issues", issues},
+                        {"fallback", issues.empty() ? "" : opts.boot->config_fallback()}};
+    }
+    res.set_content(body.dump(), "application/json");
+  });
   install_service_routes(sys, srv, opts);
   install_app_partition_routes(srv, opts);
   install_uevent_routes(sys, srv);
   install_log_routes(srv);
   install_net_routes(sys, srv);
+  install_watchdog_routes(sys, srv);
   install_overlay_routes(sys, srv, opts.overlay_max_bytes);
   install_firmware_routes(sys, srv, opts);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {

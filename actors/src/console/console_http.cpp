@@ -27,6 +27,10 @@ int http_status_of(const caf::error& err) {
         return 500;
     }
   }
+  if (cat == caf::atom("watchdog")) {
+    // No watchdog open to act on.
+    return 409;
+  }
   if (cat == caf::atom("firmware") || cat == caf::atom("fwupload")) {
     // The device's state forbids it (nothing to revert to, busy, slot changed).
     return 409;

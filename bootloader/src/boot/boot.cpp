@@ -44,6 +44,7 @@
 #include "myelin/actors/net.hpp"
 #include "myelin/actors/overlays.hpp"
 #include "myelin/actors/uevent.hpp"
+#include "myelin/actors/watchdog.hpp"
 #include "myelin/bootloader/apps.hpp"
 #include "myelin/runtime/config/config.hpp"
 #include "myelin/runtime/log/log_hub.hpp"
@@ -75,7 +76,7 @@ void setup_logging(const std::string& level) {
   auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
   sink->set_pattern("%H:%M:%S.%e %^%-5l%$ [%n] %v");
   for (const char* name :
-       {"boot", "supervisor", "console", "kv", "firmware", "apps", "net", "overlays"}) {
+       {"boot", "supervisor", "console", "kv", "firmware", "apps", "net", "overlays", "watchdog"}) {
     if (spdlog::get(name) == nullptr) {
       spdlog::register_logger(std::make_shared<spdlog::logger>(name, sink));
     }
@@ -377,6 +378,12 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
     return overlays.error();
   }
   console.overlay_max_bytes = overlays->store ? overlays->store->options().max_bytes : 0;
+  auto watchdog =
+      with_fallback(cfg, {"watchdog"}, last_good, progress.get(),
+                    [](const runtime::config& c) { return actors::watchdog_options_from(c); });
+  if (!watchdog) {
+    return watchdog.error();
+  }
   auto firmware_upload = actors::firmware_upload_options_from(cfg, state_dir);
   if (!firmware_upload) {
     return firmware_upload.error();
@@ -393,6 +400,8 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
       sup::worker("kv", actors::kv_start(*kv)),
       sup::worker("firmware", actors::firmware_start(firmware)),
       sup::worker("uevent", actors::uevent_start(actors::uevent_options_from(cfg, getpid() == 1))),
+      // After uevent, which loads the watchdog's module (uevent.modules).
+      sup::worker("watchdog", actors::watchdog_start(*watchdog)),
       sup::worker("net", actors::net_start(actors::net_options_from(cfg, state_dir))),
       sup::worker("overlays", actors::overlays_start(*overlays)),
       sup::worker("console", actors::console_start(console)),

@@ -324,6 +324,23 @@ const std::vector<config_key>& config_schema() {
            "PROGRAM -a -- MODULE...; a module that is missing or fails to load is logged "
            "as an error and shown in the uevent status."),
       str("uevent.sysfs", "/sys", "Where sysfs is mounted (coldplug and re-scans read it)."),
+      // [watchdog]
+      str("watchdog.device", "",
+          "The hardware watchdog to own and pet while the core is healthy, e.g. "
+          "/dev/watchdog; empty: none (host mode)."),
+      num("watchdog.timeout_s", 60, 1, 3600,
+          "The timeout asked of the driver (WDIOC_SETTIMEOUT): without a pet for this long "
+          "the hardware resets the board."),
+      num("watchdog.pet_interval_ms", 5000, 100, 600000,
+          "How often the core's liveness round runs; the watchdog is petted when every core "
+          "service answered. Interval + 3 x probe timeout must be at most half the timeout."),
+      num("watchdog.probe_timeout_ms", 2000, 10, 600000,
+          "How long the round waits for each supervisor and core service to answer."),
+      flag("watchdog.pet", true,
+           "False: open (arm) the watchdog but never pet it, to see the board reset."),
+      flag("watchdog.disarm_on_stop", false,
+           "Write the magic 'V' when the service stops (host tests). Off on a device: a "
+           "stop that hangs is still reset."),
       // [net]
       str("net.node_name_prefix", "",
           "The part of the node name before '@'; empty: device.name. The node name is "

@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "myelin/tools/device_flags.hpp"
+
 namespace myelin::tools {
 
 /// The `net` subcommand: added to the tool's CLI::App by the constructor,
@@ -21,10 +23,7 @@ class net_command {
  private:
   CLI::App* cmd_;
   std::string ifname_;
-  std::string device_;
-  std::string ca_;
-  std::string cert_;
-  std::string key_;
+  device_flags flags_;
   bool json_ = false;
 };
 
