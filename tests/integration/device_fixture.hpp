@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -107,6 +109,19 @@ struct booted_device {
   /// The host-mode environment's fw_env.config.
   std::string fw_env_config() const { return state + "/kv/fw_env.config"; }
 };
+
+/// Polls `pred` every 50 ms until it holds or `timeout` passes; its last value.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  }
+  return pred();
+}
 
 /// The child processes of `pid` (all its threads'), from /proc.
 inline std::vector<pid_t> children_of(pid_t pid) {

@@ -28,19 +28,6 @@ uintmax_t pets_of(const std::filesystem::path& dev) {
   return ec ? 0 : n;
 }
 
-/// Waits until `pred` holds or `timeout` passes.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) {
-      return true;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
-
 nlohmann::json watchdog_of(const booted_device& dev) {
   auto r = run_myelin({"watchdog", "--json", "--device", dev.address()});
   auto doc = nlohmann::json::parse(r.output, nullptr, false);

@@ -18,6 +18,7 @@
 #include "myelin/runtime/kv/serial_number.hpp"
 #include "myelin/runtime/kv/uboot_env.hpp"
 #include "myelin/runtime/platform/version.hpp"
+#include "myelin/tools/cli_daemons.hpp"
 #include "myelin/tools/cli_net.hpp"
 #include "myelin/tools/cli_watchdog.hpp"
 #include "myelin/tools/device_client.hpp"
@@ -336,6 +337,7 @@ int run_cli(int argc, char** argv) {
   add_logs_command(app);
   net_command net{app};
   watchdog_command watchdog{app};
+  daemons_command daemons{app};
   add_overlay_commands(app);
 
   try {
@@ -352,6 +354,9 @@ int run_cli(int argc, char** argv) {
   }
   if (watchdog.parsed()) {
     return watchdog.run();
+  }
+  if (daemons.parsed()) {
+    return daemons.run();
   }
   if (status->parsed()) {
     auto dev = device_of(o);

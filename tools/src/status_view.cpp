@@ -115,6 +115,13 @@ caf::expected<std::string> render_status(const std::string& body) {
         << int_of(m, "children") << " child process(es) PSS "
         << mib(m.value("children_pss_kb", json{})) << "\n";
   }
+  if (doc.contains("daemons") && doc["daemons"].is_array() && !doc["daemons"].empty()) {
+    out << "daemons: ";
+    for (const auto& d : doc["daemons"]) {
+      out << " " << text_of(d, "name", "?") << " " << text_of(d, "state", "?");
+    }
+    out << "\n";
+  }
   if (doc.contains("watchdog") && doc["watchdog"].is_object()) {
     const auto& w = doc["watchdog"];
     out << "watchdog: " << text_of(w, "state", "?");

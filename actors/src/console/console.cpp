@@ -4,6 +4,7 @@
 #include "myelin/actors/console_checks.hpp"
 #include "myelin/actors/thread_failure.hpp"
 
+#include "daemons/console_daemons.hpp"
 #include "myelin/actors/registry.hpp"
 #include "net/console_net.hpp"
 #include "watchdog/console_watchdog.hpp"
@@ -465,6 +466,7 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
   install_log_routes(srv);
   install_net_routes(sys, srv);
   install_watchdog_routes(sys, srv);
+  install_daemon_routes(sys, srv);
   install_overlay_routes(sys, srv, opts.overlay_max_bytes);
   install_firmware_routes(sys, srv, opts);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -144,26 +145,71 @@ caf::expected<std::string> memory_cgroup::parent() {
   return result;
 }
 
-caf::expected<memory_cgroup> memory_cgroup::create(const std::string& name, uint64_t limit_bytes) {
+caf::expected<memory_cgroup> memory_cgroup::create(const std::string& name, uint64_t limit_bytes,
+                                                   const std::string& kind) {
   auto base = parent();
   if (!base) {
     return base.error();
   }
   static std::atomic<uint64_t> counter{0};
   memory_cgroup cg;
-  cg.path_ = *base + "/myelin-app-" + name + "-" + std::to_string(::getpid()) + "-" +
+  cg.path_ = *base + "/myelin-" + kind + "-" + name + "-" + std::to_string(::getpid()) + "-" +
              std::to_string(++counter);
   cg.procs_ = cg.path_ + "/cgroup.procs";
   if (::mkdir(cg.path_.c_str(), 0755) != 0) {
     return failed("cannot create " + cg.path_ + ": " + std::strerror(errno));
   }
-  if (!write_text(cg.path_ + "/memory.max", std::to_string(limit_bytes))) {
+  auto max = limit_bytes == 0 ? std::string{"max"} : std::to_string(limit_bytes);
+  if (!write_text(cg.path_ + "/memory.max", max)) {
     auto err = failed("cannot write " + cg.path_ + "/memory.max: " + std::strerror(errno));
     ::rmdir(cg.path_.c_str());
     return err;
   }
   // Swap would let the app grow past the limit at the device's expense.
   write_text(cg.path_ + "/memory.swap.max", "0");
+  return cg;
+}
+
+std::vector<pid_t> memory_cgroup::processes() const {
+  std::vector<pid_t> out;
+  std::istringstream in(read_text(procs_));
+  for (pid_t pid = 0; in >> pid;) {
+    out.push_back(pid);
+  }
+  return out;
+}
+
+void memory_cgroup::kill_all() const {
+  // cgroup.kill (Linux 5.14) kills every process in it at once, also those
+  // forking meanwhile; before it, a few passes over cgroup.procs.
+  if (write_text(path_ + "/cgroup.kill", "1")) {
+    return;
+  }
+  for (int pass = 0; pass < 5; ++pass) {
+    auto pids = processes();
+    if (pids.empty()) {
+      return;
+    }
+    for (auto pid : pids) {
+      ::kill(pid, SIGKILL);
+    }
+  }
+}
+
+caf::expected<memory_cgroup> memory_cgroup::create_plain(const std::string& name,
+                                                         const std::string& kind) {
+  auto own = own_directory(read_text("/proc/self/mountinfo"), read_text("/proc/self/cgroup"));
+  if (!own) {
+    return own.error();
+  }
+  static std::atomic<uint64_t> counter{0};
+  memory_cgroup cg;
+  cg.path_ = *own + "/myelin-" + kind + "-" + name + "-" + std::to_string(::getpid()) + "-p" +
+             std::to_string(++counter);
+  cg.procs_ = cg.path_ + "/cgroup.procs";
+  if (::mkdir(cg.path_.c_str(), 0755) != 0) {
+    return failed("cannot create " + cg.path_ + ": " + std::strerror(errno));
+  }
   return cg;
 }
 

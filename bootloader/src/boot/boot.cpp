@@ -46,6 +46,7 @@
 #include "myelin/actors/uevent.hpp"
 #include "myelin/actors/watchdog.hpp"
 #include "myelin/bootloader/apps.hpp"
+#include "myelin/bootloader/daemons.hpp"
 #include "myelin/runtime/config/config.hpp"
 #include "myelin/runtime/log/log_hub.hpp"
 #include "myelin/runtime/overlays/base_snapshot.hpp"
@@ -75,8 +76,8 @@ namespace sup = myelin::supervisors;
 void setup_logging(const std::string& level) {
   auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
   sink->set_pattern("%H:%M:%S.%e %^%-5l%$ [%n] %v");
-  for (const char* name :
-       {"boot", "supervisor", "console", "kv", "firmware", "apps", "net", "overlays", "watchdog"}) {
+  for (const char* name : {"boot", "supervisor", "console", "kv", "firmware", "apps", "net",
+                           "overlays", "watchdog", "daemons"}) {
     if (spdlog::get(name) == nullptr) {
       spdlog::register_logger(std::make_shared<spdlog::logger>(name, sink));
     }
@@ -407,6 +408,11 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
       sup::worker("console", actors::console_start(console)),
   };
 
+  auto daemons = with_fallback(cfg, {"daemons"}, last_good, progress.get(),
+                               [](const runtime::config& c) { return daemons_options_from(c); });
+  if (!daemons) {
+    return daemons.error();
+  }
   auto apps = apps_options_from(cfg, boot_binary_dir());
   if (!apps) {
     return apps.error();
@@ -441,6 +447,8 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
                         }
                         return core;
                       }),
+      // OS programs after the core (they may use it), before the apps.
+      sup::supervisor("daemons", daemons_start(*daemons)),
       sup::supervisor(apps_id, app_manager_start(*apps)),
   };
   auto root = sup::start_supervisor(sys, root_flags, std::move(root_children));

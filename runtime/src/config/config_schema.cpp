@@ -324,6 +324,32 @@ const std::vector<config_key>& config_schema() {
            "PROGRAM -a -- MODULE...; a module that is missing or fails to load is logged "
            "as an error and shown in the uevent status."),
       str("uevent.sysfs", "/sys", "Where sysfs is mounted (coldplug and re-scans read it)."),
+      // [daemons.<name>]
+      flag("daemons.*.enabled", true, "Run this program."),
+      list("daemons.*.command", {},
+           "The program and its arguments (argv); a bare name is "
+           "looked up on PATH."),
+      list("daemons.*.env", {},
+           "KEY=VALUE entries added to (or replacing in) myelin-boot's "
+           "environment."),
+      str("daemons.*.work_dir", "", "Its working directory; empty: myelin-boot's."),
+      str("daemons.*.user", "", "Run as this user (name or number); empty: as myelin-boot."),
+      str("daemons.*.group", "", "Run as this group (name or number); empty: the user's."),
+      num("daemons.*.memory_limit_mb", 0, 0, 1048576,
+          "cgroup v2 memory.max of its cgroup, MiB; 0: none."),
+      num("daemons.*.cpu_weight", 0, 0, 10000, "cgroup v2 cpu.weight (1-10000); 0: none."),
+      str("daemons.*.restart", "permanent", "OTP restart type of the program.",
+          {"permanent", "transient", "temporary"}),
+      num("daemons.*.intensity", 3, 0, 1000,
+          "At most this many restarts within period_ms; one more and the daemon is failed."),
+      num("daemons.*.period_ms", 5000, 1, 3600000, "Window of daemons.<name>.intensity."),
+      num("daemons.*.restart_delay_ms", 100, 0, 3600000,
+          "Delay of the first restart (systemd's RestartSec); doubled while it keeps failing."),
+      num("daemons.*.restart_delay_max_ms", 5000, 0, 3600000, "Longest restart delay."),
+      num("daemons.*.stop_timeout_ms", 5000, 1, 3600000,
+          "After SIGTERM to all its processes, SIGKILL after this long."),
+      num("daemons.*.log_lines_per_s", 200, 1, 1000000,
+          "Output lines a second into the log; the rest are dropped and counted."),
       // [watchdog]
       str("watchdog.device", "",
           "The hardware watchdog to own and pet while the core is healthy, e.g. "

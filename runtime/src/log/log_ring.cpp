@@ -15,6 +15,8 @@ const char* to_string(log_origin x) {
       return "kernel";
     case log_origin::syslog:
       return "syslog";
+    case log_origin::daemon:
+      return "daemon";
   }
   return "?";
 }

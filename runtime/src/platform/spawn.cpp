@@ -2,6 +2,7 @@
 #include "myelin/runtime/platform/spawn.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -17,6 +18,13 @@
 #include <caf/make_message.hpp>
 
 namespace myelin::runtime {
+
+namespace {}  // namespace
+
+caf::error make_error(spawn_errc x, std::string context) {
+  return caf::error{static_cast<uint8_t>(x), caf::atom("spawn"),
+                    caf::make_message(std::move(context))};
+}
 
 namespace {
 
@@ -34,9 +42,22 @@ struct child_plan {
   bool group = true;
   int death_signal = 0;
   int devnull = -1;
-  /// Written by the child (shared memory under vfork) when exec fails.
+  std::vector<char*> envp;
+  const char* work_dir = nullptr;
+  gid_t gid = static_cast<gid_t>(-1);
+  uid_t uid = static_cast<uid_t>(-1);
+  int cgroup_fd = -1;
+  /// Written by the child (shared memory under vfork) when exec fails, and
+  /// which step failed.
   volatile int exec_errno = 0;
+  const char* volatile failed_step = nullptr;
 };
+
+[[noreturn]] void child_failed(child_plan& p, const char* step) {
+  p.exec_errno = errno != 0 ? errno : EINVAL;
+  p.failed_step = step;
+  ::_exit(127);
+}
 
 [[noreturn]] void child_main(child_plan& p) {
   // Default dispositions first (the mask still blocks everything), then the
@@ -61,6 +82,18 @@ struct child_plan {
   if (p.death_signal != 0) {
     ::prctl(PR_SET_PDEATHSIG, p.death_signal);
   }
+  if (p.cgroup_fd >= 0 && ::write(p.cgroup_fd, "0", 1) != 1) {
+    child_failed(p, "joining its cgroup");
+  }
+  if (p.work_dir != nullptr && ::chdir(p.work_dir) != 0) {
+    child_failed(p, "changing to its working directory");
+  }
+  if (p.gid != static_cast<gid_t>(-1) && (::setgroups(0, nullptr) != 0 || ::setgid(p.gid) != 0)) {
+    child_failed(p, "switching its group");
+  }
+  if (p.uid != static_cast<uid_t>(-1) && ::setuid(p.uid) != 0) {
+    child_failed(p, "switching its user");
+  }
   for (int i = 0; i < 3; ++i) {
     if (p.fds[i] == -2) {
       continue;  // myelin's own
@@ -76,10 +109,11 @@ struct child_plan {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  char** envp = p.envp.empty() ? environ : p.envp.data();
   if (p.search_path) {
-    ::execvp(p.argv[0], p.argv.data());
+    ::execvpe(p.argv[0], p.argv.data(), envp);
   } else {
-    ::execv(p.argv[0], p.argv.data());
+    ::execve(p.argv[0], p.argv.data(), envp);
   }
   p.exec_errno = errno != 0 ? errno : ENOEXEC;
   ::_exit(127);
@@ -95,6 +129,8 @@ std::string to_string(spawn_errc x) {
       return "exec_failed";
     case spawn_errc::timed_out:
       return "timed_out";
+    case spawn_errc::exited:
+      return "exited";
   }
   return "spawn_errc(" + std::to_string(static_cast<int>(x)) + ")";
 }
@@ -115,6 +151,17 @@ caf::expected<spawned_child> spawn(const spawn_options& opts) {
   p.search_path = opts.search_path;
   p.group = opts.new_process_group;
   p.death_signal = opts.parent_death_signal;
+  std::vector<std::string> env = opts.env;
+  for (auto& e : env) {
+    p.envp.push_back(e.data());
+  }
+  if (!p.envp.empty()) {
+    p.envp.push_back(nullptr);
+  }
+  p.work_dir = opts.work_dir.empty() ? nullptr : opts.work_dir.c_str();
+  p.gid = opts.gid;
+  p.uid = opts.uid;
+  p.cgroup_fd = opts.cgroup_procs_fd;
   p.devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   spawned_child child;
   // Registered before the child exists: a reaper must not take its status.
@@ -141,8 +188,10 @@ caf::expected<spawned_child> spawn(const spawn_options& opts) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    return make_spawn_error(spawn_errc::exec_failed,
-                            "cannot run " + opts.argv[0] + ": " + std::strerror(p.exec_errno));
+    std::string step =
+        p.failed_step != nullptr ? std::string{" ("} + p.failed_step + ")" : std::string{};
+    return make_spawn_error(spawn_errc::exec_failed, "cannot run " + opts.argv[0] + step + ": " +
+                                                         std::strerror(p.exec_errno));
   }
   child.pid = pid;
   return child;

@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include <sys/types.h>
 
 #include <caf/expected.hpp>
 
@@ -26,10 +29,17 @@ class memory_cgroup {
   /// the kernel asks for it). Errors say why cgroups cannot be used.
   static caf::expected<std::string> parent();
 
-  /// Creates `<parent>/myelin-app-<name>-<n>` with memory.max = `limit_bytes`
-  /// (and no swap). Errors: as parent(), or the directory or limit could not
-  /// be written (nothing is left behind).
-  static caf::expected<memory_cgroup> create(const std::string& name, uint64_t limit_bytes);
+  /// Creates `<parent>/myelin-<kind>-<name>-<n>` with memory.max =
+  /// `limit_bytes` (0: no limit) and no swap. Errors: as parent(), or the
+  /// directory or limit could not be written (nothing is left behind).
+  static caf::expected<memory_cgroup> create(const std::string& name, uint64_t limit_bytes,
+                                             const std::string& kind = "app");
+
+  /// A cgroup without controllers under this process's own: enough to find
+  /// and kill every process started in it (no memory controller needed, no
+  /// "no internal processes" rule). Errors: no cgroup v2, mkdir failed.
+  static caf::expected<memory_cgroup> create_plain(const std::string& name,
+                                                   const std::string& kind);
 
   memory_cgroup() = default;
 
@@ -38,6 +48,12 @@ class memory_cgroup {
 
   /// Its cgroup.procs file: a forked child writes "0" to it to join.
   const std::string& procs_file() const { return procs_; }
+
+  /// The processes in it now (cgroup.procs).
+  std::vector<pid_t> processes() const;
+
+  /// SIGKILL to every process in it (cgroup.kill, else cgroup.procs).
+  void kill_all() const;
 
   /// How often the kernel's OOM killer killed a process in it (memory.events).
   uint64_t oom_kills() const;

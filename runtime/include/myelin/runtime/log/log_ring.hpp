@@ -25,6 +25,8 @@ enum class log_origin : uint8_t {
   kernel,
   /// A datagram on the syslog socket (source: "syslog:<ident>", or "syslog").
   syslog,
+  /// The stdout/stderr of a supervised program (source: the daemon's name).
+  daemon,
 };
 
 const char* to_string(log_origin x);

@@ -30,13 +30,18 @@ namespace myelin::runtime {
 enum class spawn_errc : uint8_t {
   /// fork/vfork or a pipe failed (out of processes or memory).
   fork_failed = 1,
-  /// The program could not be executed (not found, not executable, ...).
+  /// The program could not be executed (not found, not executable, ...), or
+  /// the child could not join its cgroup, change directory or switch user.
   exec_failed,
   /// It did not end within the time allowed (killed).
   timed_out,
+  /// A supervised program ended (how: the context).
+  exited,
 };
 
 std::string to_string(spawn_errc x);
+
+caf::error make_error(spawn_errc x, std::string context);
 
 /// What fd 0, 1 or 2 of the child is.
 struct spawn_stdio {
@@ -58,6 +63,16 @@ struct spawn_options {
   bool new_process_group = true;
   /// Sent to the child when the spawning thread's process ends (0: none).
   int parent_death_signal = 0;
+  /// The environment, each "KEY=VALUE"; empty: this process's.
+  std::vector<std::string> env;
+  /// The working directory; empty: this process's.
+  std::string work_dir;
+  /// Run as this group and user (supplementary groups dropped); -1: as we run.
+  gid_t gid = static_cast<gid_t>(-1);
+  uid_t uid = static_cast<uid_t>(-1);
+  /// An open cgroup.procs file (of cgroup v2) the child joins before it
+  /// execs, so that everything it forks is in that cgroup; -1: none.
+  int cgroup_procs_fd = -1;
 };
 
 /// A running child. Destroying it neither kills nor waits for it.
