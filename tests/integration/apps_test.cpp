@@ -258,7 +258,7 @@ TEST(apps, app_hosts_spawned_apart_and_die_with_boot) {
   auto core = out.find("core ready after ");
   ASSERT_NE(core, std::string::npos) << out;
   EXPECT_LT(core, out.find("] ready in ")) << out;
-  EXPECT_NE(out.find("log, kv, firmware, uevent, watchdog, net, overlays, console", core),
+  EXPECT_NE(out.find("log, time, kv, firmware, uevent, watchdog, net, overlays, console", core),
             std::string::npos)
       << out;
   std::vector<pid_t> hosts;

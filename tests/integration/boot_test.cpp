@@ -31,9 +31,12 @@ using myelin::test::host_config;
 TEST(boot, ready_line_names_services_and_control) {
   booted_device dev;
   ASSERT_FALSE(dev.ready_line.empty());
-  // log first, then kv; console last; the other core services in between.
-  EXPECT_NE(dev.ready_line.find("core [log, kv, firmware, "), std::string::npos) << dev.ready_line;
-  EXPECT_NE(dev.ready_line.find(", uevent, watchdog, net, "), std::string::npos) << dev.ready_line;
+  // log first, then time and kv; console last; the other core services in between.
+  EXPECT_NE(dev.ready_line.find("core [log, time, kv, firmware, "), std::string::npos)
+      << dev.ready_line;
+  EXPECT_NE(dev.ready_line.find("log, time, kv, firmware, uevent, watchdog, net, "),
+            std::string::npos)
+      << dev.ready_line;
   EXPECT_NE(dev.ready_line.find(", console], apps"), std::string::npos) << dev.ready_line;
   EXPECT_NE(dev.ready_line.find("apps [fault, hello, ticker]"), std::string::npos)
       << dev.ready_line;
@@ -95,17 +98,20 @@ TEST(boot, status_shows_tree) {
   auto doc = nlohmann::json::parse(res->body);
   EXPECT_EQ(doc["device"], "myelin-host");
   EXPECT_EQ(doc["pid"], dev.proc->pid());
-  ASSERT_EQ(doc["tree"].size(), 2u) << doc.dump();
+  // core, daemons (none configured here), apps.
+  ASSERT_EQ(doc["tree"].size(), 3u) << doc.dump();
   EXPECT_EQ(doc["tree"][0]["id"], "core");
   EXPECT_EQ(doc["tree"][0]["status"], "running");
   EXPECT_EQ(doc["tree"][0]["type"], "supervisor");
   EXPECT_EQ(doc["tree"][0]["children"][0]["id"], "log");
-  EXPECT_EQ(doc["tree"][0]["children"][1]["id"], "kv");
+  EXPECT_EQ(doc["tree"][0]["children"][1]["id"], "time");
+  EXPECT_EQ(doc["tree"][0]["children"][2]["id"], "kv");
   EXPECT_EQ(doc["tree"][0]["children"].back()["id"], "console");
-  EXPECT_EQ(doc["tree"][1]["id"], "apps");
-  ASSERT_EQ(doc["tree"][1]["children"].size(), 3u) << doc.dump();
-  EXPECT_EQ(doc["tree"][1]["children"][1]["id"], "hello");
-  EXPECT_EQ(doc["tree"][1]["children"][1]["children"][0]["id"], "host");
+  EXPECT_EQ(doc["tree"][1]["id"], "daemons");
+  EXPECT_EQ(doc["tree"][2]["id"], "apps");
+  ASSERT_EQ(doc["tree"][2]["children"].size(), 3u) << doc.dump();
+  EXPECT_EQ(doc["tree"][2]["children"][1]["id"], "hello");
+  EXPECT_EQ(doc["tree"][2]["children"][1]["children"][0]["id"], "host");
   // The boot's readiness, in order (apps ready may still be to come).
   ASSERT_TRUE(doc["boot"]["core_ready_ms"].is_number()) << doc.dump();
   ASSERT_TRUE(doc["boot"]["ready_ms"].is_number()) << doc.dump();

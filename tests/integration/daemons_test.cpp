@@ -96,8 +96,10 @@ TEST(daemons, crashes_restart_until_failed_then_restart_on_request) {
   EXPECT_EQ(lines, 3);
   EXPECT_TRUE(dev.proc->wait_for_line("daemon crash failed: exited with code 3", 5s))
       << dev.proc->output();
-  // The core and the control channel are untouched.
-  EXPECT_EQ(run_myelin({"status", "--device", dev.address()}).exit_code, 0);
+  // The core and the control channel are untouched, and say it.
+  auto status = run_myelin({"status", "--device", dev.address()});
+  EXPECT_EQ(status.exit_code, 0);
+  EXPECT_NE(status.output.find("daemons:  crash failed"), std::string::npos) << status.output;
 
   auto again = run_myelin({"daemons", "restart", "crash", "--device", dev.address()});
   EXPECT_EQ(again.exit_code, 0) << again.output;

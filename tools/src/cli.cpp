@@ -20,6 +20,7 @@
 #include "myelin/runtime/platform/version.hpp"
 #include "myelin/tools/cli_daemons.hpp"
 #include "myelin/tools/cli_net.hpp"
+#include "myelin/tools/cli_time.hpp"
 #include "myelin/tools/cli_watchdog.hpp"
 #include "myelin/tools/device_client.hpp"
 #include "myelin/tools/firmware_commands.hpp"
@@ -338,6 +339,7 @@ int run_cli(int argc, char** argv) {
   net_command net{app};
   watchdog_command watchdog{app};
   daemons_command daemons{app};
+  time_command time_cmd{app};
   add_overlay_commands(app);
 
   try {
@@ -357,6 +359,9 @@ int run_cli(int argc, char** argv) {
   }
   if (daemons.parsed()) {
     return daemons.run();
+  }
+  if (time_cmd.parsed()) {
+    return time_cmd.run();
   }
   if (status->parsed()) {
     auto dev = device_of(o);

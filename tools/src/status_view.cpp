@@ -115,6 +115,16 @@ caf::expected<std::string> render_status(const std::string& body) {
         << int_of(m, "children") << " child process(es) PSS "
         << mib(m.value("children_pss_kb", json{})) << "\n";
   }
+  if (doc.contains("time") && doc["time"].is_object()) {
+    const auto& t = doc["time"];
+    out << "time:     " << text_of(t, "now_utc", "?") << " (floor " << text_of(t, "floor_utc", "?")
+        << ", " << text_of(t, "floor_source", "?") << "; "
+        << (t.value("synchronized", false) ? "synchronized" : "not synchronized") << ")";
+    if (!text_of(t, "adjustment", "").empty()) {
+      out << "\n          at boot: " << text_of(t, "adjustment", "");
+    }
+    out << "\n";
+  }
   if (doc.contains("daemons") && doc["daemons"].is_array() && !doc["daemons"].empty()) {
     out << "daemons: ";
     for (const auto& d : doc["daemons"]) {

@@ -7,6 +7,7 @@
 #include "daemons/console_daemons.hpp"
 #include "myelin/actors/registry.hpp"
 #include "net/console_net.hpp"
+#include "time/console_time.hpp"
 #include "watchdog/console_watchdog.hpp"
 
 #include "console/console_http.hpp"
@@ -441,6 +442,17 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
                         {"children_rss_kb", kb(kids.sum.rss_kb)},
                         {"children_pss_kb", kb(kids.sum.pss_kb)}};
     }
+    if (auto t = ask<time_status>(sys, time_registry_name, time_status_atom::value)) {
+      body["time"] = time_json(*t);
+    }
+    if (auto rows = ask<std::vector<daemon_status>>(sys, daemons_registry_name,
+                                                    daemons_status_atom::value)) {
+      auto list = json::array();
+      for (const auto& r : *rows) {
+        list.push_back(daemon_json(r));
+      }
+      body["daemons"] = list;
+    }
     if (auto wd = ask<watchdog_status>(sys, watchdog_registry_name, watchdog_status_atom::value)) {
       body["watchdog"] = watchdog_json(*wd);
     }
@@ -467,6 +479,7 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
   install_net_routes(sys, srv);
   install_watchdog_routes(sys, srv);
   install_daemon_routes(sys, srv);
+  install_time_routes(sys, srv);
   install_overlay_routes(sys, srv, opts.overlay_max_bytes);
   install_firmware_routes(sys, srv, opts);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {

@@ -43,6 +43,7 @@
 #include "myelin/actors/log.hpp"
 #include "myelin/actors/net.hpp"
 #include "myelin/actors/overlays.hpp"
+#include "myelin/actors/time.hpp"
 #include "myelin/actors/uevent.hpp"
 #include "myelin/actors/watchdog.hpp"
 #include "myelin/bootloader/apps.hpp"
@@ -77,7 +78,7 @@ void setup_logging(const std::string& level) {
   auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
   sink->set_pattern("%H:%M:%S.%e %^%-5l%$ [%n] %v");
   for (const char* name : {"boot", "supervisor", "console", "kv", "firmware", "apps", "net",
-                           "overlays", "watchdog", "daemons"}) {
+                           "overlays", "watchdog", "daemons", "time"}) {
     if (spdlog::get(name) == nullptr) {
       spdlog::register_logger(std::make_shared<spdlog::logger>(name, sink));
     }
@@ -398,6 +399,9 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
   core_flags.name = core_id;
   std::vector<sup::child_spec> core_children{
       sup::worker("log", actors::log_start(actors::log_options_from(cfg, state_dir))),
+      // Before the rest: they start with the clock at or after its floor.
+      sup::worker("time", actors::time_start(actors::time_options_from(
+                              cfg, state_dir, getpid() == 1 && pid1::in_initial_pid_namespace()))),
       sup::worker("kv", actors::kv_start(*kv)),
       sup::worker("firmware", actors::firmware_start(firmware)),
       sup::worker("uevent", actors::uevent_start(actors::uevent_options_from(cfg, getpid() == 1))),

@@ -350,6 +350,17 @@ const std::vector<config_key>& config_schema() {
           "After SIGTERM to all its processes, SIGKILL after this long."),
       num("daemons.*.log_lines_per_s", 200, 1, 1000000,
           "Output lines a second into the log; the rest are dropped and counted."),
+      // [time]
+      str("time.set_clock", "auto",
+          "Set a clock that is behind its floor (build time, saved time, RTC) forward: on, off, "
+          "or auto (on only as a device's PID 1: never a laptop's clock).",
+          {"auto", "on", "off"}),
+      str("time.rtc", "/dev/rtc0", "The RTC read at start (RTC_RD_TIME); missing: none."),
+      str("time.build_time_file", "/etc/myelin/build-time",
+          "The firmware's build time (seconds since the epoch), written by make image; the "
+          "floor's build time is the newer of it and myelin's own. Missing: myelin's only."),
+      num("time.save_interval_s", 600, 10, 86400,
+          "How often the time is saved to <state.dir>/time/saved (and at stop)."),
       // [watchdog]
       str("watchdog.device", "",
           "The hardware watchdog to own and pet while the core is healthy, e.g. "

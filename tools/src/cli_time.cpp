@@ -1,0 +1,52 @@
+// `myelin time`: the device's clock and its floor.
+#include "myelin/tools/cli_time.hpp"
+
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/tools/device_client.hpp"
+
+namespace myelin::tools {
+
+time_command::time_command(CLI::App& app)
+    : cmd_(app.add_subcommand("time", "Show the device's clock, its floor and synchronisation")) {
+  add_device_flags(cmd_, flags_);
+  cmd_->add_flag("--json", json_, "Print JSON");
+}
+
+int time_command::run() {
+  auto fail = [](const std::string& what) {
+    std::cerr << "myelin: " << what << "\n";
+    return 1;
+  };
+  auto dev = device_from(flags_);
+  if (!dev) {
+    return fail(runtime::describe(dev.error()));
+  }
+  auto body = get(*dev, "/v1/time");
+  if (!body) {
+    return fail(runtime::describe(body.error()));
+  }
+  auto doc = nlohmann::json::parse(*body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return fail("the device answered something that is not JSON");
+  }
+  if (json_) {
+    std::cout << doc.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "now:          " << doc.value("now_utc", "?") << "\n"
+            << "floor:        " << doc.value("floor_utc", "?") << " ("
+            << doc.value("floor_source", "?") << ")\n"
+            << "synchronized: " << (doc.value("synchronized", false) ? "yes" : "no") << "\n"
+            << "at boot:      "
+            << (doc.value("adjustment", "").empty() ? std::string{"the clock was fine"}
+                                                    : doc.value("adjustment", ""))
+            << "\n"
+            << "saved to:     " << doc.value("saved_file", "") << "\n";
+  return 0;
+}
+
+}  // namespace myelin::tools
