@@ -10,6 +10,24 @@
 
 namespace myelin::tools {
 
+namespace {
+
+std::string synchronized_text(const nlohmann::json& doc) {
+  if (!doc.value("synchronized", false)) {
+    auto err = doc.value("ntp_error", "");
+    auto servers = doc.value("ntp_servers", nlohmann::json::array());
+    if (servers.empty()) {
+      return "no (no NTP servers configured)";
+    }
+    return err.empty() ? "no (asking)" : "no (" + err + ")";
+  }
+  return "yes (" + doc.value("ntp_server", "?") + ", stratum " +
+         std::to_string(doc.value("ntp_stratum", 0)) + ", offset " +
+         std::to_string(doc.value("ntp_offset_us", int64_t{0}) / 1000) + " ms)";
+}
+
+}  // namespace
+
 time_command::time_command(CLI::App& app)
     : cmd_(app.add_subcommand("time", "Show the device's clock, its floor and synchronisation")) {
   add_device_flags(cmd_, flags_);
@@ -40,7 +58,7 @@ int time_command::run() {
   std::cout << "now:          " << doc.value("now_utc", "?") << "\n"
             << "floor:        " << doc.value("floor_utc", "?") << " ("
             << doc.value("floor_source", "?") << ")\n"
-            << "synchronized: " << (doc.value("synchronized", false) ? "yes" : "no") << "\n"
+            << "synchronized: " << synchronized_text(doc) << "\n"
             << "at boot:      "
             << (doc.value("adjustment", "").empty() ? std::string{"the clock was fine"}
                                                     : doc.value("adjustment", ""))

@@ -21,7 +21,14 @@ nlohmann::json time_json(const time_status& s) {
           {"rtc", at(s.rtc)},
           {"saved_file", s.saved_file},
           {"last_saved", at(s.last_saved)},
-          {"synchronized", s.synchronized}};
+          {"synchronized", s.synchronized},
+          {"ntp_servers", s.ntp_servers},
+          {"ntp_server", s.ntp_server},
+          {"ntp_offset_us", s.ntp_offset_us},
+          {"ntp_delay_us", s.ntp_delay_us},
+          {"ntp_stratum", s.ntp_stratum},
+          {"last_sync", at(s.last_sync)},
+          {"ntp_error", s.ntp_error}};
 }
 
 void install_time_routes(caf::actor_system& sys, httplib::Server& srv) {

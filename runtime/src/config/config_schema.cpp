@@ -361,6 +361,11 @@ const std::vector<config_key>& config_schema() {
           "floor's build time is the newer of it and myelin's own. Missing: myelin's only."),
       num("time.save_interval_s", 600, 10, 86400,
           "How often the time is saved to <state.dir>/time/saved (and at stop)."),
+      list("time.ntp_servers", {"0.pool.ntp.org", "1.pool.ntp.org", "2.pool.ntp.org"},
+           "NTP servers (host or host:port) asked by SNTP, in order, until one answers; "
+           "empty: no NTP."),
+      num("time.ntp_poll_s", 1024, 16, 86400, "How often the clock is checked once synchronized."),
+      num("time.ntp_timeout_ms", 2000, 10, 60000, "How long one server has to answer."),
       // [watchdog]
       str("watchdog.device", "",
           "The hardware watchdog to own and pet while the core is healthy, e.g. "
