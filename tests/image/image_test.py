@@ -276,6 +276,41 @@ def scenario_containment(args, work):
         g.stop()
 
 
+def upload_status(g):
+    """GET /v1/fw/upload/status over the forwarded TLS port, or None."""
+    import http.client
+    import json
+    import ssl
+    env = g.tool_env()
+    ctx = ssl.create_default_context(cafile=env["MYELIN_CA"])
+    ctx.load_cert_chain(env["MYELIN_CERT"], env["MYELIN_KEY"])
+    try:
+        c = http.client.HTTPSConnection("127.0.0.1", g.port, context=ctx, timeout=10)
+        c.request("GET", "/v1/fw/upload/status")
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return json.loads(body) if r.status == 200 else None
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+
+
+def cut_when_written(g, fraction):
+    """Waits until the upload received `fraction` of its bytes; False when it
+    had already finished (switching, done) when seen."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        st = upload_status(g)
+        if st:
+            if st.get("state") in ("switching", "done"):
+                return False
+            total = st.get("total") or 0
+            if st.get("state") == "receiving" and total > 0 and st.get("bytes", 0) >= fraction * total:
+                return True
+        time.sleep(0.02)
+    raise Failure("the firmware upload did not progress:\n" + tail(g.text()))
+
+
 def scenario_powercut(args, work):
     """Power cuts during firmware writes and KV writes: A boots intact, the KV is whole."""
     trials = int(os.environ.get("MYELIN_IMAGE_POWERCUT_TRIALS", "10"))
@@ -294,11 +329,17 @@ def scenario_powercut(args, work):
             env = g.tool_env()
             tool = os.path.join(args.build, "bin", "myelin")
             device = "127.0.0.1:%d" % g.port
+            late = False
             if trial % 2 == 0:
-                # Cut during the firmware write into slot b, somewhere in it.
+                # Cut during the firmware write into slot b, at a random point
+                # of it: the device's own upload status says how far it is.
                 cutter = subprocess.Popen([tool, "fw", "push", v2, "--device", device], env=env,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                time.sleep(rng.uniform(1.0, 12.0))
+                fraction = rng.uniform(0.05, 0.9)
+                late = not cut_when_written(g, fraction)
+                print("trial %d: power cut %s" % (trial, "after the install (late)" if late else
+                                                 "at %d%% of the firmware upload" % (fraction * 100)),
+                      flush=True)
             else:
                 # Cut among KV writes: a stream of puts (each one environment write).
                 g.myelin("kv", "put", "myelin_trial=%d" % trial)
@@ -313,6 +354,18 @@ def scenario_powercut(args, work):
             cutter.wait()
         finally:
             g.stop()
+        if late:
+            # The install finished before the cut (polling is coarse): the
+            # device boots b unvalidated once, and U-Boot reverts to a.
+            g = Guest(args, work, disk=disk).start()
+            try:
+                slot = g.boot()
+                if slot == "b":
+                    expect_firmware(g, "b", "unvalidated", "trial %d: after a late cut" % trial)
+                    g.myelin("reboot")
+                    g.wait(r"reboot: Restarting system", timeout=90, what="reboot")
+            finally:
+                g.stop()
     # After the last cut: one more boot, whole.
     g = Guest(args, work, disk=disk).start()
     try:
