@@ -208,6 +208,8 @@ void follow_connection(self_ptr self) {
     return;
   }
   st.subscribed = true;
+  // A restarted net service has no subscribers: follow the new one then.
+  self->monitor(net);
   self->request(net, std::chrono::seconds{5}, net_subscribe_atom::value, std::string{"connection"})
       .then([](const net_properties&) {}, [self](caf::error&) { self->state.subscribed = false; });
 }
@@ -241,6 +243,12 @@ supervisors::start_fn time_start(time_options opts) {
       self->state.save();
       self_timer(self, std::chrono::seconds{opts.save_interval_s}, time_save_atom::value);
       start_round(self);
+      self->set_down_handler([self](caf::down_msg&) {
+        // The only actor it monitors is the net service it follows: look
+        // for its successor in a second (a round-0 timer starts no round).
+        self->state.subscribed = false;
+        self_timer(self, std::chrono::seconds{1}, time_ntp_atom::value, uint64_t{0});
+      });
       return {
           [self](time_save_atom) {
             self->state.save();
@@ -250,7 +258,7 @@ supervisors::start_fn time_start(time_options opts) {
           },
           [self](time_ntp_atom, uint64_t round) {
             follow_connection(self);
-            if (round == self->state.timer_round) {
+            if (round != 0 && round == self->state.timer_round) {
               start_round(self);
             }
           },
