@@ -60,20 +60,14 @@ daemons_command::daemons_command(CLI::App& app)
 }
 
 int daemons_command::run() {
-  auto dev = device_from(flags_);
-  if (!dev) {
-    return fail(runtime::describe(dev.error()));
+  auto answer =
+      restart_->parsed()
+          ? ask_device_json(flags_, "POST", "/v1/daemons/" + url_encode(name_) + "/restart")
+          : ask_device_json(flags_, "GET", "/v1/daemons");
+  if (!answer) {
+    return fail(runtime::describe(answer.error()));
   }
-  auto body = restart_->parsed()
-                  ? send(*dev, "POST", "/v1/daemons/" + url_encode(name_) + "/restart", "{}")
-                  : get(*dev, "/v1/daemons");
-  if (!body) {
-    return fail(runtime::describe(body.error()));
-  }
-  auto doc = json::parse(*body, nullptr, false);
-  if (doc.is_discarded()) {
-    return fail("the device answered something that is not JSON");
-  }
+  const auto& doc = *answer;
   if (json_) {
     std::cout << doc.dump(2) << "\n";
   } else if (restart_->parsed()) {

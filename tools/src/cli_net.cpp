@@ -83,17 +83,13 @@ net_command::net_command(CLI::App& app)
 }
 
 int net_command::run() {
-  auto dev = device_from(flags_);
-  if (!dev) {
-    return fail(runtime::describe(dev.error()));
+  auto answer = ask_device_json(flags_, "GET", ifname_.empty() ? "/v1/net" : "/v1/net/" + ifname_);
+  if (!answer) {
+    return fail(runtime::describe(answer.error()));
   }
-  auto body = get(*dev, ifname_.empty() ? "/v1/net" : "/v1/net/" + ifname_);
-  if (!body) {
-    return fail(runtime::describe(body.error()));
-  }
-  auto doc = json::parse(*body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return fail("the device answered something that is not JSON");
+  const auto& doc = *answer;
+  if (!doc.is_object()) {
+    return fail("the device answered something that is not a JSON object");
   }
   if (json_) {
     std::cout << doc.dump(2) << "\n";

@@ -39,17 +39,13 @@ int time_command::run() {
     std::cerr << "myelin: " << what << "\n";
     return 1;
   };
-  auto dev = device_from(flags_);
-  if (!dev) {
-    return fail(runtime::describe(dev.error()));
+  auto answer = ask_device_json(flags_, "GET", "/v1/time");
+  if (!answer) {
+    return fail(runtime::describe(answer.error()));
   }
-  auto body = get(*dev, "/v1/time");
-  if (!body) {
-    return fail(runtime::describe(body.error()));
-  }
-  auto doc = nlohmann::json::parse(*body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return fail("the device answered something that is not JSON");
+  const auto& doc = *answer;
+  if (!doc.is_object()) {
+    return fail("the device answered something that is not a JSON object");
   }
   if (json_) {
     std::cout << doc.dump(2) << "\n";

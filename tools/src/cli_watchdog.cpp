@@ -64,18 +64,14 @@ watchdog_command::watchdog_command(CLI::App& app)
 }
 
 int watchdog_command::run() {
-  auto dev = device_from(flags_);
-  if (!dev) {
-    return fail(runtime::describe(dev.error()));
+  auto answer = stop_->parsed() ? ask_device_json(flags_, "POST", "/v1/watchdog/stop-petting")
+                                : ask_device_json(flags_, "GET", "/v1/watchdog");
+  if (!answer) {
+    return fail(runtime::describe(answer.error()));
   }
-  auto body = stop_->parsed() ? send(*dev, "POST", "/v1/watchdog/stop-petting", "{}")
-                              : get(*dev, "/v1/watchdog");
-  if (!body) {
-    return fail(runtime::describe(body.error()));
-  }
-  auto doc = json::parse(*body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return fail("the device answered something that is not JSON");
+  const auto& doc = *answer;
+  if (!doc.is_object()) {
+    return fail("the device answered something that is not a JSON object");
   }
   if (json_) {
     std::cout << doc.dump(2) << "\n";

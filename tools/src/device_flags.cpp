@@ -1,6 +1,8 @@
 // The device options shared by the commands (see device_flags.hpp).
 #include "myelin/tools/device_flags.hpp"
 
+#include "myelin/runtime/config/config.hpp"
+
 namespace myelin::tools {
 
 void add_device_flags(CLI::App* cmd, device_flags& flags) {
@@ -22,6 +24,24 @@ caf::expected<device_address> device_from(const device_flags& flags) {
     return err;
   }
   return dev;
+}
+
+caf::expected<nlohmann::json> ask_device_json(const device_flags& flags, const std::string& method,
+                                              const std::string& path) {
+  auto dev = device_from(flags);
+  if (!dev) {
+    return dev.error();
+  }
+  auto body = method == "POST" ? send(*dev, "POST", path, "{}") : get(*dev, path);
+  if (!body) {
+    return body.error();
+  }
+  auto doc = nlohmann::json::parse(*body, nullptr, false);
+  if (doc.is_discarded()) {
+    return runtime::make_error(runtime::config_errc::invalid_value,
+                               "the device answered something that is not JSON");
+  }
+  return doc;
 }
 
 }  // namespace myelin::tools
