@@ -210,12 +210,21 @@ TEST(daemons, runs_as_its_user_and_bad_config_refused) {
   temp_dir dir;
   ::chmod(dir.path().c_str(), 0777);
   auto ids = dir / "ids";
-  auto who = script(dir, "who.sh", "id -u > '" + ids.string() + "'\nexec sleep 1000\n");
+  auto who = script(dir, "who.sh",
+                    "echo $(id -u) $(id -g) $(id -G) > '" + ids.string() + "'\nexec sleep 1000\n");
   {
     booted_device dev{daemon_args("who", who, {"user=nobody"})};
     ASSERT_GT(dev.port, 0);
     ASSERT_TRUE(eventually([&] { return !read_file(ids).empty(); }, 10s));
-    EXPECT_EQ(read_file(ids), "65534\n");
+    EXPECT_EQ(read_file(ids), "65534 65534 65534\n");  // nogroup, no supplementary root
+  }
+  // A number without a passwd entry: its own number as the group, never root's.
+  std::filesystem::remove(ids);
+  {
+    booted_device dev{daemon_args("who", who, {"user=4242"})};
+    ASSERT_GT(dev.port, 0);
+    ASSERT_TRUE(eventually([&] { return !read_file(ids).empty(); }, 10s));
+    EXPECT_EQ(read_file(ids), "4242 4242 4242\n");
   }
   booted_device bad{daemon_args("who", who, {"user=no-such-user-here"})};
   ASSERT_GT(bad.port, 0);

@@ -30,8 +30,6 @@ std::shared_ptr<spdlog::logger> log() {
 
 struct daemon_entry {
   daemon_spec spec;
-  uid_t uid = static_cast<uid_t>(-1);
-  gid_t gid = static_cast<gid_t>(-1);
   caf::actor sup;
   std::string state = "stopped";
   int64_t pid = -1;
@@ -81,8 +79,8 @@ daemon_status status_of(const daemon_entry& e) {
 void start_daemon(caf::event_based_actor* self, daemon_entry& e) {
   daemon_run_options run;
   run.spec = e.spec;
-  run.uid = e.uid;
-  run.gid = e.gid;
+  run.uid = e.spec.uid;
+  run.gid = e.spec.gid;
   run.manager = caf::actor_cast<caf::actor>(self);
   run.dropped = e.dropped;
   sup::supervisor_flags flags;
@@ -203,6 +201,14 @@ caf::expected<daemons_options> daemons_options_from(const runtime::config& cfg) 
       return runtime::make_error(runtime::config_errc::invalid_value,
                                  key("group") + ": " + runtime::describe(gid.error()));
     }
+    d.uid = *uid;
+    d.gid = *gid;
+    if (!d.user.empty() && d.group.empty()) {
+      // The user's own group: a user without one gets the group of its
+      // number, never the root group myelin-boot runs in.
+      auto* pw = ::getpwuid(d.uid);
+      d.gid = pw != nullptr ? pw->pw_gid : static_cast<gid_t>(d.uid);
+    }
     out.daemons.push_back(std::move(d));
   }
   return out;
@@ -215,19 +221,6 @@ supervisors::start_fn daemons_start(daemons_options opts) {
       for (const auto& spec : opts.daemons) {
         auto& e = st->daemons[spec.name];
         e.spec = spec;
-        if (!spec.user.empty()) {
-          e.uid = static_cast<uid_t>(std::strtoul(spec.user.c_str(), nullptr, 10));
-          if (auto* pw = ::getpwnam(spec.user.c_str())) {
-            e.uid = pw->pw_uid;
-            e.gid = pw->pw_gid;  // the user's own group unless one is given
-          }
-        }
-        if (!spec.group.empty()) {
-          e.gid = static_cast<gid_t>(std::strtoul(spec.group.c_str(), nullptr, 10));
-          if (auto* gr = ::getgrnam(spec.group.c_str())) {
-            e.gid = gr->gr_gid;
-          }
-        }
         st->order.push_back(spec.name);
         start_daemon(self, e);
       }

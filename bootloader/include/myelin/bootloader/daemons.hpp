@@ -22,6 +22,8 @@
 // On its own: logs each daemon's failure.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -55,6 +57,11 @@ struct daemon_spec {
   /// A user and group name or number; empty: as myelin-boot runs.
   std::string user;
   std::string group;
+  /// Resolved by daemons_options_from: the user's uid, and the group's gid —
+  /// the user's own group when no group is given (never root's group for a
+  /// non-root user); -1: as myelin-boot.
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
   /// cgroup memory.max, MiB; 0: none.
   uint64_t memory_limit_mb = 0;
   /// cgroup cpu.weight (1-10000); 0: none.
