@@ -5,6 +5,9 @@
 #                                 # parser's sources; standard C++ only (no CAF, no
 #                                 # third-party headers) so clang can build them alone
 #     [INCLUDES <dirs...>]        # include directories
+#     [LIBS <flags...>]           # libraries to link (e.g. -lcaf_core for a parser that
+#                                 # reports caf::error: CAF's headers, built by g++,
+#                                 # link with clang++ against the same libstdc++)
 #     [SECONDS <n>])              # how long CTest fuzzes (default 10)
 #
 # The project is compiled with g++, which has no libFuzzer, so the target is built by
@@ -17,7 +20,7 @@
 find_program(MYELIN_CLANGXX NAMES clang++ clang++-14)
 
 function(myelin_add_fuzzer name)
-  cmake_parse_arguments(arg "" "SECONDS" "SOURCES;INCLUDES" ${ARGN})
+  cmake_parse_arguments(arg "" "SECONDS" "SOURCES;INCLUDES;LIBS" ${ARGN})
   if(NOT arg_SECONDS)
     set(arg_SECONDS 10)
   endif()
@@ -45,7 +48,7 @@ function(myelin_add_fuzzer name)
     OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/fuzz
     COMMAND ${MYELIN_CLANGXX} -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined
-            -fno-sanitize-recover=all ${incs} ${srcs} -o ${out}
+            -fno-sanitize-recover=all ${incs} ${srcs} ${arg_LIBS} -o ${out}
     DEPENDS ${srcs}
     COMMENT "Building libFuzzer target ${name} with clang++"
     VERBATIM)
