@@ -12,18 +12,18 @@ using namespace myelin::tools;
 // HOST:PORT, HOST alone and [IPv6]:PORT parse; the default is loopback:4848.
 TEST(device_address, parses_forms) {
   unsetenv("MYELIN_DEVICE");
-  auto def = parse_device_address("");
+  auto def = parse_device_text("");
   ASSERT_TRUE(def);
   EXPECT_EQ(def->host, "127.0.0.1");
   EXPECT_EQ(def->port, 4848);
-  auto a = parse_device_address("device.local:5000");
+  auto a = parse_device_text("device.local:5000");
   ASSERT_TRUE(a);
   EXPECT_EQ(a->host, "device.local");
   EXPECT_EQ(a->port, 5000);
-  auto b = parse_device_address("10.0.0.7");
+  auto b = parse_device_text("10.0.0.7");
   ASSERT_TRUE(b);
   EXPECT_EQ(b->port, 4848);
-  auto c = parse_device_address("[::1]:6000");
+  auto c = parse_device_text("[::1]:6000");
   ASSERT_TRUE(c);
   EXPECT_EQ(c->host, "::1");
   EXPECT_EQ(c->port, 6000);
@@ -32,7 +32,7 @@ TEST(device_address, parses_forms) {
 // $MYELIN_DEVICE is used when no address is given.
 TEST(device_address, environment_default) {
   setenv("MYELIN_DEVICE", "192.0.2.1:7000", 1);
-  auto a = parse_device_address("");
+  auto a = parse_device_text("");
   unsetenv("MYELIN_DEVICE");
   ASSERT_TRUE(a);
   EXPECT_EQ(a->host, "192.0.2.1");
@@ -43,7 +43,7 @@ TEST(device_address, environment_default) {
 TEST(device_address, rejects_malformed) {
   for (const char* bad :
        {":4848", "host:", "host:0", "host:65536", "host:12ab", "[::1", "[::1]x"}) {
-    auto a = parse_device_address(bad);
+    auto a = parse_device_text(bad);
     EXPECT_FALSE(a) << bad;
     if (!a) {
       EXPECT_EQ(static_cast<client_errc>(a.error().code()), client_errc::bad_address) << bad;

@@ -19,6 +19,7 @@
 #include "myelin/runtime/kv/uboot_env.hpp"
 #include "myelin/runtime/platform/version.hpp"
 #include "myelin/tools/cli_daemons.hpp"
+#include "myelin/tools/cli_devices.hpp"
 #include "myelin/tools/cli_net.hpp"
 #include "myelin/tools/cli_time.hpp"
 #include "myelin/tools/cli_watchdog.hpp"
@@ -340,6 +341,8 @@ int run_cli(int argc, char** argv) {
   watchdog_command watchdog{app};
   daemons_command daemons{app};
   time_command time_cmd{app};
+  devices_command devices_cmd{app};
+  mdns_command mdns_cmd{app};
   add_overlay_commands(app);
 
   try {
@@ -362,6 +365,12 @@ int run_cli(int argc, char** argv) {
   }
   if (time_cmd.parsed()) {
     return time_cmd.run();
+  }
+  if (devices_cmd.parsed()) {
+    return devices_cmd.run();
+  }
+  if (mdns_cmd.parsed()) {
+    return mdns_cmd.run();
   }
   if (status->parsed()) {
     auto dev = device_of(o);

@@ -6,11 +6,17 @@
 #include <charconv>
 #include <cstdlib>
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <httplib.h>
 #include <caf/atom.hpp>
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
 #include <nlohmann/json.hpp>
+
+#include "myelin/runtime/config/config.hpp"
+#include "myelin/runtime/mdns/mdns_socket.hpp"
 
 namespace myelin::tools {
 
@@ -33,7 +39,7 @@ caf::error make_error(client_errc x, std::string context) {
                     caf::make_message(std::move(context))};
 }
 
-caf::expected<device_address> parse_device_address(const std::string& text) {
+caf::expected<device_address> parse_device_text(const std::string& text) {
   std::string s = text;
   if (s.empty()) {
     const char* env = std::getenv("MYELIN_DEVICE");
@@ -75,14 +81,49 @@ caf::expected<device_address> parse_device_address(const std::string& text) {
                         "device address '" + s + "': port must be 1..65535");
     }
     out.port = static_cast<uint16_t>(port);
+    out.port_given = true;
   }
   return out;
+}
+
+caf::expected<device_address> parse_device_address(const std::string& text) {
+  auto dev = parse_device_text(text);
+  if (!dev || !runtime::mdns::is_local_name(dev->host)) {
+    return dev;
+  }
+  runtime::mdns::query_options opts;
+  opts.wait = std::chrono::milliseconds{2000};
+  if (const char* env = std::getenv("MYELIN_MDNS_TIMEOUT_MS"); env != nullptr && *env != '\0') {
+    opts.wait = std::chrono::milliseconds{std::max(1L, std::atol(env))};
+  }
+  auto found = runtime::mdns::resolve(dev->host, opts);
+  if (found) {
+    dev->address = found->address;
+    if (!dev->port_given && found->port != 0) {
+      dev->port = found->port;
+    }
+    return dev;
+  }
+  // Not over our own queries: perhaps the system resolves it.
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* list = nullptr;
+  if (::getaddrinfo(dev->host.c_str(), nullptr, &hints, &list) == 0) {
+    ::freeaddrinfo(list);
+    return dev;
+  }
+  return make_error(client_errc::unreachable,
+                    runtime::describe(found.error()) +
+                        "; is the device on this network with mdns.enabled on? (or give "
+                        "--device ADDRESS:PORT)");
 }
 
 namespace {
 
 caf::expected<std::string> answer(const device_address& dev, const httplib::Result& res) {
-  auto where = dev.host + ":" + std::to_string(dev.port);
+  auto where = dev.host + ":" + std::to_string(dev.port) +
+               (dev.address.empty() ? std::string{} : " (" + dev.address + " by mDNS)");
   if (!res) {
     return make_error(client_errc::unreachable, "cannot reach the device at " + where + ": " +
                                                     httplib::to_string(res.error()));
@@ -104,6 +145,9 @@ httplib::Client client_for(const device_address& dev) {
   auto base = (dev.ca.empty() ? "http://" : "https://") + host + ":" + std::to_string(dev.port);
   httplib::Client cli =
       dev.ca.empty() ? httplib::Client(base) : httplib::Client(base, dev.cert, dev.key);
+  if (!dev.address.empty()) {
+    cli.set_hostname_addr_map({{dev.host, dev.address}});
+  }
   if (!dev.ca.empty()) {
     cli.set_ca_cert_path(dev.ca.c_str());
     cli.enable_server_certificate_verification(true);

@@ -41,7 +41,7 @@ caf::expected<int> connect_to(const device_address& dev) {
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
   auto port = std::to_string(dev.port);
-  if (int rc = ::getaddrinfo(dev.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+  if (int rc = ::getaddrinfo(connect_host(dev).c_str(), port.c_str(), &hints, &found); rc != 0) {
     return make_error(client_errc::unreachable, dev.host + ": " + ::gai_strerror(rc));
   }
   std::unique_ptr<addrinfo, void (*)(addrinfo*)> list{found, ::freeaddrinfo};

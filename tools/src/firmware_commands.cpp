@@ -235,6 +235,9 @@ std::unique_ptr<httplib::Client> client_for(const device_address& dev) {
   auto base = (dev.ca.empty() ? "http://" : "https://") + host + ":" + std::to_string(dev.port);
   auto cli = dev.ca.empty() ? std::make_unique<httplib::Client>(base)
                             : std::make_unique<httplib::Client>(base, dev.cert, dev.key);
+  if (!dev.address.empty()) {
+    cli->set_hostname_addr_map({{dev.host, dev.address}});
+  }
   if (!dev.ca.empty()) {
     cli->set_ca_cert_path(dev.ca.c_str());
     cli->enable_server_certificate_verification(true);

@@ -5,6 +5,7 @@
 #include "myelin/actors/thread_failure.hpp"
 
 #include "daemons/console_daemons.hpp"
+#include "mdns/console_mdns.hpp"
 #include "myelin/actors/registry.hpp"
 #include "net/console_net.hpp"
 #include "time/console_time.hpp"
@@ -480,6 +481,7 @@ void install_routes(caf::actor_system& sys, http_endpoint& ep, const console_opt
   install_watchdog_routes(sys, srv);
   install_daemon_routes(sys, srv);
   install_time_routes(sys, srv);
+  install_mdns_routes(sys, srv);
   install_overlay_routes(sys, srv, opts.overlay_max_bytes);
   install_firmware_routes(sys, srv, opts);
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {

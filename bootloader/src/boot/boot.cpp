@@ -41,6 +41,7 @@
 #include "myelin/actors/console.hpp"
 #include "myelin/actors/kv.hpp"
 #include "myelin/actors/log.hpp"
+#include "myelin/actors/mdns.hpp"
 #include "myelin/actors/net.hpp"
 #include "myelin/actors/overlays.hpp"
 #include "myelin/actors/time.hpp"
@@ -410,6 +411,9 @@ caf::expected<caf::actor> start_tree(caf::actor_system& sys, const runtime::conf
       sup::worker("net", actors::net_start(actors::net_options_from(cfg, state_dir))),
       sup::worker("overlays", actors::overlays_start(*overlays)),
       sup::worker("console", actors::console_start(console)),
+      // After console: it announces the control channel's port.
+      sup::worker("mdns", actors::mdns_start(actors::mdns_options_from(
+                              cfg, getpid() == 1 && pid1::in_initial_pid_namespace()))),
   };
 
   auto daemons = with_fallback(cfg, {"daemons"}, last_good, progress.get(),

@@ -366,6 +366,22 @@ const std::vector<config_key>& config_schema() {
            "empty: no NTP."),
       num("time.ntp_poll_s", 1024, 16, 86400, "How often the clock is checked once synchronized."),
       num("time.ntp_timeout_ms", 2000, 10, 60000, "How long one server has to answer."),
+      // [mdns]
+      str("mdns.enabled", "auto",
+          "Announce the device by multicast DNS as <hostname>.local with a _myelin._tcp "
+          "service: on, off, or auto (on only as a device's PID 1).",
+          {"auto", "on", "off"}),
+      str("mdns.hostname", "",
+          "The name announced as <hostname>.local; empty: the system's host name (set by "
+          "pid1.hostname_pattern on a device)."),
+      str("mdns.instance", "", "The _myelin._tcp service instance's name; empty: the host name."),
+      list("mdns.interfaces", {},
+           "The interfaces to announce on; empty: every one that is up and multicast-capable "
+           "but loopback."),
+      num("mdns.ttl_s", 120, 1, 3600, "TTL of the address and SRV records."),
+      num("mdns.rescan_s", 30, 1, 3600,
+          "How often the interfaces and the group membership are checked besides the net "
+          "service's changes."),
       // [watchdog]
       str("watchdog.device", "",
           "The hardware watchdog to own and pet while the core is healthy, e.g. "

@@ -36,14 +36,32 @@ struct device_address {
   std::string ca;
   std::string cert;
   std::string key;
+  /// Where to connect when `host` is a NAME.local that multicast DNS
+  /// resolved (empty: `host` itself). `host` stays the name: TLS checks it.
+  std::string address;
+  /// Whether the text named the port (else an mDNS answer's SRV port wins).
+  bool port_given = false;
 };
+
+/// The host to connect to: `address` when set, else `host`.
+inline const std::string& connect_host(const device_address& dev) {
+  return dev.address.empty() ? dev.host : dev.address;
+}
 
 /// Fills the TLS files from the arguments, else from $MYELIN_CA, $MYELIN_CERT
 /// and $MYELIN_KEY. Errors: a client certificate without its key or CA.
 caf::error set_credentials(device_address& dev, std::string ca, std::string cert, std::string key);
 
 /// Parses HOST:PORT, HOST, or [IPV6]:PORT. An empty string gives
-/// $MYELIN_DEVICE, else 127.0.0.1:4848.
+/// $MYELIN_DEVICE, else 127.0.0.1:4848. Nothing is resolved.
+caf::expected<device_address> parse_device_text(const std::string& text);
+
+/// parse_device_text, then a NAME.local host is resolved by multicast DNS
+/// (runtime/mdns: its A record, and the port of its _myelin._tcp service
+/// when the text gave none), waiting up to $MYELIN_MDNS_TIMEOUT_MS (default
+/// 2000); when no device answers, the system's resolver (nss-mdns, avahi,
+/// /etc/hosts) is tried. Errors: bad_address; unreachable when neither
+/// knows the name, saying which interfaces were asked.
 caf::expected<device_address> parse_device_address(const std::string& text);
 
 /// GET `path` from the device and return the body (JSON text).
