@@ -37,7 +37,7 @@ TEST(boot, ready_line_names_services_and_control) {
   EXPECT_NE(dev.ready_line.find("log, time, kv, firmware, uevent, watchdog, net, "),
             std::string::npos)
       << dev.ready_line;
-  EXPECT_NE(dev.ready_line.find(", console], apps"), std::string::npos) << dev.ready_line;
+  EXPECT_NE(dev.ready_line.find(", console, mdns], apps"), std::string::npos) << dev.ready_line;
   EXPECT_NE(dev.ready_line.find("apps [fault, hello, ticker]"), std::string::npos)
       << dev.ready_line;
   EXPECT_GT(dev.port, 0) << dev.ready_line;
@@ -106,7 +106,7 @@ TEST(boot, status_shows_tree) {
   EXPECT_EQ(doc["tree"][0]["children"][0]["id"], "log");
   EXPECT_EQ(doc["tree"][0]["children"][1]["id"], "time");
   EXPECT_EQ(doc["tree"][0]["children"][2]["id"], "kv");
-  EXPECT_EQ(doc["tree"][0]["children"].back()["id"], "console");
+  EXPECT_EQ(doc["tree"][0]["children"].back()["id"], "mdns");
   EXPECT_EQ(doc["tree"][1]["id"], "daemons");
   EXPECT_EQ(doc["tree"][2]["id"], "apps");
   ASSERT_EQ(doc["tree"][2]["children"].size(), 3u) << doc.dump();
