@@ -54,12 +54,15 @@ nlohmann::json status_of(int port) {
 TEST(core_faults, each_service_thread_failure_restarts_its_service) {
   for (auto [thread, service] :
        {std::pair{"log.syslog", "log"}, std::pair{"uevent.read", "uevent"},
-        std::pair{"net.watch", "net"}, std::pair{"console.http", "console"}}) {
+        std::pair{"net.watch", "net"}, std::pair{"console.http", "console"},
+        std::pair{"mdns.reader", "mdns"}}) {
     SCOPED_TRACE(thread);
     // A fixed port: the restarted console listens where the first one did.
     auto port = free_port();
+    // mdns on, on loopback only (no announcement reaches this machine's LAN).
     booted_device dev{{"--set", "control.port=" + std::to_string(port), "--set",
-                       std::string{"testing.faults="} + thread}};
+                       std::string{"testing.faults="} + thread, "--set", "mdns.enabled=on", "--set",
+                       "mdns.interfaces=lo"}};
     // (The ready line may name no channel: it can fall between two consoles.)
     nlohmann::json status;
     for (auto deadline = std::chrono::steady_clock::now() + 10s;

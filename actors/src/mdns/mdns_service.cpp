@@ -25,6 +25,7 @@
 #include "myelin/actors/net.hpp"
 #include "myelin/actors/registry.hpp"
 #include "myelin/actors/self_timer.hpp"
+#include "myelin/actors/thread_failure.hpp"
 #include "myelin/runtime/kv/serial_number.hpp"
 #include "myelin/runtime/mdns/mdns_socket.hpp"
 #include "myelin/runtime/platform/guarded_thread.hpp"
@@ -221,8 +222,10 @@ void ensure_socket(self_ptr self) {
   auto owner = caf::actor_cast<caf::actor>(self);
   auto port = st.opts.port;
   auto* raw = io.get();
-  io->reader =
-      runtime::guarded_thread("mdns.reader", [raw, owner, port] { read_loop(raw, owner, port); });
+  io->reader = runtime::guarded_thread(
+      "mdns.reader", [raw, owner, port] { read_loop(raw, owner, port); },
+      // A reader that fails ends the service: its supervisor restarts it.
+      exit_on_failure(owner));
   st.io = std::move(io);
   st.socket_error.clear();
 }
