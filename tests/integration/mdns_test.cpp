@@ -254,6 +254,11 @@ TEST(mdns, devices_lists_it_and_the_name_follows_a_new_lease) {
   EXPECT_NE(status.output.find("device:   myelin-host"), std::string::npos) << status.output;
   auto time = laptop(ns, {"time", "--device", "TESTDEV.local"});
   EXPECT_EQ(time.exit_code, 0) << time.output;
+  // And in $MYELIN_DEVICE, as docs/discovery.md says.
+  auto by_env = run("MYELIN_DEVICE=testdev.local timeout 60 ip netns exec " + ns.far + " " +
+                    shell_quote(bin("myelin")) + " status 2>&1");
+  EXPECT_EQ(by_env.exit_code, 0) << by_env.output;
+  EXPECT_NE(by_env.output.find("device:   myelin-host"), std::string::npos) << by_env.output;
 
   // dig, querying the responder directly on 5353 (RFC 6762 §5.5).
   if (!program_path("dig").empty()) {

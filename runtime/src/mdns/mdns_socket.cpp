@@ -494,9 +494,8 @@ caf::expected<found_device> resolve(const std::string& name, const query_options
     if (addr != nullptr && (have_port || now_ms() >= address_at + 150)) {
       found_device d;
       d.instance = labels->front();
-      d.host = host;
       h.complete(d, instance);
-      d.host = host;
+      d.host = host;  // the name asked for, whatever the SRV's target
       d.address = dns::format_ipv4(addr->ipv4);
       return d;
     }
